@@ -1,0 +1,320 @@
+//! One secret: its metadata, explicit reveals (one key or the whole
+//! `{.data}` view), and changes (rotate, add, remove a key; delete).
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::{
+    api::{
+        DataEntry, DeleteSecretRequest, RevealRequest, RevealedValue, SecretDetail,
+        UpdateSecretRequest,
+    },
+    client::{self, ClientError},
+    ui::{format, layout::ErrorPanel},
+};
+
+/// Revealed values hide themselves again after this long.
+const REHIDE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+/// A copied value is cleared from the clipboard after this long.
+const CLIPBOARD_CLEAR_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[component]
+pub fn SecretDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let ns = move || params.read().get("ns").unwrap_or_default();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let (reload, set_reload) = signal(0u32);
+    let detail = LocalResource::new(move || {
+        reload.track();
+        let (ns, name) = (ns(), name());
+        async move { client::secrets::detail(&ns, &name).await }
+    });
+    view! {
+        <section class="page">
+            <nav class="breadcrumbs" aria-label="Breadcrumb">
+                <a href="/">"Namespaces"</a> " / "
+                <a href=move || format!("/ns/{}", ns())>{ns}</a> " / "
+                <span aria-current="page">{name}</span>
+            </nav>
+            <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
+                {move || detail.get().map(|result| match result {
+                    Ok(d) => view! { <SecretView detail=d on_change=move || set_reload.update(|n| *n += 1) /> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SecretView(
+    detail: SecretDetail,
+    on_change: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let d = StoredValue::new(detail.clone());
+    let revealed = RwSignal::new(BTreeMap::<String, RevealedValue>::new());
+    let (error, set_error) = signal(None::<ClientError>);
+    let (notice, set_notice) = signal(None::<String>);
+    let reveal = Action::new_local(move |keys: &Vec<String>| {
+        let keys = keys.clone();
+        let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
+        async move {
+            match client::secrets::reveal(&ns, &name, &RevealRequest { keys, reason: None }).await {
+                Ok(r) => {
+                    set_error.set(None);
+                    revealed.update(|m| {
+                        for v in r.values {
+                            m.insert(v.key.clone(), v);
+                        }
+                    });
+                    set_timeout(move || revealed.set(BTreeMap::new()), REHIDE_AFTER);
+                }
+                Err(e) => set_error.set(Some(e)),
+            }
+        }
+    });
+    let all_keys: Vec<String> = detail.keys.iter().map(|k| k.name.clone()).collect();
+    let kubectl_get = format!(
+        "kubectl get secret {} -n {} -o jsonpath='{{.data}}'",
+        detail.name, detail.namespace
+    );
+    view! {
+        <div class="page-head">
+            <h1><code data-testid="secret-name">{detail.name.clone()}</code></h1>
+            <span class="badge type" data-testid="secret-type">{detail.type_.clone()}</span>
+            {detail.immutable.then(|| view! { <span class="badge">"immutable"</span> })}
+        </div>
+        <div role="status" aria-live="polite" class="toast-region">
+            {move || notice.get().map(|n| view! { <div class="toast ok">{n}</div> })}
+        </div>
+        {move || error.get().map(|e| view! { <ErrorPanel error=e /> })}
+        <h2>"Data"</h2>
+        <div class="table-wrap">
+            <table class="table" data-testid="key-table">
+                <thead><tr><th scope="col">"Key"</th><th scope="col">"Size"</th><th scope="col">"Value"</th></tr></thead>
+                <tbody>
+                    {detail.keys.iter().map(|k| {
+                        let key = k.name.clone();
+                        let key2 = key.clone();
+                        let key3 = key.clone();
+                        view! {
+                            <tr data-key=key.clone()>
+                                <th scope="row"><code>{key.clone()}</code></th>
+                                <td>{format::bytes(k.size)}</td>
+                                <td>
+                                    {move || match revealed.with(|m| m.get(&key2).cloned()) {
+                                        Some(v) => {
+                                            let key3 = key3.clone();
+                                            view! { <RevealedValueView value=v on_hide=move || revealed.update(|m| { m.remove(&key3); }) on_copied=move |msg| set_notice.set(Some(msg)) /> }.into_any()
+                                        }
+                                        None => {
+                                            let key = key2.clone();
+                                            view! {
+                                                <button type="button" class="button ghost" data-testid="reveal"
+                                                    on:click=move |_| { reveal.dispatch(vec![key.clone()]); }>"Reveal"</button>
+                                            }.into_any()
+                                        }
+                                    }}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="actions">
+            <button type="button" class="button" data-testid="reveal-all" disabled=all_keys.is_empty()
+                on:click=move |_| { reveal.dispatch(Vec::new()); }>"Reveal all ({.data})"</button>
+            <button type="button" class="button ghost" data-testid="hide-all" on:click=move |_| revealed.set(BTreeMap::new())>"Hide all"</button>
+        </div>
+        <p class="hint">"kubectl: " <code>{kubectl_get}</code></p>
+        <Show when=move || revealed.with(|m| !m.is_empty())>
+            <details class="panel" open>
+                <summary>"The {.data} view (base64, as stored)"</summary>
+                <pre class="mono" data-testid="data-json">{move || {
+                    let m: BTreeMap<String, String> = revealed.with(|m| m.iter().map(|(k, v)| (k.clone(), v.base64.clone())).collect());
+                    serde_json::to_string_pretty(&m).unwrap_or_default()
+                }}</pre>
+            </details>
+        </Show>
+        <Metadata detail=detail.clone() />
+        <ChangeForms detail=detail on_change=on_change />
+    }
+}
+
+#[component]
+fn RevealedValueView(
+    value: RevealedValue,
+    on_hide: impl Fn() + Send + Sync + 'static,
+    on_copied: impl Fn(String) + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    match value.text.clone() {
+        Some(text) => {
+            let copy_text = text.clone();
+            view! {
+                <div class="revealed">
+                    <pre class="mono value" data-testid="revealed-value">{text}</pre>
+                    <button type="button" class="button ghost" on:click=move |_| on_hide()>"Hide"</button>
+                    <button type="button" class="button ghost" data-testid="copy"
+                        on:click=move |_| { copy_to_clipboard(&copy_text); on_copied(format!("Copied; the clipboard is cleared in {} seconds.", CLIPBOARD_CLEAR_AFTER.as_secs())); }>"Copy"</button>
+                </div>
+            }.into_any()
+        }
+        None => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&value.base64)
+                .unwrap_or_default();
+            let href = format!("data:application/octet-stream;base64,{}", value.base64);
+            view! {
+                <div class="revealed">
+                    <span data-testid="binary-value">{format!("binary, {} bytes", value.size)}</span>
+                    <code class="hex">{format::hex_preview(&bytes, 16)}</code>
+                    <a class="button ghost" href=href download=value.key.clone()>"Download"</a>
+                    <button type="button" class="button ghost" on:click=move |_| on_hide()>"Hide"</button>
+                </div>
+            }.into_any()
+        }
+    }
+}
+
+fn copy_to_clipboard(text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let clipboard = window.navigator().clipboard();
+        let _ = clipboard.write_text(text);
+        set_timeout(
+            move || {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.navigator().clipboard().write_text("");
+                }
+            },
+            CLIPBOARD_CLEAR_AFTER,
+        );
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
+
+#[component]
+fn Metadata(detail: SecretDetail) -> impl IntoView {
+    let created = detail.created.clone().unwrap_or_default();
+    view! {
+        <h2>"Metadata"</h2>
+        <dl class="facts" data-testid="metadata">
+            <dt>"Namespace"</dt><dd>{detail.namespace.clone()}</dd>
+            <dt>"Created"</dt><dd><time datetime=created.clone() title=created.clone()>{format::age(&created)}</time></dd>
+            <dt>"Resource version"</dt><dd><code>{detail.resource_version.clone()}</code></dd>
+            <dt>"Labels"</dt><dd>{if detail.labels.is_empty() { view! { <span class="muted">"none"</span> }.into_any() } else {
+                detail.labels.iter().map(|(k, v)| view! { <span class="badge">{format!("{k}={v}")}</span> " " }).collect_view().into_any() }}</dd>
+            <dt>"Annotations"</dt><dd>{if detail.annotations.is_empty() { view! { <span class="muted">"none"</span> }.into_any() } else {
+                detail.annotations.iter().map(|(k, v)| view! { <div><code>{format!("{k}: {v}")}</code></div> }).collect_view().into_any() }}</dd>
+            <dt>"Owners"</dt><dd>{if detail.owners.is_empty() { "none".to_string() } else { detail.owners.join(", ") }}</dd>
+        </dl>
+    }
+}
+
+#[component]
+fn ChangeForms(
+    detail: SecretDetail,
+    on_change: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let d = StoredValue::new(detail.clone());
+    let (key, set_key) = signal(String::new());
+    let (value, set_value) = signal(String::new());
+    let (confirm, set_confirm) = signal(String::new());
+    let (result, set_result) = signal(None::<Result<String, ClientError>>);
+    let navigate = use_navigate();
+    let on_change2 = on_change.clone();
+    let update = Action::new_local(move |(set, remove): &(Vec<DataEntry>, Vec<String>)| {
+        let req = d.with_value(|d| UpdateSecretRequest {
+            resource_version: d.resource_version.clone(),
+            set: set.clone(),
+            remove: remove.clone(),
+            labels: None,
+            annotations: None,
+        });
+        let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
+        let on_change = on_change2.clone();
+        async move {
+            match client::secrets::update(&ns, &name, &req).await {
+                Ok(_) => {
+                    set_result.set(Some(Ok("Saved.".into())));
+                    set_value.set(String::new());
+                    on_change();
+                }
+                Err(e) => set_result.set(Some(Err(e))),
+            }
+        }
+    });
+    let delete = Action::new_local(move |typed: &String| {
+        let typed = typed.clone();
+        let (ns, name, rv) = d.with_value(|d| {
+            (
+                d.namespace.clone(),
+                d.name.clone(),
+                d.resource_version.clone(),
+            )
+        });
+        let navigate = navigate.clone();
+        async move {
+            match client::secrets::delete(
+                &ns,
+                &name,
+                &DeleteSecretRequest {
+                    confirm: typed,
+                    resource_version: Some(rv),
+                },
+            )
+            .await
+            {
+                Ok(_) => navigate(&format!("/ns/{ns}"), Default::default()),
+                Err(e) => set_result.set(Some(Err(e))),
+            }
+        }
+    });
+    let name = detail.name.clone();
+    let name2 = name.clone();
+    let keys = detail.keys.clone();
+    view! {
+        <h2>"Change"</h2>
+        {move || result.get().map(|r| match r {
+            Ok(msg) => view! { <div class="toast ok" role="status" data-testid="change-ok">{msg}</div> }.into_any(),
+            Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+        })}
+        <form class="panel form" data-testid="set-key-form" on:submit=move |ev| {
+            ev.prevent_default();
+            let entry = DataEntry { key: key.get_untracked(), value: base64::engine::general_purpose::STANDARD.encode(value.get_untracked()) };
+            update.dispatch((vec![entry], vec![]));
+        }>
+            <h3>"Add or rotate a key"</h3>
+            <label class="field"><span>"Key"</span>
+                <input name="key" required list="existing-keys" prop:value=key on:input=move |ev| set_key.set(event_target_value(&ev)) />
+            </label>
+            <datalist id="existing-keys">{keys.iter().map(|k| view! { <option value=k.name.clone() /> }).collect_view()}</datalist>
+            <label class="field"><span>"New value"</span>
+                <textarea name="value" class="mono" rows="3" autocomplete="off" spellcheck="false" prop:value=value on:input=move |ev| set_value.set(event_target_value(&ev))></textarea>
+            </label>
+            <button type="submit" class="button">"Save key"</button>
+        </form>
+        <div class="panel form">
+            <h3>"Remove a key"</h3>
+            <div class="chips">
+                {keys.iter().map(|k| {
+                    let key = k.name.clone();
+                    view! { <button type="button" class="button ghost" on:click=move |_| { update.dispatch((vec![], vec![key.clone()])); }>{format!("Remove {}", k.name)}</button> }
+                }).collect_view()}
+            </div>
+        </div>
+        <form class="panel form danger-zone" data-testid="delete-form" on:submit=move |ev| { ev.prevent_default(); delete.dispatch(confirm.get_untracked()); }>
+            <h3>"Delete this secret"</h3>
+            <label class="field"><span>"Type " <code>{name.clone()}</code> " to confirm"</span>
+                <input name="confirm" autocomplete="off" prop:value=confirm on:input=move |ev| set_confirm.set(event_target_value(&ev)) />
+            </label>
+            <button type="submit" class="button danger" disabled=move || confirm.get() != name2>"Delete secret"</button>
+            <p class="hint">"kubectl: " <code>{format!("kubectl delete secret {} -n {}", detail.name, detail.namespace)}</code></p>
+        </form>
+    }
+}

@@ -1,0 +1,124 @@
+//! The secrets of one namespace: metadata only, filterable, page by page.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::{
+    api::SecretSummary,
+    client,
+    ui::{format, layout::ErrorPanel},
+};
+
+#[component]
+pub fn SecretListPage() -> impl IntoView {
+    let params = use_params_map();
+    let ns = move || params.read().get("ns").unwrap_or_default();
+    let (filter, set_filter) = signal(String::new());
+    let (show_all, set_show_all) = signal(false);
+    // Continue tokens of the pages before the current one, and the current one.
+    let (cursor, set_cursor) = signal(Vec::<String>::new());
+    let page = LocalResource::new(move || {
+        let ns = ns();
+        let mut query = format!("limit=100&all={}", show_all.get());
+        let name = filter.get();
+        if !name.is_empty() {
+            query.push_str(&format!("&name={}", urlencode(&name)));
+        }
+        if let Some(c) = cursor.get().last() {
+            query.push_str(&format!("&continue={}", urlencode(c)));
+        }
+        async move { client::secrets::list(&ns, &query).await }
+    });
+    view! {
+        <section class="page">
+            <nav class="breadcrumbs" aria-label="Breadcrumb">
+                <a href="/">"Namespaces"</a> " / " <span aria-current="page">{ns}</span>
+            </nav>
+            <div class="page-head">
+                <h1>"Secrets in " <code>{ns}</code></h1>
+                <a class="button" href=move || format!("/ns/{}/new", ns()) data-testid="new-secret">"New secret"</a>
+            </div>
+            <div class="toolbar">
+                <label class="field inline-field">
+                    <span class="visually-hidden">"Filter by name"</span>
+                    <input type="search" id="secret-filter" placeholder="Filter by name  ( / )" data-testid="filter"
+                        prop:value=filter
+                        on:input=move |ev| { set_cursor.set(Vec::new()); set_filter.set(event_target_value(&ev)); } />
+                </label>
+                <label class="check">
+                    <input type="checkbox" data-testid="show-all" prop:checked=show_all
+                        on:change=move |ev| { set_cursor.set(Vec::new()); set_show_all.set(event_target_checked(&ev)); } />
+                    " Show Helm release and service-account-token secrets"
+                </label>
+            </div>
+            <p class="hint">"kubectl: " <code>{move || format!("kubectl get secrets -n {}", ns())}</code></p>
+            <Suspense fallback=|| view! { <p class="loading" role="status">"Loading secrets…"</p> }>
+                {move || page.get().map(|result| match result {
+                    Ok(page) => {
+                        let next = page.continue_token.clone();
+                        let hidden = page.hidden;
+                        view! {
+                            {if page.items.is_empty() {
+                                view! {
+                                    <div class="empty" data-testid="no-secrets">
+                                        <h2>"No secrets here yet"</h2>
+                                        <p>"Create one with the " <strong>"New secret"</strong> " button, from literals, files, an env file or a template."</p>
+                                    </div>
+                                }.into_any()
+                            } else {
+                                view! { <SecretTable ns=ns() items=page.items /> }.into_any()
+                            }}
+                            <div class="pager">
+                                {(hidden > 0).then(|| view! { <span class="muted">{format!("{hidden} system secrets hidden on this page")}</span> })}
+                                <button type="button" class="button ghost" disabled=move || cursor.get().is_empty()
+                                    on:click=move |_| set_cursor.update(|c| { c.pop(); })>"Previous page"</button>
+                                <button type="button" class="button ghost" data-testid="next-page" disabled=next.is_none()
+                                    on:click=move |_| if let Some(n) = next.clone() { set_cursor.update(|c| c.push(n)) }>"Next page"</button>
+                            </div>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SecretTable(ns: String, items: Vec<SecretSummary>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="table" data-testid="secret-table">
+                <thead>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Type"</th><th scope="col">"Keys"</th><th scope="col">"Age"</th><th scope="col">"Labels"</th></tr>
+                </thead>
+                <tbody>
+                    {items.into_iter().map(|s| {
+                        let href = format!("/ns/{ns}/secrets/{}", s.name);
+                        let created = s.created.clone().unwrap_or_default();
+                        view! {
+                            <tr>
+                                <td><a href=href>{s.name.clone()}</a></td>
+                                <td><span class="badge type">{s.type_.clone()}</span></td>
+                                <td>{s.keys.map(|k| k.to_string()).unwrap_or_default()}</td>
+                                <td><time datetime=created.clone() title=created.clone()>{format::age(&created)}</time></td>
+                                <td>{s.labels.into_iter().map(|(k, v)| view! { <span class="badge">{format!("{k}={v}")}</span> " " }).collect_view()}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+pub(crate) fn urlencode(s: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        String::from(js_sys::encode_uri_component(s))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        s.to_string()
+    }
+}

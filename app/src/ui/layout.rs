@@ -1,0 +1,157 @@
+//! The page frame: header with navigation and the signed-in user, the theme
+//! toggle, and the panels pages use for errors and missing pages.
+
+use leptos::prelude::*;
+
+use crate::{client, client::ClientError};
+
+/// The frame around every page.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    let me = LocalResource::new(client::me);
+    // Effects run only in the browser: this marks the document as hydrated so
+    // people (and tests) can tell the page is interactive.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"▣"</span>
+                " Strongroom"
+            </a>
+            <nav aria-label="Main">
+                <a href="/">"Namespaces"</a>
+                <a href="/me">"Identity"</a>
+            </nav>
+            <div class="topbar-end">
+                <ThemeToggle />
+                <Suspense fallback=|| ()>
+                    {move || me.get().and_then(|r| r.ok()).map(|me| view! {
+                        <span class="whoami" data-testid="whoami">{me.name.unwrap_or(me.username)}</span>
+                        <form method="post" action="/auth/logout" class="inline">
+                            <button type="submit" class="button ghost">"Sign out"</button>
+                        </form>
+                    })}
+                </Suspense>
+            </div>
+        </header>
+        <main id="main" tabindex="-1">{children()}</main>
+    }
+}
+
+/// Switches between light and dark; the choice is remembered in the browser.
+#[component]
+fn ThemeToggle() -> impl IntoView {
+    let (theme, set_theme) = signal(None::<String>);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let stored = web_sys::window()
+                .and_then(|w| w.local_storage().ok().flatten())
+                .and_then(|s| s.get_item("strongroom.theme").ok().flatten());
+            if let Some(t) = stored {
+                set_theme.set(Some(t));
+            }
+        }
+    });
+    Effect::new(move |_| {
+        let current = theme.get();
+        #[cfg(feature = "hydrate")]
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            match &current {
+                Some(t) => {
+                    let _ = root.set_attribute("data-theme", t);
+                }
+                None => {
+                    let _ = root.remove_attribute("data-theme");
+                }
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = current;
+    });
+    let toggle = move |_| {
+        let next = match theme.get_untracked().as_deref() {
+            Some("dark") => "light",
+            Some("light") => "dark",
+            _ => {
+                if prefers_dark() {
+                    "light"
+                } else {
+                    "dark"
+                }
+            }
+        };
+        #[cfg(feature = "hydrate")]
+        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let _ = storage.set_item("strongroom.theme", next);
+        }
+        set_theme.set(Some(next.to_string()));
+    };
+    let label = move || match theme.get().as_deref() {
+        Some("dark") => "Light theme",
+        Some("light") => "Dark theme",
+        _ => "Toggle theme",
+    };
+    view! {
+        <button type="button" class="button ghost" data-testid="theme-toggle" aria-label=label on:click=toggle>
+            <span aria-hidden="true">"◐"</span>
+        </button>
+    }
+}
+
+fn prefers_dark() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+            .map(|m| m.matches())
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        false
+    }
+}
+
+/// A failed request, with what the user can do about it.
+#[component]
+pub fn ErrorPanel(error: ClientError) -> impl IntoView {
+    let title = match error.status {
+        0 => "Could not reach Strongroom",
+        401 => "Your session has ended",
+        403 => "Not allowed",
+        404 => "Not found",
+        409 => "Conflict",
+        503 => "Temporarily unavailable",
+        _ => "Something went wrong",
+    };
+    view! {
+        <div class="panel error" role="alert" data-testid="error-panel" data-code=error.error.code.clone()>
+            <h2>{title}</h2>
+            <p>{error.error.message}</p>
+        </div>
+    }
+}
+
+/// The page shown for an unknown path.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1>"Page not found"</h1>
+            <p><a href="/">"Back to your namespaces"</a></p>
+        </section>
+    }
+}

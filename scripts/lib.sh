@@ -1,0 +1,143 @@
+# Shared by scripts/dev and scripts/test: installs what is missing
+# (idempotently, quietly when warm) and runs the pieces of the local stack.
+# Sourced, not executed.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${STRONGROOM_CACHE:-$HOME/.cache/strongroom}
+TOOLS="$CACHE/tools"
+mkdir -p "$CACHE" "$TOOLS"
+export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
+
+CARGO_LEPTOS_VERSION=0.3.9
+# Must equal the wasm-bindgen crate version pinned in Cargo.toml.
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' "$ROOT/Cargo.toml")
+BINARYEN_VERSION=132.0.0
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages: a browser for the end-to-end tests, PostgreSQL for the
+# multi-replica configuration, openssl for the control plane's certificates.
+ensure_apt() {
+  local missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  [[ -x /usr/lib/postgresql/15/bin/postgres ]] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v node >/dev/null || missing+=(nodejs npm)
+  command -v go >/dev/null || missing+=(golang-go)
+  if ((${#missing[@]})); then
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq "${missing[@]}" >&2
+  fi
+}
+
+ensure_rust_tools() {
+  command -v cargo >/dev/null || die "Rust is required (https://rustup.rs)"
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown >&2
+  fi
+  if [[ "$(cargo-leptos --version 2>/dev/null)" != *"$CARGO_LEPTOS_VERSION"* ]]; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes on 2 cores, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads >&2
+  fi
+  if [[ "$(wasm-bindgen --version 2>/dev/null)" != *"$WASM_BINDGEN_VERSION"* ]]; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked >&2
+  fi
+  # Debian's binaryen is too old (hydration fails); npm's ships a working wasm-opt.
+  if [[ "$(wasm-opt --version 2>/dev/null)" != *"${BINARYEN_VERSION%%.*}"* ]]; then
+    say "installing wasm-opt (npm binaryen $BINARYEN_VERSION)"
+    (cd "$TOOLS" && npm install --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION" >&2)
+  fi
+}
+
+ensure_node_deps() {
+  local dir
+  for dir in "$ROOT/deploy/oidc" "$ROOT/end2end"; do
+    if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+      say "installing npm packages in ${dir#"$ROOT"/}"
+      (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >&2)
+    fi
+  done
+}
+
+# Builds the server binary and the site (wasm, js, css) in release mode.
+build_site() {
+  say "building Strongroom (cargo leptos build --release)"
+  (cd "$ROOT" && cargo leptos build --release >&2)
+}
+
+pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_http() { # url seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# The OIDC provider (npm oidc-provider) with the demo users.
+# Args: state-dir port redirect-uris post-logout-uris
+start_oidc() {
+  local dir=$1 port=$2 redirects=$3 post_logout=$4
+  mkdir -p "$dir"
+  if pid_alive "$dir/oidc.pid"; then return 0; fi
+  port_free "$port" || die "port $port (OIDC provider) is in use; stop what runs there or set another port"
+  (cd "$ROOT/deploy/oidc" && OIDC_PORT=$port OIDC_ISSUER="http://127.0.0.1:$port" OIDC_STATE_DIR="$dir/oidc-state" \
+    OIDC_REDIRECT_URIS="$redirects" OIDC_POST_LOGOUT_REDIRECT_URIS="$post_logout" \
+    nohup node server.mjs >"$dir/oidc.log" 2>&1 & echo $! >"$dir/oidc.pid")
+  wait_http "http://127.0.0.1:$port/.well-known/openid-configuration" 30 \
+    || { tail -20 "$dir/oidc.log" >&2; die "the OIDC provider did not start (log: $dir/oidc.log)"; }
+}
+
+# A throwaway PostgreSQL cluster on loopback, for the multi-replica tests.
+# PostgreSQL refuses to run as root, so it runs as the postgres user in a
+# directory that user can reach. Args: dir port
+start_postgres() {
+  local dir=$1 port=$2 bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  local as=()
+  [[ $(id -u) == 0 ]] && as=(runuser -u postgres --)
+  if [[ ! -s "$dir/PG_VERSION" ]]; then
+    mkdir -p "$dir"
+    [[ $(id -u) == 0 ]] && chown postgres: "$dir"
+    "${as[@]}" "$bin/initdb" -D "$dir" -U strongroom --auth=trust -E UTF8 >/dev/null
+  fi
+  if "${as[@]}" "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then return 0; fi
+  port_free "$port" || die "port $port (PostgreSQL) is in use"
+  "${as[@]}" "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null \
+    || { tail -20 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+  "${as[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U strongroom -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='strongroom'" | grep -q 1 \
+    || "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U strongroom strongroom
+}
+
+stop_postgres() {
+  local dir=$1 bin
+  [[ -s "$dir/PG_VERSION" ]] || return 0
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  local as=()
+  [[ $(id -u) == 0 ]] && as=(runuser -u postgres --)
+  "${as[@]}" "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+stop_pidfile() {
+  local f=$1
+  if pid_alive "$f"; then
+    local pid; pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}

@@ -1,0 +1,400 @@
+//! Writing and reading audit records: the database sink (SQLite or
+//! PostgreSQL, one hash chain shared by all replicas) and the stdout sink.
+
+use std::io::Write as _;
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tokio::sync::Mutex;
+
+use super::{
+    AuditEvent, AuditRecord, AuditSettings, ChainError, Fingerprinter, GENESIS_HASH, chain_hash,
+    verify_chain,
+};
+use crate::db::Db;
+
+/// Why a record could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// No required sink accepted the record: the request must be refused.
+    #[error("the audit trail cannot be written: {0}")]
+    Unavailable(String),
+    /// The database failed while reading.
+    #[error("the audit trail cannot be read: {0}")]
+    Read(#[from] sqlx::Error),
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS audit_records (
+        seq BIGINT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        time TEXT NOT NULL,
+        username TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        event TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS audit_records_secret ON audit_records (namespace, secret, seq)",
+    "CREATE INDEX IF NOT EXISTS audit_records_user ON audit_records (username, seq)",
+    "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit_key (id INTEGER PRIMARY KEY, key TEXT NOT NULL)",
+];
+
+/// Filters for reading the trail.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct AuditQuery {
+    pub user: Option<String>,
+    pub namespace: Option<String>,
+    pub secret: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    /// RFC 3339 lower bound (inclusive).
+    pub since: Option<String>,
+    /// RFC 3339 upper bound (exclusive).
+    pub until: Option<String>,
+    /// Only records with a smaller sequence number (the next page).
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// The audit trail.
+pub struct AuditStore {
+    db: Db,
+    settings: AuditSettings,
+    fingerprinter: Fingerprinter,
+    /// Serialises this replica's writers; replicas serialise on the head row.
+    write_lock: Mutex<()>,
+}
+
+impl AuditStore {
+    /// Opens the trail: creates the tables, and the HMAC key when none is
+    /// configured (stored in the database so every replica shares it).
+    pub async fn open(
+        db: Db,
+        settings: AuditSettings,
+        configured_key: Option<String>,
+    ) -> Result<Self, sqlx::Error> {
+        macro_rules! setup {
+            ($pool:expr) => {{
+                for stmt in SCHEMA {
+                    sqlx::query(stmt).execute($pool).await?;
+                }
+                sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING")
+                    .bind(GENESIS_HASH)
+                    .execute($pool)
+                    .await?;
+                let mut fresh = [0u8; 32];
+                rand::rng().fill_bytes(&mut fresh);
+                sqlx::query("INSERT INTO audit_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+                    .bind(hex::encode(fresh))
+                    .execute($pool)
+                    .await?;
+                let stored: String = sqlx::query("SELECT key FROM audit_key WHERE id = 1").fetch_one($pool).await?.try_get("key")?;
+                stored
+            }};
+        }
+        let stored = match &db {
+            Db::Sqlite(p) => setup!(p),
+            Db::Postgres(p) => setup!(p),
+        };
+        let key = match configured_key {
+            Some(k) => k.into_bytes(),
+            None => hex::decode(stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        };
+        Ok(Self {
+            db,
+            settings,
+            fingerprinter: Fingerprinter::new(key),
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn fingerprinter(&self) -> &Fingerprinter {
+        &self.fingerprinter
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.settings.cluster
+    }
+
+    /// Checks, before a change is made, that a required sink can write:
+    /// a change is refused up front rather than made unaudited.
+    pub async fn preflight(&self) -> Result<(), AuditError> {
+        if !(self.settings.database && self.settings.database_required) {
+            return Ok(());
+        }
+        let probe = async {
+            match &self.db {
+                Db::Sqlite(p) => {
+                    let mut conn = p.acquire().await?;
+                    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                    sqlx::query("ROLLBACK")
+                        .execute(&mut *conn)
+                        .await
+                        .map(|_| ())
+                }
+                Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+            }
+        };
+        match tokio::time::timeout(self.settings.timeout, probe).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(AuditError::Unavailable(format!("database: {e}"))),
+            Err(_) => Err(AuditError::Unavailable(format!(
+                "database: no answer within {:?}",
+                self.settings.timeout
+            ))),
+        }
+    }
+
+    /// Appends one record to every configured sink; succeeds only when every
+    /// required sink committed it. The caller must not answer before this
+    /// returns, and must refuse the request (503) when it fails.
+    pub async fn append(&self, event: AuditEvent) -> Result<AuditRecord, AuditError> {
+        let mut failures = Vec::new();
+        let mut record = None;
+        if self.settings.database {
+            match tokio::time::timeout(self.settings.timeout, self.append_db(&event)).await {
+                Ok(Ok(r)) => record = Some(r),
+                Ok(Err(e)) => {
+                    crate::metrics::audit_write("database", false);
+                    tracing::error!(error = %e, audit.id = %event.id, "audit database sink failed");
+                    if self.settings.database_required {
+                        failures.push(format!("database: {e}"));
+                    }
+                }
+                Err(_) => {
+                    crate::metrics::audit_write("database", false);
+                    tracing::error!(audit.id = %event.id, "audit database sink timed out");
+                    if self.settings.database_required {
+                        failures.push("database: timed out".into());
+                    }
+                }
+            }
+            if record.is_some() {
+                crate::metrics::audit_write("database", true);
+            }
+        }
+        let record = record.unwrap_or_else(|| AuditRecord {
+            seq: 0,
+            event: event.clone(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        });
+        if self.settings.stdout {
+            let line = serde_json::to_string(&serde_json::json!({ "audit": &record }))
+                .expect("records serialize");
+            let written = {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{line}").and_then(|()| out.flush())
+            };
+            crate::metrics::audit_write("stdout", written.is_ok());
+            if let Err(e) = written {
+                if self.settings.stdout_required {
+                    failures.push(format!("stdout: {e}"));
+                }
+            }
+        }
+        if failures.is_empty() {
+            Ok(record)
+        } else {
+            Err(AuditError::Unavailable(failures.join("; ")))
+        }
+    }
+
+    async fn append_db(&self, event: &AuditEvent) -> Result<AuditRecord, sqlx::Error> {
+        let _guard = self.write_lock.lock().await;
+        let json = serde_json::to_string(event).expect("events serialize");
+        macro_rules! insert {
+            ($conn:expr, $head_sql:expr) => {{
+                let head = sqlx::query($head_sql).fetch_one(&mut *$conn).await?;
+                let prev_seq: i64 = head.try_get("seq")?;
+                let prev_hash: String = head.try_get("hash")?;
+                let seq = prev_seq + 1;
+                let hash = chain_hash(&prev_hash, seq, event);
+                sqlx::query(
+                    "INSERT INTO audit_records (seq, id, time, username, namespace, secret, action, outcome, event, prev_hash, hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(seq)
+                .bind(&event.id)
+                .bind(&event.time)
+                .bind(&event.user)
+                .bind(&event.namespace)
+                .bind(&event.secret)
+                .bind(event.action.as_str())
+                .bind(outcome_str(event.outcome))
+                .bind(&json)
+                .bind(&prev_hash)
+                .bind(&hash)
+                .execute(&mut *$conn)
+                .await?;
+                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(&hash)
+                    .execute(&mut *$conn)
+                    .await?;
+                AuditRecord { seq, event: event.clone(), prev_hash, hash }
+            }};
+        }
+        match &self.db {
+            Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                // IMMEDIATE takes the write lock up front; with WAL and
+                // synchronous=FULL the COMMIT is on disk when it returns.
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                let result: Result<AuditRecord, sqlx::Error> = async {
+                    Ok(insert!(
+                        conn,
+                        "SELECT seq, hash FROM audit_head WHERE id = 1"
+                    ))
+                }
+                .await;
+                match result {
+                    Ok(r) => {
+                        sqlx::query("COMMIT").execute(&mut *conn).await?;
+                        Ok(r)
+                    }
+                    Err(e) => {
+                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                        Err(e)
+                    }
+                }
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // The head row lock serialises writers across replicas.
+                let r = insert!(
+                    tx,
+                    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+                );
+                tx.commit().await?;
+                Ok(r)
+            }
+        }
+    }
+
+    /// Records matching `q`, newest first.
+    pub async fn query(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
+        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+        let sql = "SELECT seq, event, prev_hash, hash FROM audit_records
+             WHERE ($1 IS NULL OR username = $1) AND ($2 IS NULL OR namespace = $2) AND ($3 IS NULL OR secret = $3)
+               AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR outcome = $5) AND ($6 IS NULL OR time >= $6)
+               AND ($7 IS NULL OR time < $7) AND ($8 IS NULL OR seq < $8)
+             ORDER BY seq DESC LIMIT $9";
+        macro_rules! run {
+            ($pool:expr) => {
+                sqlx::query(sql)
+                    .bind(&q.user)
+                    .bind(&q.namespace)
+                    .bind(&q.secret)
+                    .bind(&q.action)
+                    .bind(&q.outcome)
+                    .bind(&q.since)
+                    .bind(&q.until)
+                    .bind(q.before)
+                    .bind(limit)
+                    .fetch_all($pool)
+                    .await?
+                    .into_iter()
+                    .map(row_to_record)
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+        }
+        Ok(match &self.db {
+            Db::Sqlite(p) => run!(p),
+            Db::Postgres(p) => run!(p),
+        })
+    }
+
+    /// The number of records.
+    pub async fn count(&self) -> Result<i64, AuditError> {
+        let sql = "SELECT COUNT(*) AS n FROM audit_records";
+        Ok(match &self.db {
+            Db::Sqlite(p) => sqlx::query(sql).fetch_one(p).await?.try_get("n")?,
+            Db::Postgres(p) => sqlx::query(sql).fetch_one(p).await?.try_get("n")?,
+        })
+    }
+
+    /// Verifies the whole chain, oldest first; returns the number of records.
+    pub async fn verify(&self) -> Result<Result<i64, ChainError>, AuditError> {
+        let mut prev = GENESIS_HASH.to_string();
+        let mut next_seq = 1i64;
+        // After pruning, the chain continues from the oldest kept record.
+        let first =
+            "SELECT seq, event, prev_hash, hash FROM audit_records ORDER BY seq ASC LIMIT 1";
+        let first: Vec<AuditRecord> = match &self.db {
+            Db::Sqlite(p) => sqlx::query(first)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(row_to_record)
+                .collect::<Result<_, _>>()?,
+            Db::Postgres(p) => sqlx::query(first)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(row_to_record)
+                .collect::<Result<_, _>>()?,
+        };
+        if let Some(r) = first.first() {
+            prev = r.prev_hash.clone();
+            next_seq = r.seq;
+        }
+        loop {
+            let sql = "SELECT seq, event, prev_hash, hash FROM audit_records WHERE seq >= $1 ORDER BY seq ASC LIMIT 1000";
+            let batch: Vec<AuditRecord> = match &self.db {
+                Db::Sqlite(p) => sqlx::query(sql)
+                    .bind(next_seq)
+                    .fetch_all(p)
+                    .await?
+                    .into_iter()
+                    .map(row_to_record)
+                    .collect::<Result<_, _>>()?,
+                Db::Postgres(p) => sqlx::query(sql)
+                    .bind(next_seq)
+                    .fetch_all(p)
+                    .await?
+                    .into_iter()
+                    .map(row_to_record)
+                    .collect::<Result<_, _>>()?,
+            };
+            if batch.is_empty() {
+                return Ok(Ok(next_seq - 1));
+            }
+            match verify_chain(&batch, prev, next_seq) {
+                Ok((seq, hash)) => {
+                    next_seq = seq;
+                    prev = hash;
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    }
+}
+
+fn outcome_str(o: super::Outcome) -> &'static str {
+    match o {
+        super::Outcome::Allowed => "allowed",
+        super::Outcome::Denied => "denied",
+        super::Outcome::Failed => "failed",
+    }
+}
+
+fn row_to_record<R: Row>(row: R) -> Result<AuditRecord, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let event: String = row.try_get("event")?;
+    Ok(AuditRecord {
+        seq: row.try_get("seq")?,
+        event: serde_json::from_str(&event).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}

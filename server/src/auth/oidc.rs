@@ -1,0 +1,298 @@
+//! The OpenID Connect relying party: discovery (cached, retried while the IdP
+//! is down), the authorization request (code + PKCE S256 + state + nonce),
+//! the code exchange and ID token verification, and RP-initiated logout.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use base64::Engine;
+use openidconnect::{
+    AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    TokenResponse,
+    core::{CoreClient, CoreIdToken, CoreResponseType},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::sync::RwLock;
+use url::Url;
+
+/// How long discovery results (endpoints, signing keys) are reused.
+const DISCOVERY_TTL: Duration = Duration::from_secs(300);
+
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Errors of the sign-in flow.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    /// Discovery or the token endpoint could not be reached.
+    #[error("the sign-in service at {issuer} cannot be reached: {reason}")]
+    Unreachable { issuer: String, reason: String },
+    /// The callback does not belong to a login this session started.
+    #[error(
+        "this sign-in attempt does not match the one your browser started; please sign in again"
+    )]
+    StateMismatch,
+    /// The IdP refused the code (replayed, expired, or for another client).
+    #[error("the sign-in service refused the login: {0}")]
+    Exchange(String),
+    /// The ID token failed verification (signature, issuer, audience, expiry, nonce).
+    #[error("the identity token could not be verified: {0}")]
+    InvalidToken(String),
+    /// The IdP sent the user back with an error.
+    #[error("the sign-in service reported an error: {0}")]
+    Provider(String),
+}
+
+/// A login in progress, kept in the pre-login session.
+#[derive(Serialize, Deserialize)]
+pub struct PendingLogin {
+    state: String,
+    nonce: String,
+    pkce_verifier: String,
+    /// Where to go after sign-in (a validated same-origin path).
+    pub next: String,
+}
+
+/// The result of a successful code exchange.
+pub struct VerifiedLogin {
+    /// The verified claims of the ID token.
+    pub claims: Map<String, Value>,
+    /// The raw ID token, kept for the logout hint.
+    pub id_token: String,
+}
+
+struct Provider {
+    client: Client,
+    end_session: Option<Url>,
+    fetched: Instant,
+}
+
+/// The relying party. Cheap to clone.
+#[derive(Clone)]
+pub struct Oidc {
+    issuer: Url,
+    client_id: String,
+    client_secret: Option<String>,
+    redirect: Url,
+    post_logout: Url,
+    scopes: Vec<String>,
+    http: reqwest::Client,
+    provider: Arc<RwLock<Option<Arc<Provider>>>>,
+}
+
+impl Oidc {
+    pub fn new(
+        issuer: Url,
+        client_id: String,
+        client_secret: Option<String>,
+        redirect: Url,
+        post_logout: Url,
+        scopes: &str,
+    ) -> Result<Self, reqwest::Error> {
+        // Redirects are never followed on back-channel calls (SSRF hardening,
+        // as the openidconnect docs advise).
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            issuer,
+            client_id,
+            client_secret,
+            redirect,
+            post_logout,
+            scopes: scopes
+                .split_whitespace()
+                .filter(|s| *s != "openid")
+                .map(str::to_string)
+                .collect(),
+            http,
+            provider: Arc::default(),
+        })
+    }
+
+    fn unreachable(&self, reason: impl std::fmt::Display) -> OidcError {
+        OidcError::Unreachable {
+            issuer: self.issuer.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The discovered provider, from cache or freshly fetched.
+    async fn provider(&self, refresh: bool) -> Result<Arc<Provider>, OidcError> {
+        if !refresh {
+            if let Some(p) = self.provider.read().await.as_ref() {
+                if p.fetched.elapsed() < DISCOVERY_TTL {
+                    return Ok(p.clone());
+                }
+            }
+        }
+        let issuer = IssuerUrl::new(self.issuer.as_str().trim_end_matches('/').to_string())
+            .map_err(|e| self.unreachable(e))?;
+        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| self.unreachable(error_chain(&e)))?;
+        let end_session = metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .as_ref()
+            .map(|u| u.url().clone());
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.client_id.clone()),
+            self.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(RedirectUrl::from_url(self.redirect.clone()));
+        let provider = Arc::new(Provider {
+            client,
+            end_session,
+            fetched: Instant::now(),
+        });
+        *self.provider.write().await = Some(provider.clone());
+        Ok(provider)
+    }
+
+    /// Starts a login: the URL to send the browser to, and what the session
+    /// must remember to finish it.
+    pub async fn begin(&self, next: String) -> Result<(Url, PendingLogin), OidcError> {
+        let provider = self.provider(false).await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = provider.client.authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        );
+        for scope in &self.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+        Ok((
+            url,
+            PendingLogin {
+                state: state.secret().clone(),
+                nonce: nonce.secret().clone(),
+                pkce_verifier: verifier.secret().clone(),
+                next,
+            },
+        ))
+    }
+
+    /// Finishes a login: checks `state`, exchanges the code with the PKCE
+    /// verifier, verifies the ID token against the session's nonce.
+    pub async fn finish(
+        &self,
+        pending: &PendingLogin,
+        code: &str,
+        state: &str,
+    ) -> Result<VerifiedLogin, OidcError> {
+        if !constant_time_eq(pending.state.as_bytes(), state.as_bytes()) {
+            return Err(OidcError::StateMismatch);
+        }
+        let provider = self.provider(false).await?;
+        let response = provider
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| OidcError::Exchange(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                openidconnect::RequestTokenError::Request(inner) => {
+                    self.unreachable(error_chain(&inner))
+                }
+                other => OidcError::Exchange(error_chain(&other)),
+            })?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| OidcError::InvalidToken("the token response has no ID token".into()))?;
+        let nonce = Nonce::new(pending.nonce.clone());
+        if let Err(first) = id_token.claims(&provider.client.id_token_verifier(), &nonce) {
+            // The IdP may have rotated its keys since discovery: refetch once.
+            let fresh = self.provider(true).await?;
+            id_token
+                .claims(&fresh.client.id_token_verifier(), &nonce)
+                .map_err(|_| OidcError::InvalidToken(first.to_string()))?;
+        }
+        Ok(VerifiedLogin {
+            claims: verified_payload(id_token)?,
+            id_token: id_token.to_string(),
+        })
+    }
+
+    /// Where to send the browser to end the IdP session too, if the IdP
+    /// offers RP-initiated logout.
+    pub async fn logout_url(&self, id_token: Option<&str>) -> Option<Url> {
+        let provider = self.provider(false).await.ok()?;
+        let endpoint = provider.end_session.clone()?;
+        let mut request = LogoutRequest::from(openidconnect::EndSessionUrl::from_url(endpoint))
+            .set_client_id(ClientId::new(self.client_id.clone()))
+            .set_post_logout_redirect_uri(PostLogoutRedirectUrl::from_url(
+                self.post_logout.clone(),
+            ));
+        if let Some(raw) = id_token {
+            if let Ok(token) = serde_json::from_value::<CoreIdToken>(Value::String(raw.to_string()))
+            {
+                request = request.set_id_token_hint(&token);
+            }
+        }
+        Some(request.http_get_url())
+    }
+
+    /// Checks that discovery works (used by `/readyz`-style diagnostics).
+    pub async fn reachable(&self) -> bool {
+        self.provider(false).await.is_ok()
+    }
+}
+
+/// The payload of an ID token whose signature and claims were just verified,
+/// with all its claims (custom ones such as `groups` included).
+fn verified_payload(token: &CoreIdToken) -> Result<Map<String, Value>, OidcError> {
+    let raw = token.to_string();
+    let payload = raw
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| OidcError::InvalidToken("not a compact JWS".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| OidcError::InvalidToken(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| OidcError::InvalidToken(e.to_string()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An error with its causes, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,334 @@
+//! Configuration, read once at start-up from flags and `STRONGROOM_*`
+//! environment variables (secrets also from `*_FILE` variables), and
+//! validated with a clear error for anything missing or malformed.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+/// Strongroom: Kubernetes Secrets in the browser, as the signed-in user.
+#[derive(Debug, Parser)]
+#[command(name = "strongroom-server", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the audit trail and report the first broken link.
+    Verify,
+}
+
+/// Everything the server needs to run.
+#[derive(Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STRONGROOM_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// The URL people use to reach Strongroom (scheme, host, port), without a
+    /// path. The OIDC redirect URI and the `Origin` check derive from it.
+    #[arg(
+        long,
+        env = "STRONGROOM_PUBLIC_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub public_url: Url,
+
+    /// Folder with the built site (wasm, js, css). Defaults to `site` next to
+    /// the binary, then `target/site`.
+    #[arg(long, env = "STRONGROOM_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+
+    /// OIDC issuer URL (discovery at `<issuer>/.well-known/openid-configuration`).
+    #[arg(long, env = "STRONGROOM_OIDC_ISSUER")]
+    pub oidc_issuer: Option<Url>,
+
+    /// OIDC client id.
+    #[arg(long, env = "STRONGROOM_OIDC_CLIENT_ID", default_value = "strongroom")]
+    pub oidc_client_id: String,
+
+    /// OIDC client secret (prefer `STRONGROOM_OIDC_CLIENT_SECRET_FILE`).
+    #[arg(long, env = "STRONGROOM_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+
+    /// File holding the OIDC client secret.
+    #[arg(long, env = "STRONGROOM_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+
+    /// Scopes to request, space-separated (`openid` is always requested).
+    #[arg(
+        long,
+        env = "STRONGROOM_OIDC_SCOPES",
+        default_value = "openid profile email groups"
+    )]
+    pub oidc_scopes: String,
+
+    /// ID token claim that becomes the Kubernetes username.
+    #[arg(long, env = "STRONGROOM_USERNAME_CLAIM", default_value = "email")]
+    pub username_claim: String,
+
+    /// Prefix put before the username (like the API server's `--oidc-username-prefix`).
+    #[arg(long, env = "STRONGROOM_USERNAME_PREFIX", default_value = "oidc:")]
+    pub username_prefix: String,
+
+    /// ID token claim that holds the user's groups.
+    #[arg(long, env = "STRONGROOM_GROUPS_CLAIM", default_value = "groups")]
+    pub groups_claim: String,
+
+    /// Prefix put before each group (like `--oidc-groups-prefix`).
+    #[arg(long, env = "STRONGROOM_GROUPS_PREFIX", default_value = "oidc:")]
+    pub groups_prefix: String,
+
+    /// Kubeconfig of the backend's own identity. Without it the in-cluster
+    /// service account is used.
+    #[arg(long, env = "STRONGROOM_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Namespaces offered in the namespace picker, comma-separated. Without
+    /// it, the namespaces the user may list are used.
+    #[arg(long, env = "STRONGROOM_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
+    /// Timeout for each request to the Kubernetes API.
+    #[arg(long, env = "STRONGROOM_KUBE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub kube_timeout: Duration,
+
+    /// Database for sessions and the audit trail: `sqlite://PATH` or `postgres://...`.
+    /// Defaults to a SQLite file in the data directory.
+    #[arg(long, env = "STRONGROOM_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// File holding the database URL (it may contain a password).
+    #[arg(long, env = "STRONGROOM_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+
+    /// Directory for the default SQLite database.
+    #[arg(long, env = "STRONGROOM_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Mark the session cookie `Secure` and use the `__Host-` prefix. Turn off
+    /// only for plain-http local use.
+    #[arg(long, env = "STRONGROOM_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+
+    /// A session ends after this long without a request.
+    #[arg(long, env = "STRONGROOM_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub session_idle_timeout: Duration,
+
+    /// A session ends this long after sign-in, however active.
+    #[arg(long, env = "STRONGROOM_SESSION_MAX_LIFETIME", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub session_max_lifetime: Duration,
+
+    /// Members of this group (as Kubernetes sees it, with prefix) may read the whole audit trail.
+    #[arg(
+        long,
+        env = "STRONGROOM_AUDITORS_GROUP",
+        default_value = "oidc:auditors"
+    )]
+    pub auditors_group: String,
+
+    /// Key for the HMAC fingerprints of revealed values (prefer the `_FILE` variant).
+    #[arg(long, env = "STRONGROOM_AUDIT_HMAC_KEY", hide_env_values = true)]
+    pub audit_hmac_key: Option<String>,
+
+    /// File holding the audit HMAC key.
+    #[arg(long, env = "STRONGROOM_AUDIT_HMAC_KEY_FILE")]
+    pub audit_hmac_key_file: Option<PathBuf>,
+
+    /// Audit sinks to write to, comma-separated: `database`, `stdout`.
+    #[arg(
+        long,
+        env = "STRONGROOM_AUDIT_SINKS",
+        value_delimiter = ',',
+        default_value = "database"
+    )]
+    pub audit_sinks: Vec<String>,
+
+    /// Audit sinks that must accept a record before a value or change goes
+    /// out; when none of these can write, the request is refused with 503.
+    #[arg(
+        long,
+        env = "STRONGROOM_AUDIT_REQUIRED",
+        value_delimiter = ',',
+        default_value = "database"
+    )]
+    pub audit_required: Vec<String>,
+
+    /// A sink that takes longer than this to write a record counts as failed.
+    #[arg(long, env = "STRONGROOM_AUDIT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub audit_timeout: Duration,
+
+    /// Name of the cluster, recorded in audit records.
+    #[arg(long, env = "STRONGROOM_CLUSTER_NAME", default_value = "default")]
+    pub cluster_name: String,
+
+    /// Proxies whose `X-Forwarded-For` is believed (IP addresses, comma-separated).
+    #[arg(long, env = "STRONGROOM_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "STRONGROOM_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url.as_str())
+            .field("oidc_issuer", &self.oidc_issuer.as_ref().map(Url::as_str))
+            .field("oidc_client_id", &self.oidc_client_id)
+            .field("oidc_client_secret", &"[redacted]")
+            .field("database_url", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration problem found at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required setting has no value.
+    #[error("{0} is required: set it (or {0}_FILE) in the environment or as a flag")]
+    Missing(&'static str),
+    /// A `*_FILE` setting names a file that cannot be read.
+    #[error("cannot read {name} from {path}: {source}")]
+    File {
+        name: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A setting has a value that cannot work.
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// A secret setting from its variable or its `_FILE` variable (trailing
+/// newline removed, as files written by editors and `kubectl` have one).
+pub fn secret_setting(
+    name: &'static str,
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+            name,
+            path: path.clone(),
+            source,
+        })?;
+        return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
+    }
+    Ok(value.clone().filter(|v| !v.is_empty()))
+}
+
+impl ServeArgs {
+    /// Checks what flag parsing cannot: relations between settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.public_url.path() != "/" || self.public_url.query().is_some() {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_PUBLIC_URL",
+                reason: "give only scheme, host and port, without a path".into(),
+            });
+        }
+        if self.cookie_secure
+            && self.public_url.scheme() != "https"
+            && !is_loopback(&self.public_url)
+        {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_COOKIE_SECURE",
+                reason: "secure cookies need an https STRONGROOM_PUBLIC_URL".into(),
+            });
+        }
+        if self.session_idle_timeout.is_zero()
+            || self.session_max_lifetime < self.session_idle_timeout
+        {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_SESSION_MAX_LIFETIME",
+                reason: "must be at least the idle timeout, and both above zero".into(),
+            });
+        }
+        for sink in self.audit_sinks.iter().chain(&self.audit_required) {
+            if !matches!(sink.as_str(), "database" | "stdout") {
+                return Err(ConfigError::Invalid {
+                    name: "STRONGROOM_AUDIT_SINKS",
+                    reason: format!("unknown sink {sink:?}; use database or stdout"),
+                });
+            }
+        }
+        if let Some(missing) = self
+            .audit_required
+            .iter()
+            .find(|r| !self.audit_sinks.contains(r))
+        {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_AUDIT_REQUIRED",
+                reason: format!("{missing:?} is required but not in STRONGROOM_AUDIT_SINKS"),
+            });
+        }
+        if self.audit_required.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_AUDIT_REQUIRED",
+                reason: "at least one sink must be required: values never leave unaudited".into(),
+            });
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_LOG_FORMAT",
+                reason: format!("expected text or json, got {:?}", self.log_format),
+            });
+        }
+        Ok(())
+    }
+
+    /// The database URL: the configured one, or a SQLite file in the data directory.
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        Ok(
+            match secret_setting(
+                "STRONGROOM_DATABASE_URL",
+                &self.database_url,
+                &self.database_url_file,
+            )? {
+                Some(url) => url,
+                None => format!(
+                    "sqlite://{}?mode=rwc",
+                    self.data_dir.join("strongroom.db").display()
+                ),
+            },
+        )
+    }
+
+    /// The redirect URI registered at the IdP.
+    pub fn redirect_url(&self) -> Url {
+        self.public_url
+            .join("/auth/callback")
+            .expect("a URL joined with an absolute path")
+    }
+
+    /// The `Origin` header value browsers send for this site.
+    pub fn origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}

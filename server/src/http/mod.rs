@@ -1,0 +1,79 @@
+//! HTTP plumbing: the router, error mapping, defensive headers and CSRF
+//! checks, health endpoints.
+
+mod error;
+pub mod security;
+
+pub use error::{AppError, error_page};
+
+use axum::{
+    Router, extract::State, http::StatusCode, middleware, response::IntoResponse, routing::get,
+};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use strongroom_app::{App, PageSecurity, shell};
+
+use crate::{AppState, auth};
+
+/// The whole application as a router, so tests can drive it without a socket.
+pub fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos.clone();
+    let routes = generate_route_list(App);
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let security = PageSecurity {
+                    form_action_origins: vec![state.oidc_origin.clone()],
+                };
+                move || provide_context(security.clone())
+            },
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::require_page_login,
+        ));
+
+    let api = Router::new()
+        .route("/me", get(auth::me::get_me))
+        .merge(crate::secrets::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::api_guard,
+        ));
+
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(auth::routes::router())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(|| async { crate::metrics::render() }))
+        .merge(pages)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(state.sessions.clone())
+        .layer(middleware::from_fn(security::headers))
+        .with_state(state)
+}
+
+/// Liveness: the process serves requests.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers. The API server and the IdP are not
+/// checked: a replica that cannot reach them still serves clear errors, and
+/// taking every replica out of a Service would only make that worse.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

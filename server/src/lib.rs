@@ -1,0 +1,154 @@
+//! Strongroom's server: OIDC sign-in, server-side sessions, Kubernetes access
+//! as the signed-in user, the JSON API, and the host for the Leptos UI.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod kube;
+pub mod metrics;
+pub mod secrets;
+
+use std::{ops::Deref, path::PathBuf, sync::Arc};
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use tower_sessions::SessionManagerLayer;
+
+use crate::{
+    audit::{AuditSettings, AuditStore},
+    auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
+    config::{ConfigError, ServeArgs, secret_setting},
+    db::Db,
+    kube::KubeAccess,
+};
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: ServeArgs,
+    pub origin: String,
+    /// The IdP's origin, where the sign-out form ends up.
+    pub oidc_origin: String,
+    pub leptos: LeptosOptions,
+    pub kube: KubeAccess,
+    pub oidc: Oidc,
+    pub identity: IdentityMapping,
+    pub db: Db,
+    pub sessions: SessionManagerLayer<Store>,
+    pub audit: AuditStore,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Errors while starting up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Kube(#[from] kube::KubeError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+impl AppState {
+    /// Builds the state from validated configuration. Touches the database
+    /// (migrations) but neither the IdP nor the API server, so Strongroom
+    /// starts while they are down and serves clear errors until they return.
+    pub async fn build(config: ServeArgs) -> Result<Self, StartError> {
+        config.validate()?;
+        let issuer = config
+            .oidc_issuer
+            .clone()
+            .ok_or(ConfigError::Missing("STRONGROOM_OIDC_ISSUER"))?;
+        let client_secret = secret_setting(
+            "STRONGROOM_OIDC_CLIENT_SECRET",
+            &config.oidc_client_secret,
+            &config.oidc_client_secret_file,
+        )?;
+        let db = Db::connect(&config.database_url()?).await?;
+        let store = Store::new(&db).await?;
+        store.spawn_expiry_sweeper();
+        let sessions = store.layer(config.cookie_secure, config.session_idle_timeout);
+        let kube = KubeAccess::connect(config.kubeconfig.as_deref(), config.kube_timeout).await?;
+        let oidc_origin = issuer.origin().ascii_serialization();
+        let oidc = Oidc::new(
+            issuer,
+            config.oidc_client_id.clone(),
+            client_secret,
+            config.redirect_url(),
+            config.public_url.clone(),
+            &config.oidc_scopes,
+        )?;
+        let identity = IdentityMapping {
+            username_claim: config.username_claim.clone(),
+            username_prefix: config.username_prefix.clone(),
+            groups_claim: config.groups_claim.clone(),
+            groups_prefix: config.groups_prefix.clone(),
+        };
+        let audit = AuditStore::open(
+            db.clone(),
+            AuditSettings {
+                database: config.audit_sinks.iter().any(|s| s == "database"),
+                stdout: config.audit_sinks.iter().any(|s| s == "stdout"),
+                database_required: config.audit_required.iter().any(|s| s == "database"),
+                stdout_required: config.audit_required.iter().any(|s| s == "stdout"),
+                timeout: config.audit_timeout,
+                cluster: config.cluster_name.clone(),
+            },
+            secret_setting(
+                "STRONGROOM_AUDIT_HMAC_KEY",
+                &config.audit_hmac_key,
+                &config.audit_hmac_key_file,
+            )?,
+        )
+        .await?;
+        let leptos = leptos_options(config.site_root.clone());
+        Ok(AppState(Arc::new(Inner {
+            origin: config.origin(),
+            oidc_origin,
+            config,
+            leptos,
+            kube,
+            oidc,
+            identity,
+            db,
+            sessions,
+            audit,
+        })))
+    }
+}
+
+/// Leptos options for serving the built site.
+fn leptos_options(site_root: Option<PathBuf>) -> LeptosOptions {
+    let site_root = site_root.unwrap_or_else(|| {
+        let beside_binary = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("site")))
+            .filter(|d| d.is_dir());
+        beside_binary.unwrap_or_else(|| PathBuf::from("target/site"))
+    });
+    LeptosOptions::builder()
+        .output_name("strongroom")
+        .site_root(site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .hash_files(true)
+        .build()
+}

@@ -1,0 +1,205 @@
+//! Listing a namespace's secrets and showing one: metadata only.
+//!
+//! The list asks the API server for its Table rendering with metadata-only
+//! objects (what `kubectl get secrets` shows: name, type, key count, age),
+//! so values never even reach Strongroom for a list.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+};
+use serde::Deserialize;
+use strongroom_app::api::{KeyInfo, SecretDetail, SecretPage, SecretSummary};
+
+use super::{check_path, get_secret, kube_error, secrets_path};
+use crate::{AppState, auth::CurrentUser, http::AppError, kube::KubeError};
+
+/// Types hidden unless asked for: machinery, not what people manage here.
+const HIDDEN_TYPES: &[&str] = &["helm.sh/release.v1", "kubernetes.io/service-account-token"];
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    /// Page size (1-500, default 100).
+    limit: Option<u32>,
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
+    /// Substring of the name.
+    name: Option<String>,
+    /// A Kubernetes label selector.
+    label: Option<String>,
+    /// Exact type.
+    #[serde(rename = "type")]
+    type_: Option<String>,
+    /// Show Helm release and service-account-token secrets too.
+    #[serde(default)]
+    all: bool,
+}
+
+#[derive(Deserialize)]
+struct Table {
+    #[serde(default, rename = "columnDefinitions")]
+    columns: Vec<Column>,
+    #[serde(default)]
+    rows: Vec<Row>,
+    #[serde(default)]
+    metadata: TableMeta,
+}
+
+#[derive(Deserialize)]
+struct Column {
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+struct TableMeta {
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    cells: Vec<serde_json::Value>,
+    object: Option<RowObject>,
+}
+
+#[derive(Deserialize)]
+struct RowObject {
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(ns): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<SecretPage>, AppError> {
+    check_path(&ns, None)?;
+    let kube = state.kube.for_user(&user);
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let mut params = vec![
+        format!("limit={limit}"),
+        "includeObject=Metadata".to_string(),
+    ];
+    if let Some(c) = q.continue_token.as_deref().filter(|c| !c.is_empty()) {
+        params.push(format!("continue={}", urlencode(c)));
+    }
+    if let Some(l) = q.label.as_deref().filter(|l| !l.is_empty()) {
+        params.push(format!("labelSelector={}", urlencode(l)));
+    }
+    if let Some(t) = q.type_.as_deref().filter(|t| !t.is_empty()) {
+        params.push(format!("fieldSelector={}", urlencode(&format!("type={t}"))));
+    }
+    let uri = format!("{}?{}", secrets_path(&ns), params.join("&"));
+    let request = http::Request::get(uri)
+        .header(
+            http::header::ACCEPT,
+            "application/json;as=Table;v=v1;g=meta.k8s.io, application/json",
+        )
+        .body(Vec::new())
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    let table: Table = kube.call(request).await.map_err(|e| match e {
+        KubeError::Api { code: 410, .. } => AppError::Conflict(
+            "The list changed too much while paging; start again from the first page.".into(),
+        ),
+        e => kube_error(e, &user, "list", "secrets", Some(&ns)),
+    })?;
+    let col = |name: &str| {
+        table
+            .columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+    };
+    let (type_col, data_col) = (col("Type"), col("Data"));
+    let needle = q.name.as_deref().unwrap_or("").to_lowercase();
+    let mut items = Vec::new();
+    let mut hidden = 0;
+    for row in table.rows {
+        let Some(object) = row.object else { continue };
+        let meta = object.metadata;
+        let name = meta.name.unwrap_or_default();
+        let type_ = type_col
+            .and_then(|i| row.cells.get(i))
+            .and_then(|v| v.as_str())
+            .unwrap_or("Opaque")
+            .to_string();
+        if !q.all && HIDDEN_TYPES.contains(&type_.as_str()) {
+            hidden += 1;
+            continue;
+        }
+        if !needle.is_empty() && !name.to_lowercase().contains(&needle) {
+            continue;
+        }
+        items.push(SecretSummary {
+            name,
+            type_,
+            keys: data_col
+                .and_then(|i| row.cells.get(i))
+                .and_then(|v| v.as_u64())
+                .map(|n| n as usize),
+            created: meta.creation_timestamp.map(|t| t.0.to_string()),
+            labels: meta.labels.unwrap_or_default(),
+        });
+    }
+    Ok(Json(SecretPage {
+        items,
+        continue_token: table.metadata.continue_token.filter(|c| !c.is_empty()),
+        hidden,
+    }))
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<SecretDetail>, AppError> {
+    check_path(&ns, Some(&name))?;
+    let kube = state.kube.for_user(&user);
+    let secret = get_secret(&kube, &ns, &name)
+        .await
+        .map_err(|e| kube_error(e, &user, "get", &format!("secret {name}"), Some(&ns)))?;
+    Ok(Json(describe(&ns, secret)))
+}
+
+/// The metadata view of a secret: keys and sizes, never values.
+pub fn describe(ns: &str, secret: k8s_openapi::api::core::v1::Secret) -> SecretDetail {
+    let meta = secret.metadata;
+    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+    for (k, v) in secret.data.unwrap_or_default() {
+        keys.insert(k, v.0.len());
+    }
+    // stringData is write-only in the API, but count it if a server returns it.
+    for (k, v) in secret.string_data.unwrap_or_default() {
+        keys.entry(k).or_insert(v.len());
+    }
+    let mut annotations = meta.annotations.unwrap_or_default();
+    // kubectl apply keeps the whole object, values included, in this
+    // annotation: never pass it on.
+    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    SecretDetail {
+        namespace: ns.to_string(),
+        name: meta.name.unwrap_or_default(),
+        type_: secret.type_.unwrap_or_else(|| "Opaque".into()),
+        keys: keys
+            .into_iter()
+            .map(|(name, size)| KeyInfo { name, size })
+            .collect(),
+        labels: meta.labels.unwrap_or_default(),
+        annotations,
+        immutable: secret.immutable.unwrap_or(false),
+        owners: meta
+            .owner_references
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| format!("{}/{}", o.kind, o.name))
+            .collect(),
+        created: meta.creation_timestamp.map(|t| t.0.to_string()),
+        resource_version: meta.resource_version.unwrap_or_default(),
+        uid: meta.uid,
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

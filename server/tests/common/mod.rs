@@ -1,0 +1,254 @@
+//! Shared helpers for the integration tests: the local stack's coordinates,
+//! an in-process Strongroom server, and sign-in through the real IdP.
+//!
+//! The tests run against the real control plane and OIDC provider that
+//! `scripts/test` starts (`deploy/local/stack.sh`). Without them they fail
+//! with a message saying so: nothing here is faked.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::atomic::{AtomicU16, Ordering},
+};
+
+use clap::Parser;
+use strongroom_server::{AppState, config::Cli, http::router};
+
+/// The local stack's settings, read from the env file the stack writes.
+pub struct Stack {
+    vars: HashMap<String, String>,
+}
+
+impl Stack {
+    pub fn get() -> Stack {
+        let dir = std::env::var("STRONGROOM_STACK_DIR").unwrap_or_else(|_| {
+            panic!("STRONGROOM_STACK_DIR is not set: run the integration tests through scripts/test, which starts the local stack")
+        });
+        let path = PathBuf::from(&dir).join("env");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "cannot read {}: {e}; is the local stack running? (deploy/local/stack.sh start)",
+                path.display()
+            )
+        });
+        let vars = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("export ").or(Some(l.trim())))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| {
+                (
+                    k.trim().to_string(),
+                    v.trim().trim_matches('"').trim_matches('\'').to_string(),
+                )
+            })
+            .collect();
+        Stack { vars }
+    }
+
+    pub fn var(&self, name: &str) -> String {
+        self.vars
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("the stack env file has no {name}"))
+    }
+
+    pub fn oidc_issuer(&self) -> String {
+        std::env::var("STRONGROOM_TEST_OIDC_ISSUER").unwrap_or_else(|_| self.var("OIDC_ISSUER"))
+    }
+}
+
+/// Ports registered as redirect URIs at the local IdP for in-process test
+/// servers (see `deploy/local/stack.sh`): 23000..=23019.
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+pub fn test_port() -> u16 {
+    let base: u16 = std::env::var("STRONGROOM_TEST_PORT_BASE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(23000);
+    // Each test binary gets its own block of ports through the offset.
+    let offset: u16 = std::env::var("STRONGROOM_TEST_PORT_OFFSET")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    base + offset + NEXT_PORT.fetch_add(1, Ordering::SeqCst)
+}
+
+/// A Strongroom server running in this process on a loopback port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Starts a server with the stack's settings plus `extra` flags.
+    pub async fn start(extra: &[&str]) -> TestServer {
+        Self::start_on(test_port(), None, extra).await
+    }
+
+    pub async fn start_on(port: u16, data_dir: Option<PathBuf>, extra: &[&str]) -> TestServer {
+        let stack = Stack::get();
+        let data_dir = data_dir.unwrap_or_else(|| {
+            let d = std::env::temp_dir().join(format!(
+                "strongroom-test-{}-{}",
+                std::process::id(),
+                port
+            ));
+            let _ = std::fs::remove_dir_all(&d);
+            d
+        });
+        let url = format!("http://127.0.0.1:{port}");
+        let listen = format!("127.0.0.1:{port}");
+        let issuer = stack.oidc_issuer();
+        let mut args: Vec<String> = vec![
+            "strongroom-server".into(),
+            "--listen".into(),
+            listen.clone(),
+            "--public-url".into(),
+            url.clone(),
+            "--oidc-issuer".into(),
+            issuer,
+            "--oidc-client-id".into(),
+            stack.var("OIDC_CLIENT_ID"),
+            "--oidc-client-secret".into(),
+            stack.var("OIDC_CLIENT_SECRET"),
+            "--kubeconfig".into(),
+            stack.var("BACKEND_KUBECONFIG"),
+            "--namespaces".into(),
+            "team-a,team-b".into(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--cookie-secure".into(),
+            "false".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let cli = Cli::try_parse_from(&args).expect("valid test flags");
+        let state = AppState::build(cli.serve).await.expect("server state");
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .unwrap_or_else(|e| panic!("bind {listen}: {e}"));
+        let addr = listener.local_addr().unwrap();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        TestServer {
+            addr,
+            url,
+            state,
+            data_dir,
+            task,
+        }
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// A browser-like HTTP client: cookie jar, no automatic redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Follows redirects by hand (so tests can see each hop), returning the
+/// final response and the URL it came from.
+pub async fn follow(
+    client: &reqwest::Client,
+    mut response: reqwest::Response,
+) -> (String, reqwest::Response) {
+    let mut url = response.url().to_string();
+    for _ in 0..20 {
+        if !response.status().is_redirection() {
+            return (url, response);
+        }
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        let next = reqwest::Url::parse(&url).unwrap().join(&location).unwrap();
+        url = next.to_string();
+        response = client.get(next).send().await.unwrap();
+    }
+    panic!("too many redirects, last at {url}");
+}
+
+/// Signs in as `login` through the IdP's real login and consent forms and
+/// returns the URL Strongroom finally sent the browser to.
+pub async fn sign_in(client: &reqwest::Client, server: &str, login: &str, next: &str) -> String {
+    let start = client
+        .get(format!("{server}/auth/login?next={}", urlencode(next)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303, "login should redirect to the IdP");
+    let (form_url, page) = follow(client, start).await;
+    assert_eq!(page.status(), 200, "IdP login page at {form_url}");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("name=\"login\""),
+        "expected the IdP login form, got: {html}"
+    );
+    let after_login = client
+        .post(&form_url)
+        .form(&[("prompt", "login"), ("login", login), ("password", "demo")])
+        .send()
+        .await
+        .unwrap();
+    let (consent_url, consent) = follow(client, after_login).await;
+    let final_response = if consent_url.starts_with(server) {
+        consent
+    } else {
+        let html = consent.text().await.unwrap();
+        assert!(
+            html.contains("Continue") || html.contains("consent"),
+            "expected the consent form at {consent_url}: {html}"
+        );
+        let after_consent = client
+            .post(&consent_url)
+            .form(&[("prompt", "consent")])
+            .send()
+            .await
+            .unwrap();
+        let (_, r) = follow_until(client, after_consent, server).await;
+        r
+    };
+    final_response.url().to_string()
+}
+
+/// Follows redirects until the next hop would leave the IdP for `server`'s
+/// final page, returning the server's final answer.
+async fn follow_until(
+    client: &reqwest::Client,
+    response: reqwest::Response,
+    _server: &str,
+) -> (String, reqwest::Response) {
+    follow(client, response).await
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The admin's kubectl, for seeding and for checking what tests did.
+pub fn kubectl(args: &[&str]) -> std::process::Output {
+    let stack = Stack::get();
+    std::process::Command::new(stack.var("KUBECTL"))
+        .arg("--kubeconfig")
+        .arg(stack.var("ADMIN_KUBECONFIG"))
+        .args(args)
+        .output()
+        .expect("run kubectl")
+}
