@@ -9,6 +9,12 @@ CACHE=${STRONGROOM_CACHE:-$HOME/.cache/strongroom}
 TOOLS="$CACHE/tools"
 mkdir -p "$CACHE" "$TOOLS"
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
+# One build directory outside the clone: a fresh clone on a warm machine
+# (CI) reuses every compiled dependency.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+# cargo-leptos writes the site here; the server finds it through STRONGROOM_SITE_ROOT.
+SITE_ROOT="$ROOT/target/site"
+SERVER_BIN="$CARGO_TARGET_DIR/release/strongroom-server"
 
 CARGO_LEPTOS_VERSION=0.3.9
 # Must equal the wasm-bindgen crate version pinned in Cargo.toml.

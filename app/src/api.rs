@@ -221,3 +221,32 @@ pub struct DeleteSecretRequest {
     #[serde(default)]
     pub resource_version: Option<String>,
 }
+
+/// One record of the audit trail, as the API returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub id: String,
+    pub time: String,
+    pub user: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub source_ip: Option<String>,
+    pub action: String,
+    pub namespace: String,
+    pub secret: String,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    pub outcome: String,
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A page of audit records, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page.
+    pub next_before: Option<i64>,
+}

@@ -5,7 +5,10 @@
 //! Pages fetch their data in the browser after hydration (`LocalResource`), so
 //! server-rendered HTML never carries secret data, let alone values.
 
+#![recursion_limit = "256"]
+
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod secrets;
@@ -88,6 +91,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=ui::layout::NotFound>
                     <Route path=path!("/") view=auth::pages::HomePage />
                     <Route path=path!("/me") view=auth::pages::MePage />
+                    <Route path=path!("/audit") view=audit::pages::AuditPageView />
                     <Route path=path!("/ns/:ns") view=secrets::list_page::SecretListPage />
                     <Route path=path!("/ns/:ns/new") view=secrets::create_page::CreateSecretPage />
                     <Route path=path!("/ns/:ns/secrets/:name") view=secrets::detail_page::SecretDetailPage />

@@ -9,7 +9,7 @@ use url::Url;
 
 /// Strongroom: Kubernetes Secrets in the browser, as the signed-in user.
 #[derive(Debug, Parser)]
-#[command(name = "strongroom-server", version, about)]
+#[command(name = "strongroom-server", version, about, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -145,10 +145,16 @@ fn leptos_options(site_root: Option<PathBuf>) -> LeptosOptions {
             .filter(|d| d.is_dir());
         beside_binary.unwrap_or_else(|| PathBuf::from("target/site"))
     });
+    // cargo-leptos writes the hashes of the built files next to the server
+    // binary; without that file (a test binary, say) the plain names serve.
+    let hashed = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("hash.txt")))
+        .is_some_and(|p| p.is_file());
     LeptosOptions::builder()
         .output_name("strongroom")
         .site_root(site_root.display().to_string())
         .site_pkg_dir("pkg")
-        .hash_files(true)
+        .hash_files(hashed)
         .build()
 }

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use strongroom_server::{
     AppState,
-    config::{Cli, Command},
+    config::{AuditCommand, Cli, Command},
     http::router,
 };
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -25,7 +25,7 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.serve).await,
-        Command::Audit(_) => anyhow::bail!("the audit trail is not available in this build yet"),
+        Command::Audit(AuditCommand::Verify) => verify(cli.serve).await,
     }
 }
 
@@ -45,6 +45,28 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
     .with_graceful_shutdown(shutdown())
     .await
     .context("server error")
+}
+
+/// `strongroom-server audit verify`: checks the hash chain of the audit
+/// trail in the configured database; exits non-zero at the first broken link.
+async fn verify(config: strongroom_server::config::ServeArgs) -> anyhow::Result<()> {
+    let store = strongroom_server::audit::AuditStore::open_for_verify(&config)
+        .await
+        .context("cannot open the audit trail")?;
+    match store
+        .verify()
+        .await
+        .context("cannot read the audit trail")?
+    {
+        Ok(n) => {
+            println!("audit chain intact: {n} records verified");
+            Ok(())
+        }
+        Err(broken) => {
+            eprintln!("{broken}");
+            std::process::exit(1);
+        }
+    }
 }
 
 async fn shutdown() {

@@ -386,7 +386,11 @@ async fn with_the_idp_down_login_shows_a_clear_page_and_live_sessions_keep_worki
     let server_port = common::test_port();
     let server_url = format!("http://127.0.0.1:{server_port}");
     let state_dir = std::env::temp_dir().join(format!("strongroom-oidc-{port}"));
-    let mut idp = std::process::Command::new("node")
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "port {port} for the private IdP is taken (a stale process?)"
+    );
+    let idp = std::process::Command::new("node")
         .arg("server.mjs")
         .current_dir(&oidc_dir)
         .env("OIDC_PORT", port.to_string())
@@ -398,6 +402,8 @@ async fn with_the_idp_down_login_shows_a_clear_page_and_live_sessions_keep_worki
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start a private IdP");
+    // Killed on every path out of this test, panics included.
+    let mut idp = KillOnDrop(idp);
     let discovery = format!("{issuer}/.well-known/openid-configuration");
     let mut up = false;
     for _ in 0..100 {
@@ -416,8 +422,8 @@ async fn with_the_idp_down_login_shows_a_clear_page_and_live_sessions_keep_worki
     sign_in(&c, &server.url, "alice", "/").await;
     assert_eq!(me(&c, &server.url).await.0, 200);
 
-    idp.kill().unwrap();
-    idp.wait().unwrap();
+    idp.0.kill().unwrap();
+    idp.0.wait().unwrap();
 
     assert_eq!(
         me(&c, &server.url).await.0,
@@ -444,4 +450,13 @@ async fn with_the_idp_down_login_shows_a_clear_page_and_live_sessions_keep_worki
     );
     server.stop();
     cold.stop();
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -141,6 +141,7 @@ fn SecretView(
             </details>
         </Show>
         <Metadata detail=detail.clone() />
+        <crate::audit::pages::AccessHistory ns=detail.namespace.clone() name=detail.name.clone() />
         <ChangeForms detail=detail on_change=on_change />
     }
 }

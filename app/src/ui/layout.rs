@@ -30,6 +30,9 @@ pub fn Layout(children: Children) -> impl IntoView {
             <nav aria-label="Main">
                 <a href="/">"Namespaces"</a>
                 <a href="/me">"Identity"</a>
+                <Suspense fallback=|| ()>
+                    {move || me.get().and_then(|r| r.ok()).filter(|m| m.auditor).map(|_| view! { <a href="/audit">"Audit"</a> })}
+                </Suspense>
             </nav>
             <div class="topbar-end">
                 <ThemeToggle />

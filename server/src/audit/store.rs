@@ -113,6 +113,22 @@ impl AuditStore {
         })
     }
 
+    /// Opens the configured trail read-mostly, for `audit verify`.
+    pub async fn open_for_verify(
+        config: &crate::config::ServeArgs,
+    ) -> Result<Self, crate::StartError> {
+        let db = Db::connect(&config.database_url()?).await?;
+        let settings = AuditSettings {
+            database: true,
+            stdout: false,
+            database_required: true,
+            stdout_required: false,
+            timeout: config.audit_timeout,
+            cluster: config.cluster_name.clone(),
+        };
+        Ok(Self::open(db, settings, None).await?)
+    }
+
     pub fn fingerprinter(&self) -> &Fingerprinter {
         &self.fingerprinter
     }

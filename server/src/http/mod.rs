@@ -42,6 +42,11 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/me", get(auth::me::get_me))
         .merge(crate::secrets::router())
+        .route("/audit", get(crate::audit::api::trail))
+        .route(
+            "/namespaces/{ns}/secrets/{name}/history",
+            get(crate::audit::api::history),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::api_guard,
@@ -57,6 +62,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(state.sessions.clone())
         .layer(middleware::from_fn(security::headers))
+        // A panic becomes a 500 for that request, never a dropped connection;
+        // the panic message is not sent to the client.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
 }
 

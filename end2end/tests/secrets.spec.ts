@@ -1,0 +1,90 @@
+import { test, expect } from "@playwright/test";
+import { signIn } from "./helpers";
+
+const uniq = (p: string) => `${p}-${Date.now().toString(36)}`;
+
+test("alice creates AWS credentials from the template, reveals, decodes, rotates and deletes them", async ({ page }) => {
+  const name = uniq("aws");
+  await signIn(page, "alice", "/ns/team-a/new");
+  await page.locator("input[name=name]").fill(name);
+  await page.getByTestId("template").selectOption("aws");
+  const rows = page.getByTestId("kv-row");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(0).locator("input[name=key]")).toHaveValue("AWS_ACCESS_KEY_ID");
+  await rows.nth(0).locator("textarea[name=value]").fill("AKIAEXAMPLE");
+  await rows.nth(1).locator("textarea[name=value]").fill("wJalrXUtnFEMI/K7MDENG");
+  await page.getByTestId("create-submit").click();
+  await expect(page).toHaveURL(new RegExp(`/ns/team-a/secrets/${name}$`));
+  await expect(page.getByTestId("secret-name")).toHaveText(name);
+  // Values are not on the page until asked for.
+  await expect(page.locator("body")).not.toContainText("wJalrXUtnFEMI");
+
+  // It is listed.
+  await page.goto("/ns/team-a");
+  await page.getByTestId("filter").fill(name);
+  await expect(page.getByTestId("secret-table").getByRole("link", { name })).toBeVisible();
+  await page.getByRole("link", { name }).click();
+
+  // The {.data} view, then one key decoded.
+  await page.getByTestId("reveal-all").click();
+  await expect(page.getByTestId("data-json")).toContainText(Buffer.from("wJalrXUtnFEMI/K7MDENG").toString("base64"));
+  const secretRow = page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]');
+  await expect(secretRow.getByTestId("revealed-value")).toHaveText("wJalrXUtnFEMI/K7MDENG");
+  await secretRow.getByRole("button", { name: "Hide" }).click();
+  await expect(secretRow.getByTestId("revealed-value")).toHaveCount(0);
+
+  // Rotate the secret key.
+  const form = page.getByTestId("set-key-form");
+  await form.locator("input[name=key]").fill("AWS_SECRET_ACCESS_KEY");
+  await form.locator("textarea[name=value]").fill("rotated-value-2");
+  await form.getByRole("button", { name: "Save key" }).click();
+  await expect(page.getByTestId("change-ok")).toBeVisible();
+  await page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("reveal").click();
+  await expect(page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("revealed-value")).toHaveText("rotated-value-2");
+
+  // Her own reveals show in the access history.
+  await page.reload();
+  await expect(page.getByTestId("audit-table")).toContainText("oidc:alice@example.com");
+  await expect(page.getByTestId("audit-table")).toContainText("reveal");
+
+  // Delete, confirming by typing the name.
+  const del = page.getByTestId("delete-form");
+  await expect(del.getByRole("button", { name: "Delete secret" })).toBeDisabled();
+  await del.locator("input[name=confirm]").fill(name);
+  await del.getByRole("button", { name: "Delete secret" }).click();
+  await expect(page).toHaveURL(/\/ns\/team-a$/);
+});
+
+test("validation errors appear next to the field", async ({ page }) => {
+  await signIn(page, "alice", "/ns/team-a/new");
+  await page.locator("input[name=name]").fill("Not_Valid");
+  await page.getByTestId("kv-row").first().locator("input[name=key]").fill("bad key");
+  await page.getByTestId("create-submit").click();
+  await expect(page.locator("#name-error")).toContainText("lowercase");
+  await expect(page.locator("#data-error")).toContainText("not allowed in a key");
+});
+
+test("carol can list team-a secrets but revealing is refused with a clear message", async ({ page, browser }) => {
+  const name = uniq("shared");
+  // alice creates one for carol to look at.
+  const alice = await browser.newPage();
+  await signIn(alice, "alice", "/ns/team-a/new");
+  await alice.locator("input[name=name]").fill(name);
+  await alice.getByTestId("kv-row").first().locator("input[name=key]").fill("token");
+  await alice.getByTestId("kv-row").first().locator("textarea[name=value]").fill("for-alice-only");
+  await alice.getByTestId("create-submit").click();
+  await expect(alice).toHaveURL(new RegExp(`/secrets/${name}$`));
+  await alice.close();
+
+  await signIn(page, "carol", "/ns/team-a");
+  await page.getByTestId("filter").fill(name);
+  await expect(page.getByTestId("secret-table").getByRole("link", { name })).toBeVisible();
+  await page.goto(`/ns/team-a/secrets/${name}`);
+  await expect(page.getByTestId("error-panel")).toContainText("does not allow oidc:carol@example.com to get");
+  await expect(page.locator("body")).not.toContainText("for-alice-only");
+});
+
+test("bob cannot see team-a at all", async ({ page }) => {
+  await signIn(page, "bob", "/ns/team-a");
+  await expect(page.getByTestId("error-panel")).toContainText("does not allow oidc:bob@example.com to list secrets in namespace team-a");
+});

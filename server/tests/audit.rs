@@ -1,0 +1,407 @@
+//! The audit trail against the real stack: one record per reveal and change,
+//! written before the answer, fail closed, chained, correlated with the API
+//! server's own audit log.
+
+mod common;
+
+use base64::Engine;
+use common::{Stack, TestServer, client, sign_in};
+use serde_json::{Value, json};
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+async fn signed_in(server: &TestServer, login: &str) -> reqwest::Client {
+    let c = client();
+    sign_in(&c, &server.url, login, "/").await;
+    c
+}
+
+async fn post(c: &reqwest::Client, url: String, body: Value) -> (u16, Value, String) {
+    let r = c
+        .post(url)
+        .header("x-strongroom-csrf", "1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
+}
+
+async fn create(c: &reqwest::Client, server: &TestServer, name: &str, value: &[u8]) -> Value {
+    let (status, body, _) = post(c, format!("{}/api/v1/namespaces/team-a/secrets", server.url), json!({"name": name, "input": {"kind": "generic", "entries": [{"key": "token", "value": b64(value)}]}})).await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+async fn reveal(c: &reqwest::Client, server: &TestServer, name: &str) -> (u16, Value, String) {
+    post(
+        c,
+        format!(
+            "{}/api/v1/namespaces/team-a/secrets/{name}/reveal",
+            server.url
+        ),
+        json!({"keys": []}),
+    )
+    .await
+}
+
+async fn trail(c: &reqwest::Client, server: &TestServer, query: &str) -> Value {
+    let r = c
+        .get(format!("{}/api/v1/audit?{query}", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_reveals_make_exactly_one_chained_record_each_and_survive_a_restart() {
+    let port = common::test_port();
+    let server = TestServer::start_on(port, None, &[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("burst");
+    create(&alice, &server, &name, b"burst-value").await;
+    let dave = signed_in(&server, "dave").await;
+    let carol = signed_in(&server, "carol").await;
+    const N: usize = 24;
+    let futures = (0..N).map(|i| {
+        let c = if i % 3 == 2 { &carol } else { &alice };
+        reveal(c, &server, &name)
+    });
+    let results = futures::future::join_all(futures).await;
+    let allowed = results.iter().filter(|r| r.0 == 200).count();
+    let denied = results.iter().filter(|r| r.0 == 403).count();
+    assert_eq!(allowed + denied, N);
+    assert_eq!(denied, N / 3, "carol's reveals are refused");
+
+    let records = trail(
+        &dave,
+        &server,
+        &format!("secret={name}&action=reveal&limit=1000"),
+    )
+    .await;
+    let items = records["items"].as_array().unwrap();
+    assert_eq!(items.len(), N, "one record per reveal");
+    assert_eq!(
+        items
+            .iter()
+            .filter(|i| i["outcome"] == "denied" && i["status"] == 403)
+            .count(),
+        N / 3
+    );
+    let seqs: Vec<i64> = items.iter().map(|i| i["seq"].as_i64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first, strictly ordered"
+    );
+
+    // Restart on the same data: nothing lost, the chain verifies.
+    let data_dir = server.data_dir.clone();
+    server.stop();
+    let again = TestServer::start_on(port, Some(data_dir.clone()), &[]).await;
+    let records = trail(
+        &dave,
+        &again,
+        &format!("secret={name}&action=reveal&limit=1000"),
+    )
+    .await;
+    assert_eq!(records["items"].as_array().unwrap().len(), N);
+    let verified = again.state.audit.verify().await.unwrap();
+    assert!(verified.is_ok(), "{verified:?}");
+    again.stop();
+
+    // The CLI says the same.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
+        .args([
+            "--data-dir",
+            &data_dir.display().to_string(),
+            "audit",
+            "verify",
+        ])
+        .env("STRONGROOM_OIDC_ISSUER", "http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit chain intact"));
+}
+
+#[tokio::test]
+async fn a_tampered_record_is_reported_by_audit_verify() {
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("tamper");
+    create(&alice, &server, &name, b"x").await;
+    reveal(&alice, &server, &name).await;
+    reveal(&alice, &server, &name).await;
+    let data_dir = server.data_dir.clone();
+    server.stop();
+    let db = data_dir.join("strongroom.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_records SET event = replace(event, 'oidc:alice@example.com', 'oidc:mallory@example.com') WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
+        .args([
+            "--data-dir",
+            &data_dir.display().to_string(),
+            "audit",
+            "verify",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken at record 2"), "{err}");
+}
+
+#[tokio::test]
+async fn fingerprints_match_for_the_same_value_and_differ_after_rotation() {
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("fp");
+    let created = create(&alice, &server, &name, b"v1").await;
+    reveal(&alice, &server, &name).await;
+    reveal(&alice, &server, &name).await;
+    let r = alice
+        .patch(format!("{}/api/v1/namespaces/team-a/secrets/{name}", server.url))
+        .header("x-strongroom-csrf", "1")
+        .json(&json!({"resource_version": created["resource_version"], "set": [{"key": "token", "value": b64(b"v2")}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    reveal(&alice, &server, &name).await;
+    let records = server
+        .state
+        .audit
+        .query(&strongroom_server::audit::store::AuditQuery {
+            secret: Some(name.clone()),
+            action: Some("reveal".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let fps: Vec<String> = records
+        .iter()
+        .map(|r| r.event.fingerprints[0].hmac.clone())
+        .collect();
+    assert_eq!(fps.len(), 3);
+    // Newest first: [after rotation, before, before].
+    assert_eq!(fps[1], fps[2], "same value, same fingerprint");
+    assert_ne!(fps[0], fps[1], "rotated value, new fingerprint");
+    for r in &records {
+        let json = serde_json::to_string(r).unwrap();
+        assert!(
+            !json.contains(&b64(b"v1")) && !json.contains("\"v1\""),
+            "no value in the record"
+        );
+    }
+    // Create and update were recorded too.
+    let all = server
+        .state
+        .audit
+        .query(&strongroom_server::audit::store::AuditQuery {
+            secret: Some(name),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = all.iter().map(|r| r.event.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec!["reveal", "update", "reveal", "reveal", "create"]
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn the_api_servers_audit_log_carries_the_same_audit_id() {
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("corr");
+    create(&alice, &server, &name, b"x").await;
+    let (status, body, _) = reveal(&alice, &server, &name).await;
+    assert_eq!(status, 200);
+    let audit_id = body["audit_id"].as_str().unwrap().to_string();
+    let log = Stack::get().var("KUBE_AUDIT_LOG");
+    let mut found = None;
+    for _ in 0..50 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        found = text
+            .lines()
+            .filter(|l| l.contains(&audit_id))
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .next();
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let event = found.expect("the API server logged the impersonated request with our audit id");
+    assert_eq!(
+        event["impersonatedUser"]["username"],
+        "oidc:alice@example.com"
+    );
+    assert_eq!(
+        event["impersonatedUser"]["extra"]["strongroom-audit-id"][0],
+        audit_id
+    );
+    assert_eq!(event["objectRef"]["name"], name);
+    assert_eq!(event["verb"], "get");
+    server.stop();
+}
+
+#[tokio::test]
+async fn an_unwritable_audit_store_refuses_reveals_and_changes_with_503() {
+    let server = TestServer::start(&["--audit-timeout", "1s"]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("closed");
+    let value = format!("never-shown-{}", uuid::Uuid::new_v4());
+    create(&alice, &server, &name, value.as_bytes()).await;
+
+    // Another process holds the SQLite write lock: the audit sink cannot write.
+    let db = server.data_dir.join("strongroom.db");
+    let locker = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
+    use sqlx::ConnectOptions;
+    let mut lock = locker.connect().await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+
+    let (status, body, text) = reveal(&alice, &server, &name).await;
+    assert_eq!(status, 503, "{text}");
+    assert_eq!(body["code"], "unavailable");
+    assert!(
+        !text.contains(&value) && !text.contains(&b64(value.as_bytes())),
+        "no value in a refused answer"
+    );
+
+    let (status, _, _) = post(
+        &alice,
+        format!("{}/api/v1/namespaces/team-a/secrets", server.url),
+        json!({"name": unique("nope"), "input": {"kind": "generic", "entries": []}}),
+    )
+    .await;
+    assert_eq!(status, 503, "changes are refused up front too");
+
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    drop(lock);
+    let (status, body, _) = reveal(&alice, &server, &name).await;
+    assert_eq!(status, 200, "recovers once the store is writable: {body}");
+    server.stop();
+}
+
+#[tokio::test]
+async fn only_auditors_read_the_trail_and_exports_work() {
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("export");
+    create(&alice, &server, &name, b"x").await;
+    reveal(&alice, &server, &name).await;
+    let eve = signed_in(&server, "eve").await;
+    let r = eve
+        .get(format!("{}/api/v1/audit", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let dave = signed_in(&server, "dave").await;
+    let r = dave
+        .get(format!(
+            "{}/api/v1/audit?secret={name}&format=csv",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with("seq,id,time,user"));
+    assert_eq!(csv.lines().count(), 3, "header + create + reveal");
+    let r = dave
+        .get(format!(
+            "{}/api/v1/audit?secret={name}&format=jsonl",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let lines: Vec<Value> = r
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["action"], "reveal");
+    // alice sees her secret's history; carol (no get) does not.
+    let r = alice
+        .get(format!(
+            "{}/api/v1/namespaces/team-a/secrets/{name}/history",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let h: Value = r.json().await.unwrap();
+    assert_eq!(h["items"][0]["user"], "oidc:alice@example.com");
+    let carol = signed_in(&server, "carol").await;
+    let r = carol
+        .get(format!(
+            "{}/api/v1/namespaces/team-a/secrets/{name}/history",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    server.stop();
+}
+
+#[tokio::test]
+async fn metrics_count_audit_writes() {
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("metrics");
+    create(&alice, &server, &name, b"x").await;
+    let text = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("strongroom_audit_writes_total{sink=\"database\"}"))
+        .unwrap();
+    let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 1, "{line}");
+    server.stop();
+}
