@@ -47,7 +47,8 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo leptos build --release \
+    rm -rf target/site \
+ && cargo leptos build --release \
  && mkdir -p /out/data \
  && cp target/release/strongroom-server target/release/hash.txt /out/ \
  && cp -r target/site /out/site

@@ -28,10 +28,10 @@ impl Db {
             return Ok(Db::Postgres(pool));
         }
         let options: SqliteConnectOptions = url.parse()?;
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
-            }
+        if let Some(dir) = options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
         // WAL with synchronous=FULL: a committed transaction is on disk (the
         // audit trail's write-ahead promise), and readers do not block writers.

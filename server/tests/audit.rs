@@ -267,7 +267,7 @@ async fn the_api_servers_audit_log_carries_the_same_audit_id() {
         "oidc:alice@example.com"
     );
     assert_eq!(
-        event["impersonatedUser"]["extra"]["strongroom-audit-id"][0],
+        event["impersonatedUser"]["extra"]["strongroom.dev/audit-id"][0],
         audit_id
     );
     assert_eq!(event["objectRef"]["name"], name);

@@ -208,10 +208,10 @@ impl AuditStore {
                 writeln!(out, "{line}").and_then(|()| out.flush())
             };
             crate::metrics::audit_write("stdout", written.is_ok());
-            if let Err(e) = written {
-                if self.settings.stdout_required {
-                    failures.push(format!("stdout: {e}"));
-                }
+            if let Err(e) = written
+                && self.settings.stdout_required
+            {
+                failures.push(format!("stdout: {e}"));
             }
         }
         if failures.is_empty() {

@@ -131,12 +131,11 @@ impl Oidc {
 
     /// The discovered provider, from cache or freshly fetched.
     async fn provider(&self, refresh: bool) -> Result<Arc<Provider>, OidcError> {
-        if !refresh {
-            if let Some(p) = self.provider.read().await.as_ref() {
-                if p.fetched.elapsed() < DISCOVERY_TTL {
-                    return Ok(p.clone());
-                }
-            }
+        if !refresh
+            && let Some(p) = self.provider.read().await.as_ref()
+            && p.fetched.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(p.clone());
         }
         let issuer = IssuerUrl::new(self.issuer.as_str().trim_end_matches('/').to_string())
             .map_err(|e| self.unreachable(e))?;
@@ -240,11 +239,10 @@ impl Oidc {
             .set_post_logout_redirect_uri(PostLogoutRedirectUrl::from_url(
                 self.post_logout.clone(),
             ));
-        if let Some(raw) = id_token {
-            if let Ok(token) = serde_json::from_value::<CoreIdToken>(Value::String(raw.to_string()))
-            {
-                request = request.set_id_token_hint(&token);
-            }
+        if let Some(raw) = id_token
+            && let Ok(token) = serde_json::from_value::<CoreIdToken>(Value::String(raw.to_string()))
+        {
+            request = request.set_id_token_hint(&token);
         }
         Some(request.http_get_url())
     }

@@ -63,10 +63,9 @@ pub async fn api_guard(State(state): State<AppState>, request: Request, next: Ne
     if !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        if let Err(e) = check_csrf(&state, &request, true) {
-            return e.into_response();
-        }
+    ) && let Err(e) = check_csrf(&state, &request, true)
+    {
+        return e.into_response();
     }
     let mut response = next.run(request).await;
     response

@@ -26,8 +26,9 @@ use crate::auth::CurrentUser;
 
 /// The extra key that carries Strongroom's audit record id, so the API
 /// server's audit event can be joined with Strongroom's record. The backend's
-/// RBAC allows impersonating exactly this key.
-pub const AUDIT_EXTRA_KEY: &str = "strongroom-audit-id";
+/// RBAC allows impersonating exactly this key. Constrained impersonation
+/// (Kubernetes 1.36+) accepts only domain-prefixed keys, hence the prefix.
+pub const AUDIT_EXTRA_KEY: &str = "strongroom.dev/audit-id";
 
 const IMPERSONATE_USER: HeaderName = HeaderName::from_static("impersonate-user");
 const IMPERSONATE_GROUP: HeaderName = HeaderName::from_static("impersonate-group");
@@ -153,8 +154,8 @@ impl UserKube {
         // Never include the body in the error: it may hold secret values.
         serde_json::from_slice(&bytes).map_err(|e| {
             KubeError::Decode(format!(
-                "{} at line {} column {}",
-                format!("{:?}", e.classify()),
+                "{:?} at line {} column {}",
+                e.classify(),
                 e.line(),
                 e.column()
             ))
@@ -205,7 +206,8 @@ impl UserKube {
         }
         if let Some(id) = &self.audit_id {
             let name =
-                HeaderName::from_bytes(format!("impersonate-extra-{AUDIT_EXTRA_KEY}").as_bytes())
+                // Header names cannot hold '/': the API server percent-decodes the key.
+                HeaderName::from_bytes(format!("impersonate-extra-{}", AUDIT_EXTRA_KEY.replace('/', "%2f")).as_bytes())
                     .map_err(|e| KubeError::Config(e.to_string()))?;
             headers.insert(name, value(id)?);
         }
@@ -355,5 +357,49 @@ impl UserKube {
             .into_iter()
             .filter_map(|i| i.metadata.name)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_audit_extra_header_name_is_valid() {
+        let user = CurrentUser {
+            username: "u".into(),
+            groups: vec!["g".into()],
+            uid: Some("1".into()),
+            name: None,
+        };
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "impersonate-group",
+            HeaderValue::from_static("system:masters"),
+        );
+        let kube = UserKube {
+            client: kube::Client::new(
+                tower::service_fn(|_req: Request<Body>| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty()))
+                }),
+                "default",
+            ),
+            timeout: Duration::from_secs(1),
+            user,
+            audit_id: Some("abc".into()),
+        };
+        kube.impersonate(&mut headers).unwrap();
+        assert_eq!(
+            headers
+                .get_all("impersonate-group")
+                .iter()
+                .collect::<Vec<_>>(),
+            vec!["g"],
+            "forged groups are replaced"
+        );
+        assert_eq!(
+            headers["impersonate-extra-strongroom.dev%2faudit-id"],
+            "abc"
+        );
     }
 }
