@@ -335,6 +335,15 @@ EOF
 # ---------------------------------------------------------------------------
 # Subcommands
 
+# Server-side apply is idempotent; --force-conflicts makes these manifests
+# win over hand edits made with another field manager.
+seed_rbac() {
+  "$kubectl" --kubeconfig "$admin_kc" apply --server-side --force-conflicts \
+    --field-manager=strongroom-stack \
+    -f "$rbac_dir/backend-impersonator.yaml" -f "$rbac_dir/demo-tenants.yaml" >&2 ||
+    die "seeding RBAC failed"
+}
+
 cmd_start() {
   mkdir -p "$state"
   touch "$marker"
@@ -351,6 +360,8 @@ cmd_start() {
       log "renewing the backend's ServiceAccount token"
       request_backend_token
     fi
+    # Re-apply the RBAC so a running stack follows changes to the manifests.
+    seed_rbac
     log "already running at $api_url"
     cat "$env_file"
     return 0
@@ -426,12 +437,7 @@ cmd_start() {
   done
   log "ready at $api_url after $((SECONDS - started))s"
 
-  # Server-side apply is idempotent; --force-conflicts makes these manifests
-  # win over hand edits made with another field manager.
-  "$kubectl" --kubeconfig "$admin_kc" apply --server-side --force-conflicts \
-    --field-manager=strongroom-stack \
-    -f "$rbac_dir/backend-impersonator.yaml" -f "$rbac_dir/demo-tenants.yaml" >&2 ||
-    die "seeding RBAC failed"
+  seed_rbac
 
   request_backend_token
   write_env

@@ -25,11 +25,18 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
   await expect(page.getByTestId("secret-table").getByRole("link", { name })).toBeVisible();
   await page.getByRole("link", { name }).click();
 
+  // Export: the kubectl command and the YAML carry placeholders, not values.
+  await page.locator("summary", { hasText: "Export" }).click();
+  await expect(page.getByTestId("export-command")).toContainText(`kubectl create secret generic ${name} -n team-a --from-literal=AWS_ACCESS_KEY_ID=<AWS_ACCESS_KEY_ID>`);
+  await expect(page.getByTestId("export-yaml")).toContainText('"AWS_SECRET_ACCESS_KEY": <redacted>');
+
   // The {.data} view, then one key decoded.
   await page.getByTestId("reveal-all").click();
   await expect(page.getByTestId("data-json")).toContainText(Buffer.from("wJalrXUtnFEMI/K7MDENG").toString("base64"));
   const secretRow = page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]');
   await expect(secretRow.getByTestId("revealed-value")).toHaveText("wJalrXUtnFEMI/K7MDENG");
+  // Revealed values appear in the YAML export, as stored (base64).
+  await expect(page.getByTestId("export-yaml")).toContainText(Buffer.from("wJalrXUtnFEMI/K7MDENG").toString("base64"));
   await secretRow.getByRole("button", { name: "Hide" }).click();
   await expect(secretRow.getByTestId("revealed-value")).toHaveCount(0);
 

@@ -172,6 +172,19 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_AUDIT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub audit_timeout: Duration,
 
+    /// Audit records older than this are pruned by a background job, which
+    /// records each pruning in the trail itself. `0s` keeps them forever.
+    #[arg(long, env = "STRONGROOM_AUDIT_RETENTION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub audit_retention: Duration,
+
+    /// Namespaces where a reveal needs a written reason (comma-separated).
+    #[arg(
+        long,
+        env = "STRONGROOM_REVEAL_REASON_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub reveal_reason_namespaces: Vec<String>,
+
     /// Name of the cluster, recorded in audit records.
     #[arg(long, env = "STRONGROOM_CLUSTER_NAME", default_value = "default")]
     pub cluster_name: String,

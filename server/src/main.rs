@@ -33,6 +33,7 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
     let listen = config.listen;
     tracing::info!(?config, "starting");
     let state = AppState::build(config).await.context("start-up failed")?;
+    strongroom_server::audit::spawn_retention(state.clone());
     let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -405,3 +405,79 @@ async fn metrics_count_audit_writes() {
     assert!(n >= 1, "{line}");
     server.stop();
 }
+
+#[tokio::test]
+async fn retention_prunes_old_records_records_the_pruning_and_the_chain_still_verifies() {
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("retain");
+    create(&alice, &server, &name, b"x").await;
+    reveal(&alice, &server, &name).await;
+    let before = server.state.audit.count().await.unwrap();
+    assert!(before >= 2);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let cutoff = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let event =
+        strongroom_server::audit::system_event("test", strongroom_server::audit::Action::Prune);
+    let pruned = server.state.audit.prune(&cutoff, event).await.unwrap();
+    assert_eq!(pruned as i64, before);
+    assert_eq!(
+        server.state.audit.count().await.unwrap(),
+        1,
+        "only the pruning record is left"
+    );
+    let records = server.state.audit.query(&Default::default()).await.unwrap();
+    assert_eq!(records[0].event.action.as_str(), "prune");
+    assert!(
+        records[0]
+            .event
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains(&format!("pruned {before} records"))
+    );
+    assert!(
+        server.state.audit.verify().await.unwrap().is_ok(),
+        "the kept chain verifies"
+    );
+    reveal(&alice, &server, &name).await;
+    assert!(server.state.audit.verify().await.unwrap().is_ok());
+    server.stop();
+}
+
+#[tokio::test]
+async fn a_namespace_can_require_a_reason_before_a_reveal() {
+    let server = TestServer::start(&["--reveal-reason-namespaces", "team-a"]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("why");
+    create(&alice, &server, &name, b"x").await;
+    let (status, body, _) = reveal(&alice, &server, &name).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "reason");
+    let (status, body, _) = post(
+        &alice,
+        format!(
+            "{}/api/v1/namespaces/team-a/secrets/{name}/reveal",
+            server.url
+        ),
+        json!({"keys": [], "reason": "INC-1234 rotating the database"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let records = server
+        .state
+        .audit
+        .query(&strongroom_server::audit::store::AuditQuery {
+            secret: Some(name),
+            action: Some("reveal".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].event.reason.as_deref(),
+        Some("INC-1234 rotating the database")
+    );
+    server.stop();
+}

@@ -16,7 +16,7 @@ pub fn AuditPageView() -> impl IntoView {
     let [user, namespace, secret, action, outcome, since] = filters;
     let (before, set_before) = signal(Vec::<i64>::new());
     let query = Memo::new(move |_| {
-        let mut q = vec!["limit=50".to_string()];
+        let mut q: Vec<String> = Vec::new();
         for (name, v) in [
             ("user", user),
             ("namespace", namespace),
@@ -33,7 +33,7 @@ pub fn AuditPageView() -> impl IntoView {
         q.join("&")
     });
     let data = LocalResource::new(move || {
-        let mut q = query.get();
+        let mut q = format!("limit=50&{}", query.get());
         if let Some(b) = before.get().last() {
             q.push_str(&format!("&before={b}"));
         }
@@ -68,8 +68,8 @@ pub fn AuditPageView() -> impl IntoView {
                 {field("Since (RFC 3339)", "since", since)}
             </form>
             <div class="actions">
-                <a class="button ghost" data-testid="export-jsonl" download="audit.jsonl" href=move || format!("/api/v1/audit?{}&limit=1000&format=jsonl", query.get())>"Export JSON lines"</a>
-                <a class="button ghost" data-testid="export-csv" download="audit.csv" href=move || format!("/api/v1/audit?{}&limit=1000&format=csv", query.get())>"Export CSV"</a>
+                <a class="button ghost" data-testid="export-jsonl" download="audit.jsonl" href=move || format!("/api/v1/audit?limit=1000&format=jsonl&{}", query.get())>"Export JSON lines"</a>
+                <a class="button ghost" data-testid="export-csv" download="audit.csv" href=move || format!("/api/v1/audit?limit=1000&format=csv&{}", query.get())>"Export CSV"</a>
             </div>
             <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the trail…"</p> }>
                 {move || data.get().map(|r| match r {

@@ -16,6 +16,10 @@ use crate::{
     ui::{format, layout::ErrorPanel},
 };
 
+/// The page-level confirmation of a saved change.
+#[derive(Clone, Copy)]
+struct SavedNotice(RwSignal<Option<String>>);
+
 /// Revealed values hide themselves again after this long.
 const REHIDE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 /// A copied value is cleared from the clipboard after this long.
@@ -27,6 +31,9 @@ pub fn SecretDetailPage() -> impl IntoView {
     let ns = move || params.read().get("ns").unwrap_or_default();
     let name = move || params.read().get("name").unwrap_or_default();
     let (reload, set_reload) = signal(0u32);
+    // Outlives the reload after a change, so its confirmation stays visible.
+    let saved = RwSignal::new(None::<String>);
+    provide_context(SavedNotice(saved));
     let detail = LocalResource::new(move || {
         reload.track();
         let (ns, name) = (ns(), name());
@@ -39,6 +46,9 @@ pub fn SecretDetailPage() -> impl IntoView {
                 <a href=move || format!("/ns/{}", ns())>{ns}</a> " / "
                 <span aria-current="page">{name}</span>
             </nav>
+            <div role="status" aria-live="polite">
+                {move || saved.get().map(|msg| view! { <div class="toast ok" data-testid="change-ok">{msg}</div> })}
+            </div>
             <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
                 {move || detail.get().map(|result| match result {
                     Ok(d) => view! { <SecretView detail=d on_change=move || set_reload.update(|n| *n += 1) /> }.into_any(),
@@ -58,11 +68,13 @@ fn SecretView(
     let revealed = RwSignal::new(BTreeMap::<String, RevealedValue>::new());
     let (error, set_error) = signal(None::<ClientError>);
     let (notice, set_notice) = signal(None::<String>);
+    let reason = RwSignal::new(String::new());
     let reveal = Action::new_local(move |keys: &Vec<String>| {
         let keys = keys.clone();
         let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
+        let reason = Some(reason.get_untracked()).filter(|r| !r.trim().is_empty());
         async move {
-            match client::secrets::reveal(&ns, &name, &RevealRequest { keys, reason: None }).await {
+            match client::secrets::reveal(&ns, &name, &RevealRequest { keys, reason }).await {
                 Ok(r) => {
                     set_error.set(None);
                     revealed.update(|m| {
@@ -125,6 +137,10 @@ fn SecretView(
                 </tbody>
             </table>
         </div>
+        <label class="field reason">
+            <span>"Reason for revealing (recorded in the audit trail; some namespaces require one)"</span>
+            <input name="reason" autocomplete="off" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev)) />
+        </label>
         <div class="actions">
             <button type="button" class="button" data-testid="reveal-all" disabled=all_keys.is_empty()
                 on:click=move |_| { reveal.dispatch(Vec::new()); }>"Reveal all ({.data})"</button>
@@ -140,6 +156,7 @@ fn SecretView(
                 }}</pre>
             </details>
         </Show>
+        <ExportPanel detail=detail.clone() revealed=revealed />
         <Metadata detail=detail.clone() />
         <crate::audit::pages::AccessHistory ns=detail.namespace.clone() name=detail.name.clone() />
         <ChangeForms detail=detail on_change=on_change />
@@ -229,6 +246,7 @@ fn ChangeForms(
     let (result, set_result) = signal(None::<Result<String, ClientError>>);
     let navigate = use_navigate();
     let on_change2 = on_change.clone();
+    let saved = use_context::<SavedNotice>();
     let update = Action::new_local(move |(set, remove): &(Vec<DataEntry>, Vec<String>)| {
         let req = d.with_value(|d| UpdateSecretRequest {
             resource_version: d.resource_version.clone(),
@@ -242,7 +260,10 @@ fn ChangeForms(
         async move {
             match client::secrets::update(&ns, &name, &req).await {
                 Ok(_) => {
-                    set_result.set(Some(Ok("Saved.".into())));
+                    set_result.set(None);
+                    if let Some(SavedNotice(n)) = saved {
+                        n.set(Some("Saved.".into()));
+                    }
                     set_value.set(String::new());
                     on_change();
                 }
@@ -317,5 +338,141 @@ fn ChangeForms(
             <button type="submit" class="button danger" disabled=move || confirm.get() != name2>"Delete secret"</button>
             <p class="hint">"kubectl: " <code>{format!("kubectl delete secret {} -n {}", detail.name, detail.namespace)}</code></p>
         </form>
+    }
+}
+
+/// "Copy as kubectl command" (values as placeholders) and the YAML of the
+/// secret with values redacted unless revealed.
+#[component]
+fn ExportPanel(
+    detail: SecretDetail,
+    revealed: RwSignal<BTreeMap<String, RevealedValue>>,
+) -> impl IntoView {
+    let d = StoredValue::new(detail);
+    let command = move || d.with_value(kubectl_command);
+    let yaml = move || d.with_value(|d| revealed.with(|r| secret_yaml(d, r)));
+    view! {
+        <details class="panel">
+            <summary>"Export"</summary>
+            <h3>"kubectl command (values as placeholders)"</h3>
+            <pre class="mono" data-testid="export-command">{command}</pre>
+            <button type="button" class="button ghost" on:click=move |_| copy_to_clipboard(&command())>"Copy command"</button>
+            <h3>"YAML (values redacted unless revealed)"</h3>
+            <pre class="mono" data-testid="export-yaml">{yaml}</pre>
+        </details>
+    }
+}
+
+/// The kubectl command that creates this secret, with placeholders for values.
+pub fn kubectl_command(d: &SecretDetail) -> String {
+    let target = format!("{} -n {}", d.name, d.namespace);
+    match d.type_.as_str() {
+        "kubernetes.io/dockerconfigjson" => format!(
+            "kubectl create secret docker-registry {target} --docker-server=<server> --docker-username=<username> --docker-password=<password>"
+        ),
+        "kubernetes.io/tls" => {
+            format!("kubectl create secret tls {target} --cert=<tls.crt file> --key=<tls.key file>")
+        }
+        _ => {
+            let mut parts = vec![format!("kubectl create secret generic {target}")];
+            if d.type_ != "Opaque" {
+                parts.push(format!("--type={}", d.type_));
+            }
+            parts.extend(
+                d.keys
+                    .iter()
+                    .map(|k| format!("--from-literal={}=<{}>", k.name, k.name)),
+            );
+            parts.extend(
+                d.labels
+                    .iter()
+                    .map(|(k, v)| format!("&& kubectl label secret {target} {k}={v}")),
+            );
+            parts.join(" ")
+        }
+    }
+}
+
+/// The secret as YAML; each value is the revealed base64 or `<redacted>`.
+pub fn secret_yaml(d: &SecretDetail, revealed: &BTreeMap<String, RevealedValue>) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}\n  namespace: {}\n",
+        q(&d.name),
+        q(&d.namespace)
+    );
+    if !d.labels.is_empty() {
+        out.push_str("  labels:\n");
+        for (k, v) in &d.labels {
+            out.push_str(&format!("    {}: {}\n", q(k), q(v)));
+        }
+    }
+    out.push_str(&format!("type: {}\n", q(&d.type_)));
+    if d.immutable {
+        out.push_str("immutable: true\n");
+    }
+    out.push_str("data:\n");
+    for k in &d.keys {
+        let value = revealed
+            .get(&k.name)
+            .map(|v| q(&v.base64))
+            .unwrap_or_else(|| "<redacted>".into());
+        out.push_str(&format!("  {}: {}\n", q(&k.name), value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::KeyInfo;
+
+    fn detail() -> SecretDetail {
+        SecretDetail {
+            namespace: "team-a".into(),
+            name: "db".into(),
+            type_: "Opaque".into(),
+            keys: vec![
+                KeyInfo {
+                    name: "password".into(),
+                    size: 7,
+                },
+                KeyInfo {
+                    name: "user".into(),
+                    size: 5,
+                },
+            ],
+            labels: [("app".to_string(), "web".to_string())].into(),
+            annotations: BTreeMap::new(),
+            immutable: false,
+            owners: vec![],
+            created: None,
+            resource_version: "1".into(),
+            uid: None,
+        }
+    }
+
+    #[test]
+    fn the_kubectl_command_has_placeholders_not_values() {
+        let c = kubectl_command(&detail());
+        assert!(c.starts_with("kubectl create secret generic db -n team-a --from-literal=password=<password> --from-literal=user=<user>"), "{c}");
+    }
+
+    #[test]
+    fn yaml_redacts_values_unless_revealed() {
+        let mut revealed = BTreeMap::new();
+        revealed.insert(
+            "user".to_string(),
+            RevealedValue {
+                key: "user".into(),
+                base64: "YWxpY2U=".into(),
+                text: Some("alice".into()),
+                size: 5,
+            },
+        );
+        let y = secret_yaml(&detail(), &revealed);
+        assert!(y.contains("\"password\": <redacted>"), "{y}");
+        assert!(y.contains("\"user\": \"YWxpY2U=\""), "{y}");
+        assert!(!y.contains("alice\n"), "{y}");
     }
 }

@@ -19,6 +19,56 @@ use sha2::{Digest, Sha256};
 
 pub use store::AuditStore;
 
+/// Prunes records older than `retention` now and then (hourly), when a
+/// retention is configured. Each pruning is itself an audit record.
+pub fn spawn_retention(state: crate::AppState) {
+    let retention = state.config.audit_retention;
+    if retention.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let Ok(age) = chrono::Duration::from_std(retention) else {
+                return;
+            };
+            let cutoff =
+                (chrono::Utc::now() - age).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            match state
+                .audit
+                .prune(&cutoff, system_event(state.audit.cluster(), Action::Prune))
+                .await
+            {
+                Ok(n) => tracing::info!(pruned = n, %cutoff, "audit retention"),
+                Err(error) => tracing::error!(%error, "audit retention failed"),
+            }
+        }
+    });
+}
+
+/// An event done by Strongroom itself (not on behalf of a user).
+pub fn system_event(cluster: &str, action: Action) -> AuditEvent {
+    AuditEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        request_id: None,
+        user: "strongroom".into(),
+        groups: vec![],
+        source_ip: None,
+        user_agent: None,
+        action,
+        cluster: cluster.to_string(),
+        namespace: String::new(),
+        secret: String::new(),
+        keys: vec![],
+        outcome: Outcome::Allowed,
+        status: None,
+        fingerprints: vec![],
+        reason: None,
+    }
+}
+
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

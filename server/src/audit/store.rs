@@ -293,6 +293,33 @@ impl AuditStore {
         }
     }
 
+    /// Deletes records older than `cutoff` (RFC 3339) and records the
+    /// pruning itself as a new record, so the trail shows that it happened,
+    /// when, and how much went. This is the only delete path. `verify`
+    /// checks the chain from the oldest kept record on.
+    pub async fn prune(&self, cutoff: &str, event: super::AuditEvent) -> Result<u64, AuditError> {
+        let sql = "DELETE FROM audit_records WHERE time < $1";
+        let deleted = {
+            let _guard = self.write_lock.lock().await;
+            match &self.db {
+                Db::Sqlite(p) => sqlx::query(sql)
+                    .bind(cutoff)
+                    .execute(p)
+                    .await?
+                    .rows_affected(),
+                Db::Postgres(p) => sqlx::query(sql)
+                    .bind(cutoff)
+                    .execute(p)
+                    .await?
+                    .rows_affected(),
+            }
+        };
+        let mut event = event;
+        event.reason = Some(format!("pruned {deleted} records older than {cutoff}"));
+        self.append(event).await?;
+        Ok(deleted)
+    }
+
     /// Records matching `q`, newest first.
     pub async fn query(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
         let limit = q.limit.unwrap_or(100).clamp(1, 1000);

@@ -81,13 +81,27 @@ pub fn check_csrf(
     request: &Request<Body>,
     require_header: bool,
 ) -> Result<(), AppError> {
-    let origin_ok = match request.headers().get(header::ORIGIN) {
-        Some(origin) => origin.as_bytes() == state.origin.as_bytes(),
-        // Browsers send Origin on every cross-origin POST; a request without
-        // one comes from a non-browser client, which the custom header covers.
-        None => true,
+    // Fetch Metadata first: browsers say whether a request comes from the
+    // same origin. `Origin` can be `null` on same-origin form posts (privacy
+    // settings, redirects), so it only decides when Fetch Metadata is absent.
+    let fetch_site = request
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
+    let origin = request.headers().get(header::ORIGIN);
+    let origin_ok = match (fetch_site, origin) {
+        (Some(site), _) => site == "same-origin" || site == "none",
+        (None, Some(origin)) => origin.as_bytes() == state.origin.as_bytes(),
+        // A request with neither comes from a non-browser client, which the
+        // custom header covers.
+        (None, None) => true,
     };
     if !origin_ok {
+        tracing::warn!(
+            fetch_site = fetch_site.unwrap_or("-"),
+            origin = origin.and_then(|o| o.to_str().ok()).unwrap_or("-"),
+            "cross-origin request refused"
+        );
         return Err(AppError::Forbidden("cross-origin request refused".into()));
     }
     if require_header && !request.headers().contains_key(CSRF_HEADER) {

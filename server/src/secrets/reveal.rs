@@ -31,6 +31,20 @@ pub async fn reveal(
         .clone()
         .map(|r| r.chars().take(500).collect::<String>())
         .filter(|r| !r.trim().is_empty());
+    if reason.is_none()
+        && state
+            .config
+            .reveal_reason_namespaces
+            .iter()
+            .any(|n| *n == ns)
+    {
+        return Err(AppError::invalid(
+            "reason",
+            format!(
+                "Namespace {ns} asks for a reason before values are revealed; say why you need them."
+            ),
+        ));
+    }
     let event = |keys: Vec<String>, outcome, status, fingerprints| {
         facts.event(
             &audit_id,
