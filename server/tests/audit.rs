@@ -481,3 +481,43 @@ async fn a_namespace_can_require_a_reason_before_a_reveal() {
     );
     server.stop();
 }
+
+#[tokio::test]
+async fn two_replicas_on_postgresql_share_sessions_and_one_valid_audit_chain() {
+    let db = Stack::get().var("POSTGRES_URL");
+    let a = TestServer::start(&["--database-url", &db]).await;
+    let b = TestServer::start(&["--database-url", &db]).await;
+    // Sign in through replica a ...
+    let alice = signed_in(&a, "alice").await;
+    let name = unique("replicas");
+    create(&alice, &a, &name, b"shared").await;
+    // ... and reveal through both, alternating, concurrently (cookies are per
+    // host, so the same session reaches both).
+    let reveals = (0..10).map(|i| reveal(&alice, if i % 2 == 0 { &a } else { &b }, &name));
+    let results = futures::future::join_all(reveals).await;
+    assert!(
+        results.iter().all(|r| r.0 == 200),
+        "{:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    for server in [&a, &b] {
+        let records = server
+            .state
+            .audit
+            .query(&strongroom_server::audit::store::AuditQuery {
+                secret: Some(name.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            records.len(),
+            11,
+            "both replicas see the same 1 create + 10 reveals"
+        );
+    }
+    let verified = b.state.audit.verify().await.unwrap();
+    assert!(verified.is_ok(), "one chain across replicas: {verified:?}");
+    a.stop();
+    b.stop();
+}

@@ -31,13 +31,7 @@ pub async fn reveal(
         .clone()
         .map(|r| r.chars().take(500).collect::<String>())
         .filter(|r| !r.trim().is_empty());
-    if reason.is_none()
-        && state
-            .config
-            .reveal_reason_namespaces
-            .iter()
-            .any(|n| *n == ns)
-    {
+    if reason.is_none() && state.config.reveal_reason_namespaces.contains(&ns) {
         return Err(AppError::invalid(
             "reason",
             format!(
