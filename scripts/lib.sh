@@ -98,9 +98,14 @@ start_oidc() {
   mkdir -p "$dir"
   if pid_alive "$dir/oidc.pid"; then return 0; fi
   port_free "$port" || die "port $port (OIDC provider) is in use; stop what runs there or set another port"
-  (cd "$ROOT/deploy/oidc" && OIDC_PORT=$port OIDC_ISSUER="http://127.0.0.1:$port" OIDC_STATE_DIR="$dir/oidc-state" \
-    OIDC_REDIRECT_URIS="$redirects" OIDC_POST_LOGOUT_REDIRECT_URIS="$post_logout" \
-    nohup node server.mjs >"$dir/oidc.log" 2>&1 & echo $! >"$dir/oidc.pid")
+  # `&` must apply to node alone, so that the pid file names node itself.
+  (
+    cd "$ROOT/deploy/oidc" || exit 1
+    OIDC_PORT=$port OIDC_ISSUER="http://127.0.0.1:$port" OIDC_STATE_DIR="$dir/oidc-state" \
+      OIDC_REDIRECT_URIS="$redirects" OIDC_POST_LOGOUT_REDIRECT_URIS="$post_logout" \
+      nohup node server.mjs >"$dir/oidc.log" 2>&1 &
+    echo $! >"$dir/oidc.pid"
+  )
   wait_http "http://127.0.0.1:$port/.well-known/openid-configuration" 30 \
     || { tail -20 "$dir/oidc.log" >&2; die "the OIDC provider did not start (log: $dir/oidc.log)"; }
 }
