@@ -49,6 +49,14 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
   await page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("reveal").click();
   await expect(page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("revealed-value")).toHaveText("rotated-value-2");
 
+  // Labels and annotations are edited in place.
+  const meta = page.getByTestId("metadata-form");
+  await meta.locator("textarea[name=labels]").fill("team=payments");
+  await meta.locator("textarea[name=annotations]").fill("owner=alice@example.com");
+  await meta.getByRole("button", { name: "Save labels and annotations" }).click();
+  await expect(page.getByTestId("metadata")).toContainText("team=payments");
+  await expect(page.getByTestId("metadata")).toContainText("owner: alice@example.com");
+
   // Her own reveals show in the access history.
   await page.reload();
   await expect(page.getByTestId("audit-table")).toContainText("oidc:alice@example.com");

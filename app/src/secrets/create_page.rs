@@ -358,7 +358,7 @@ fn FieldError(id: &'static str, message: Signal<Option<String>>) -> impl IntoVie
     view! { <span class="field-error" id=id role="alert">{move || message.get()}</span> }
 }
 
-fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let (k, v) = line
@@ -432,4 +432,17 @@ fn read_files(ev: leptos::ev::Event, on_file: impl Fn(String, Vec<u8>) + Clone +
     {
         let _ = (ev, on_file);
     }
+}
+
+/// Annotations as `key=value` lines; values may contain `=` and spaces.
+pub(crate) fn parse_annotations(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("{line:?}: write key=value"))?;
+        rules::check_qualified_name(k.trim()).map_err(|m| format!("annotation {k:?}: {m}"))?;
+        out.insert(k.trim().to_string(), v.to_string());
+    }
+    Ok(out)
 }

@@ -247,30 +247,33 @@ fn ChangeForms(
     let navigate = use_navigate();
     let on_change2 = on_change.clone();
     let saved = use_context::<SavedNotice>();
-    let update = Action::new_local(move |(set, remove): &(Vec<DataEntry>, Vec<String>)| {
-        let req = d.with_value(|d| UpdateSecretRequest {
-            resource_version: d.resource_version.clone(),
-            set: set.clone(),
-            remove: remove.clone(),
-            labels: None,
-            annotations: None,
-        });
-        let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
-        let on_change = on_change2.clone();
-        async move {
-            match client::secrets::update(&ns, &name, &req).await {
-                Ok(_) => {
-                    set_result.set(None);
-                    if let Some(SavedNotice(n)) = saved {
-                        n.set(Some("Saved.".into()));
+    type Meta = Option<(BTreeMap<String, String>, BTreeMap<String, String>)>;
+    let update = Action::new_local(
+        move |(set, remove, meta): &(Vec<DataEntry>, Vec<String>, Meta)| {
+            let req = d.with_value(|d| UpdateSecretRequest {
+                resource_version: d.resource_version.clone(),
+                set: set.clone(),
+                remove: remove.clone(),
+                labels: meta.as_ref().map(|m| m.0.clone()),
+                annotations: meta.as_ref().map(|m| m.1.clone()),
+            });
+            let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
+            let on_change = on_change2.clone();
+            async move {
+                match client::secrets::update(&ns, &name, &req).await {
+                    Ok(_) => {
+                        set_result.set(None);
+                        if let Some(SavedNotice(n)) = saved {
+                            n.set(Some("Saved.".into()));
+                        }
+                        set_value.set(String::new());
+                        on_change();
                     }
-                    set_value.set(String::new());
-                    on_change();
+                    Err(e) => set_result.set(Some(Err(e))),
                 }
-                Err(e) => set_result.set(Some(Err(e))),
             }
-        }
-    });
+        },
+    );
     let delete = Action::new_local(move |typed: &String| {
         let typed = typed.clone();
         let (ns, name, rv) = d.with_value(|d| {
@@ -297,6 +300,23 @@ fn ChangeForms(
             }
         }
     });
+    let labels_text = RwSignal::new(
+        detail
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let annotations_text = RwSignal::new(
+        detail
+            .annotations
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let (meta_error, set_meta_error) = signal(None::<String>);
     let name = detail.name.clone();
     let name2 = name.clone();
     let keys = detail.keys.clone();
@@ -309,7 +329,7 @@ fn ChangeForms(
         <form class="panel form" data-testid="set-key-form" on:submit=move |ev| {
             ev.prevent_default();
             let entry = DataEntry { key: key.get_untracked(), value: base64::engine::general_purpose::STANDARD.encode(value.get_untracked()) };
-            update.dispatch((vec![entry], vec![]));
+            update.dispatch((vec![entry], vec![], None));
         }>
             <h3>"Add or rotate a key"</h3>
             <label class="field"><span>"Key"</span>
@@ -326,10 +346,27 @@ fn ChangeForms(
             <div class="chips">
                 {keys.iter().map(|k| {
                     let key = k.name.clone();
-                    view! { <button type="button" class="button ghost" on:click=move |_| { update.dispatch((vec![], vec![key.clone()])); }>{format!("Remove {}", k.name)}</button> }
+                    view! { <button type="button" class="button ghost" on:click=move |_| { update.dispatch((vec![], vec![key.clone()], None)); }>{format!("Remove {}", k.name)}</button> }
                 }).collect_view()}
             </div>
         </div>
+        <form class="panel form" data-testid="metadata-form" on:submit=move |ev| {
+            ev.prevent_default();
+            match (super::create_page::parse_labels(&labels_text.get_untracked()), super::create_page::parse_annotations(&annotations_text.get_untracked())) {
+                (Ok(l), Ok(a)) => { set_meta_error.set(None); update.dispatch((vec![], vec![], Some((l, a)))); }
+                (Err(e), _) | (_, Err(e)) => set_meta_error.set(Some(e)),
+            }
+        }>
+            <h3>"Labels and annotations"</h3>
+            <label class="field"><span>"Labels (key=value, one per line)"</span>
+                <textarea name="labels" rows="3" class="mono" aria-describedby="meta-error" prop:value=labels_text on:input=move |ev| labels_text.set(event_target_value(&ev))></textarea>
+            </label>
+            <label class="field"><span>"Annotations (key=value, one per line)"</span>
+                <textarea name="annotations" rows="3" class="mono" aria-describedby="meta-error" prop:value=annotations_text on:input=move |ev| annotations_text.set(event_target_value(&ev))></textarea>
+            </label>
+            <span class="field-error" id="meta-error" role="alert">{move || meta_error.get()}</span>
+            <button type="submit" class="button">"Save labels and annotations"</button>
+        </form>
         <form class="panel form danger-zone" data-testid="delete-form" on:submit=move |ev| { ev.prevent_default(); delete.dispatch(confirm.get_untracked()); }>
             <h3>"Delete this secret"</h3>
             <label class="field"><span>"Type " <code>{name.clone()}</code> " to confirm"</span>
