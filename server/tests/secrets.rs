@@ -482,6 +482,22 @@ async fn rotating_and_removing_keys_and_deleting_with_confirmation() {
         stored("team-a", &name)["data"],
         json!({"a": b64(b"new"), "c": b64(b"3")})
     );
+    let (status, relabelled) = alice
+        .send(reqwest::Method::PATCH, &path, json!({"resource_version": updated["resource_version"], "labels": {"team": "payments"}, "annotations": {"owner": "alice@example.com"}}))
+        .await;
+    assert_eq!(status, 200, "{relabelled}");
+    let s = stored("team-a", &name);
+    assert_eq!(s["metadata"]["labels"], json!({"team": "payments"}));
+    assert_eq!(s["metadata"]["annotations"]["owner"], "alice@example.com");
+    assert_eq!(
+        s["data"],
+        json!({"a": b64(b"new"), "c": b64(b"3")}),
+        "data untouched by a metadata edit"
+    );
+    let (status, body) = alice
+        .send(reqwest::Method::PATCH, &path, json!({"resource_version": relabelled["resource_version"], "labels": {"bad key!": "x"}}))
+        .await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("labels")));
     let (status, _) = alice
         .send(reqwest::Method::DELETE, &path, json!({"confirm": "wrong"}))
         .await;
