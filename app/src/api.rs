@@ -36,6 +36,20 @@ pub struct Me {
     pub namespaces: Vec<String>,
     /// Whether the user belongs to the configured auditors group.
     pub auditor: bool,
+    /// Seconds after which a copied value is cleared from the clipboard.
+    #[serde(default = "default_clipboard_clear")]
+    pub clipboard_clear_seconds: u64,
+    /// Seconds after which revealed values are hidden again.
+    #[serde(default = "default_rehide")]
+    pub reveal_rehide_seconds: u64,
+}
+
+fn default_clipboard_clear() -> u64 {
+    30
+}
+
+fn default_rehide() -> u64 {
+    60
 }
 
 use std::collections::BTreeMap;

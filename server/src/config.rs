@@ -185,6 +185,14 @@ pub struct ServeArgs {
     )]
     pub reveal_reason_namespaces: Vec<String>,
 
+    /// A copied value is cleared from the browser's clipboard after this long.
+    #[arg(long, env = "STRONGROOM_CLIPBOARD_CLEAR_AFTER", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub clipboard_clear_after: Duration,
+
+    /// Revealed values are hidden again in the browser after this long.
+    #[arg(long, env = "STRONGROOM_REVEAL_REHIDE_AFTER", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub reveal_rehide_after: Duration,
+
     /// Name of the cluster, recorded in audit records.
     #[arg(long, env = "STRONGROOM_CLUSTER_NAME", default_value = "default")]
     pub cluster_name: String,

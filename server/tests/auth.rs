@@ -460,3 +460,20 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test]
+async fn the_browser_timers_are_configured_on_the_server() {
+    let server = TestServer::start(&[
+        "--clipboard-clear-after",
+        "12s",
+        "--reveal-rehide-after",
+        "2m",
+    ])
+    .await;
+    let c = client();
+    sign_in(&c, &server.url, "alice", "/").await;
+    let (_, me) = me(&c, &server.url).await;
+    assert_eq!(me["clipboard_clear_seconds"], 12);
+    assert_eq!(me["reveal_rehide_seconds"], 120);
+    server.stop();
+}

@@ -20,10 +20,20 @@ use crate::{
 #[derive(Clone, Copy)]
 struct SavedNotice(RwSignal<Option<String>>);
 
-/// Revealed values hide themselves again after this long.
-const REHIDE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
-/// A copied value is cleared from the clipboard after this long.
-const CLIPBOARD_CLEAR_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long revealed values stay visible and copied values stay in the
+/// clipboard: configured on the server, delivered with `/api/v1/me`.
+#[derive(Clone, Copy)]
+struct Timers {
+    rehide: std::time::Duration,
+    clipboard_clear: std::time::Duration,
+}
+
+fn timers() -> Timers {
+    use_context::<Timers>().unwrap_or(Timers {
+        rehide: std::time::Duration::from_secs(60),
+        clipboard_clear: std::time::Duration::from_secs(30),
+    })
+}
 
 #[component]
 pub fn SecretDetailPage() -> impl IntoView {
@@ -34,6 +44,16 @@ pub fn SecretDetailPage() -> impl IntoView {
     // Outlives the reload after a change, so its confirmation stays visible.
     let saved = RwSignal::new(None::<String>);
     provide_context(SavedNotice(saved));
+    let me = LocalResource::new(client::me);
+    let timers_signal = RwSignal::new(None::<Timers>);
+    Effect::new(move |_| {
+        if let Some(Ok(m)) = me.get() {
+            timers_signal.set(Some(Timers {
+                rehide: std::time::Duration::from_secs(m.reveal_rehide_seconds),
+                clipboard_clear: std::time::Duration::from_secs(m.clipboard_clear_seconds),
+            }));
+        }
+    });
     let detail = LocalResource::new(move || {
         reload.track();
         let (ns, name) = (ns(), name());
@@ -51,7 +71,12 @@ pub fn SecretDetailPage() -> impl IntoView {
             </div>
             <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
                 {move || detail.get().map(|result| match result {
-                    Ok(d) => view! { <SecretView detail=d on_change=move || set_reload.update(|n| *n += 1) /> }.into_any(),
+                    Ok(d) => {
+                        if let Some(t) = timers_signal.get() {
+                            provide_context(t);
+                        }
+                        view! { <SecretView detail=d on_change=move || set_reload.update(|n| *n += 1) /> }.into_any()
+                    },
                     Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                 })}
             </Suspense>
@@ -66,6 +91,7 @@ fn SecretView(
 ) -> impl IntoView {
     let d = StoredValue::new(detail.clone());
     let revealed = RwSignal::new(BTreeMap::<String, RevealedValue>::new());
+    let t = timers();
     let (error, set_error) = signal(None::<ClientError>);
     let (notice, set_notice) = signal(None::<String>);
     let reason = RwSignal::new(String::new());
@@ -82,7 +108,7 @@ fn SecretView(
                             m.insert(v.key.clone(), v);
                         }
                     });
-                    set_timeout(move || revealed.set(BTreeMap::new()), REHIDE_AFTER);
+                    set_timeout(move || revealed.set(BTreeMap::new()), t.rehide);
                 }
                 Err(e) => set_error.set(Some(e)),
             }
@@ -169,6 +195,7 @@ fn RevealedValueView(
     on_hide: impl Fn() + Send + Sync + 'static,
     on_copied: impl Fn(String) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
+    let clear_after = timers().clipboard_clear;
     match value.text.clone() {
         Some(text) => {
             let copy_text = text.clone();
@@ -177,7 +204,7 @@ fn RevealedValueView(
                     <pre class="mono value" data-testid="revealed-value">{text}</pre>
                     <button type="button" class="button ghost" on:click=move |_| on_hide()>"Hide"</button>
                     <button type="button" class="button ghost" data-testid="copy"
-                        on:click=move |_| { copy_to_clipboard(&copy_text); on_copied(format!("Copied; the clipboard is cleared in {} seconds.", CLIPBOARD_CLEAR_AFTER.as_secs())); }>"Copy"</button>
+                        on:click=move |_| { copy_to_clipboard(&copy_text, clear_after); on_copied(format!("Copied; the clipboard is cleared in {} seconds.", clear_after.as_secs())); }>"Copy"</button>
                 </div>
             }.into_any()
         }
@@ -198,7 +225,7 @@ fn RevealedValueView(
     }
 }
 
-fn copy_to_clipboard(text: &str) {
+fn copy_to_clipboard(text: &str, clear_after: std::time::Duration) {
     #[cfg(feature = "hydrate")]
     if let Some(window) = web_sys::window() {
         let clipboard = window.navigator().clipboard();
@@ -209,11 +236,11 @@ fn copy_to_clipboard(text: &str) {
                     let _ = w.navigator().clipboard().write_text("");
                 }
             },
-            CLIPBOARD_CLEAR_AFTER,
+            clear_after,
         );
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = text;
+    let _ = (text, clear_after);
 }
 
 #[component]
@@ -393,7 +420,7 @@ fn ExportPanel(
             <summary>"Export"</summary>
             <h3>"kubectl command (values as placeholders)"</h3>
             <pre class="mono" data-testid="export-command">{command}</pre>
-            <button type="button" class="button ghost" on:click=move |_| copy_to_clipboard(&command())>"Copy command"</button>
+            <button type="button" class="button ghost" on:click=move |_| copy_to_clipboard(&command(), timers().clipboard_clear)>"Copy command"</button>
             <h3>"YAML (values redacted unless revealed)"</h3>
             <pre class="mono" data-testid="export-yaml">{yaml}</pre>
         </details>

@@ -59,5 +59,7 @@ pub async fn get_me(
         groups: user.groups,
         name: user.name,
         namespaces,
+        clipboard_clear_seconds: state.config.clipboard_clear_after.as_secs().max(1),
+        reveal_rehide_seconds: state.config.reveal_rehide_after.as_secs().max(1),
     }))
 }
