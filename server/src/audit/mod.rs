@@ -105,6 +105,28 @@ pub enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// The outcome of a Kubernetes call and the status to record: `ok_status`
+    /// on success, 403 as denied, anything else as failed.
+    pub fn of<T>(
+        result: &Result<T, crate::kube::KubeError>,
+        ok_status: u16,
+    ) -> (Outcome, Option<u16>) {
+        match result {
+            Ok(_) => (Outcome::Allowed, Some(ok_status)),
+            Err(e) => Outcome::of_error(e),
+        }
+    }
+
+    /// The outcome of a Kubernetes call that failed.
+    pub fn of_error(e: &crate::kube::KubeError) -> (Outcome, Option<u16>) {
+        match e.status() {
+            Some(403) => (Outcome::Denied, Some(403)),
+            status => (Outcome::Failed, status),
+        }
+    }
+}
+
 /// A fingerprint of one revealed value: HMAC-SHA256 under the audit key, so
 /// two records show whether the same value was seen without storing it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

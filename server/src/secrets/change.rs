@@ -69,12 +69,7 @@ pub async fn update(
     let mut secret = match get_secret(&kube, &ns, &name).await {
         Ok(s) => s,
         Err(e) => {
-            let status = e.status();
-            let outcome = if status == Some(403) {
-                Outcome::Denied
-            } else {
-                Outcome::Failed
-            };
+            let (outcome, status) = Outcome::of_error(&e);
             state
                 .audit
                 .append(record(outcome, status))
@@ -127,11 +122,7 @@ pub async fn update(
         .replace(&name, &PostParams::default(), body)
         .map_err(|e| AppError::internal(e.to_string()))?;
     let result: Result<Secret, _> = kube.call(request).await;
-    let (outcome, status) = match &result {
-        Ok(_) => (Outcome::Allowed, Some(200)),
-        Err(e) if e.status() == Some(403) => (Outcome::Denied, Some(403)),
-        Err(e) => (Outcome::Failed, e.status()),
-    };
+    let (outcome, status) = Outcome::of(&result, 200);
     state
         .audit
         .append(record(outcome, status))
@@ -171,11 +162,7 @@ pub async fn delete(
         .delete(&name, &params)
         .map_err(|e| AppError::internal(e.to_string()))?;
     let result = kube.call_raw(request).await;
-    let (outcome, status) = match &result {
-        Ok(_) => (Outcome::Allowed, Some(200)),
-        Err(e) if e.status() == Some(403) => (Outcome::Denied, Some(403)),
-        Err(e) => (Outcome::Failed, e.status()),
-    };
+    let (outcome, status) = Outcome::of(&result, 200);
     let event = facts.event(
         &audit_id,
         state.audit.cluster(),

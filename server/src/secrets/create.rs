@@ -178,11 +178,7 @@ pub async fn create(
         .create(&PostParams::default(), body)
         .map_err(|e| AppError::internal(e.to_string()))?;
     let result: Result<Secret, _> = kube.call(request).await;
-    let (outcome, status) = match &result {
-        Ok(_) => (Outcome::Allowed, Some(201)),
-        Err(e) if e.status() == Some(403) => (Outcome::Denied, Some(403)),
-        Err(e) => (Outcome::Failed, e.status()),
-    };
+    let (outcome, status) = Outcome::of(&result, 201);
     let event = facts.event(
         &audit_id,
         state.audit.cluster(),

@@ -16,6 +16,9 @@ use strongroom_app::api::{KeyInfo, SecretDetail, SecretPage, SecretSummary};
 use super::{check_path, get_secret, kube_error, secrets_path};
 use crate::{AppState, auth::CurrentUser, http::AppError, kube::KubeError};
 
+/// How many pages of 500 a name filter reads at most per answer.
+const MAX_FILTER_FETCHES: usize = 40;
+
 /// Types hidden unless asked for: machinery, not what people manage here.
 const HIDDEN_TYPES: &[&str] = &["helm.sh/release.v1", "kubernetes.io/service-account-token"];
 
@@ -77,74 +80,89 @@ pub async fn list(
 ) -> Result<Json<SecretPage>, AppError> {
     check_path(&ns, None)?;
     let kube = state.kube.for_user(&user);
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
-    let mut params = vec![
-        format!("limit={limit}"),
-        "includeObject=Metadata".to_string(),
-    ];
-    if let Some(c) = q.continue_token.as_deref().filter(|c| !c.is_empty()) {
-        params.push(format!("continue={}", urlencode(c)));
-    }
-    if let Some(l) = q.label.as_deref().filter(|l| !l.is_empty()) {
-        params.push(format!("labelSelector={}", urlencode(l)));
-    }
-    if let Some(t) = q.type_.as_deref().filter(|t| !t.is_empty()) {
-        params.push(format!("fieldSelector={}", urlencode(&format!("type={t}"))));
-    }
-    let uri = format!("{}?{}", secrets_path(&ns), params.join("&"));
-    let request = http::Request::get(uri)
-        .header(
-            http::header::ACCEPT,
-            "application/json;as=Table;v=v1;g=meta.k8s.io, application/json",
-        )
-        .body(Vec::new())
-        .map_err(|e| AppError::internal(e.to_string()))?;
-    let table: Table = kube.call(request).await.map_err(|e| match e {
-        KubeError::Api { code: 410, .. } => AppError::Conflict(
-            "The list changed too much while paging; start again from the first page.".into(),
-        ),
-        e => kube_error(e, &user, "list", "secrets", Some(&ns)),
-    })?;
-    let col = |name: &str| {
-        table
-            .columns
-            .iter()
-            .position(|c| c.name.eq_ignore_ascii_case(name))
-    };
-    let (type_col, data_col) = (col("Type"), col("Data"));
+    let limit = q.limit.unwrap_or(100).clamp(1, 500) as usize;
     let needle = q.name.as_deref().unwrap_or("").to_lowercase();
+    // The API server cannot filter by part of a name, so a name filter reads
+    // on through the list until a page is full (or the list ends), rather
+    // than answering with one mostly empty page.
+    let (fetch, max_fetches) = if needle.is_empty() {
+        (limit, 1)
+    } else {
+        (500, MAX_FILTER_FETCHES)
+    };
     let mut items = Vec::new();
     let mut hidden = 0;
-    for row in table.rows {
-        let Some(object) = row.object else { continue };
-        let meta = object.metadata;
-        let name = meta.name.unwrap_or_default();
-        let type_ = type_col
-            .and_then(|i| row.cells.get(i))
-            .and_then(|v| v.as_str())
-            .unwrap_or("Opaque")
-            .to_string();
-        if !q.all && HIDDEN_TYPES.contains(&type_.as_str()) {
-            hidden += 1;
-            continue;
+    let mut token = q.continue_token.clone().filter(|c| !c.is_empty());
+    for _ in 0..max_fetches {
+        let mut params = vec![
+            format!("limit={fetch}"),
+            "includeObject=Metadata".to_string(),
+        ];
+        if let Some(c) = &token {
+            params.push(format!("continue={}", urlencode(c)));
         }
-        if !needle.is_empty() && !name.to_lowercase().contains(&needle) {
-            continue;
+        if let Some(l) = q.label.as_deref().filter(|l| !l.is_empty()) {
+            params.push(format!("labelSelector={}", urlencode(l)));
         }
-        items.push(SecretSummary {
-            name,
-            type_,
-            keys: data_col
+        if let Some(t) = q.type_.as_deref().filter(|t| !t.is_empty()) {
+            params.push(format!("fieldSelector={}", urlencode(&format!("type={t}"))));
+        }
+        let uri = format!("{}?{}", secrets_path(&ns), params.join("&"));
+        let request = http::Request::get(uri)
+            .header(
+                http::header::ACCEPT,
+                "application/json;as=Table;v=v1;g=meta.k8s.io, application/json",
+            )
+            .body(Vec::new())
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let table: Table = kube.call(request).await.map_err(|e| match e {
+            KubeError::Api { code: 410, .. } => AppError::Conflict(
+                "The list changed too much while paging; start again from the first page.".into(),
+            ),
+            e => kube_error(e, &user, "list", "secrets", Some(&ns)),
+        })?;
+        let col = |name: &str| {
+            table
+                .columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(name))
+        };
+        let (type_col, data_col) = (col("Type"), col("Data"));
+        for row in table.rows {
+            let Some(object) = row.object else { continue };
+            let meta = object.metadata;
+            let name = meta.name.unwrap_or_default();
+            let type_ = type_col
                 .and_then(|i| row.cells.get(i))
-                .and_then(|v| v.as_u64())
-                .map(|n| n as usize),
-            created: meta.creation_timestamp.map(|t| t.0.to_string()),
-            labels: meta.labels.unwrap_or_default(),
-        });
+                .and_then(|v| v.as_str())
+                .unwrap_or("Opaque")
+                .to_string();
+            if !q.all && HIDDEN_TYPES.contains(&type_.as_str()) {
+                hidden += 1;
+                continue;
+            }
+            if !needle.is_empty() && !name.to_lowercase().contains(&needle) {
+                continue;
+            }
+            items.push(SecretSummary {
+                name,
+                type_,
+                keys: data_col
+                    .and_then(|i| row.cells.get(i))
+                    .and_then(|v| v.as_u64())
+                    .map(|n| n as usize),
+                created: meta.creation_timestamp.map(|t| t.0.to_string()),
+                labels: meta.labels.unwrap_or_default(),
+            });
+        }
+        token = table.metadata.continue_token.filter(|c| !c.is_empty());
+        if token.is_none() || items.len() >= limit {
+            break;
+        }
     }
     Ok(Json(SecretPage {
         items,
-        continue_token: table.metadata.continue_token.filter(|c| !c.is_empty()),
+        continue_token: token,
         hidden,
     }))
 }

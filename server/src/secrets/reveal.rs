@@ -60,12 +60,7 @@ pub async fn reveal(
     let secret = match get_secret(&kube, &ns, &name).await {
         Ok(s) => s,
         Err(e) => {
-            let status = e.status();
-            let outcome = if status == Some(403) {
-                Outcome::Denied
-            } else {
-                Outcome::Failed
-            };
+            let (outcome, status) = Outcome::of_error(&e);
             state
                 .audit
                 .append(event(req.keys.clone(), outcome, status, vec![]))
