@@ -4,20 +4,8 @@
 
 mod common;
 
-use base64::Engine;
-use common::{Stack, TestServer, client, sign_in};
+use common::{Stack, TestServer, b64, client, sign_in, unique};
 use serde_json::{Value, json};
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    )
-}
 
 async fn signed_in(server: &TestServer, login: &str) -> reqwest::Client {
     let c = client();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Stack;
+use common::{Stack, unique};
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 use kube::api::{ObjectMeta, PostParams};
 use strongroom_server::{
@@ -29,13 +29,6 @@ async fn backend() -> KubeAccess {
     )
     .await
     .expect("backend kubeconfig")
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap()
-    )
 }
 
 #[tokio::test]

@@ -4,22 +4,10 @@
 
 mod common;
 
-use base64::Engine;
-use common::{Stack, TestServer, client, kubectl, sign_in};
+use common::{Stack, TestServer, b64, client, kubectl, sign_in, unique};
 use serde_json::{Value, json};
 
 const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    )
-}
 
 struct Session {
     c: reqwest::Client,

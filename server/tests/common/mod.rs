@@ -252,3 +252,17 @@ pub fn kubectl(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run kubectl")
 }
+
+/// Base64 as Kubernetes stores secret data.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A name no other test run uses.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
