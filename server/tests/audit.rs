@@ -48,6 +48,21 @@ async fn reveal(c: &reqwest::Client, server: &TestServer, name: &str) -> (u16, V
     .await
 }
 
+/// The records of one secret (optionally of one action), newest first,
+/// read straight from the server's audit store.
+async fn secret_records(
+    server: &TestServer,
+    secret: &str,
+    action: Option<&str>,
+) -> Vec<strongroom_server::audit::AuditRecord> {
+    let query = strongroom_server::audit::store::AuditQuery {
+        secret: Some(secret.to_string()),
+        action: action.map(str::to_string),
+        ..Default::default()
+    };
+    server.state.audit.query(&query).await.unwrap()
+}
+
 async fn trail(c: &reqwest::Client, server: &TestServer, query: &str) -> Value {
     let r = c
         .get(format!("{}/api/v1/audit?{query}", server.url))
@@ -183,16 +198,7 @@ async fn fingerprints_match_for_the_same_value_and_differ_after_rotation() {
         .unwrap();
     assert_eq!(r.status(), 200);
     reveal(&alice, &server, &name).await;
-    let records = server
-        .state
-        .audit
-        .query(&strongroom_server::audit::store::AuditQuery {
-            secret: Some(name.clone()),
-            action: Some("reveal".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let records = secret_records(&server, &name, Some("reveal")).await;
     let fps: Vec<String> = records
         .iter()
         .map(|r| r.event.fingerprints[0].hmac.clone())
@@ -209,15 +215,7 @@ async fn fingerprints_match_for_the_same_value_and_differ_after_rotation() {
         );
     }
     // Create and update were recorded too.
-    let all = server
-        .state
-        .audit
-        .query(&strongroom_server::audit::store::AuditQuery {
-            secret: Some(name),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let all = secret_records(&server, &name, None).await;
     let actions: Vec<&str> = all.iter().map(|r| r.event.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -452,16 +450,7 @@ async fn a_namespace_can_require_a_reason_before_a_reveal() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let records = server
-        .state
-        .audit
-        .query(&strongroom_server::audit::store::AuditQuery {
-            secret: Some(name),
-            action: Some("reveal".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let records = secret_records(&server, &name, Some("reveal")).await;
     assert_eq!(records.len(), 1);
     assert_eq!(
         records[0].event.reason.as_deref(),
@@ -489,15 +478,7 @@ async fn two_replicas_on_postgresql_share_sessions_and_one_valid_audit_chain() {
         results.iter().map(|r| r.0).collect::<Vec<_>>()
     );
     for server in [&a, &b] {
-        let records = server
-            .state
-            .audit
-            .query(&strongroom_server::audit::store::AuditQuery {
-                secret: Some(name.clone()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let records = secret_records(server, &name, None).await;
         assert_eq!(
             records.len(),
             11,
