@@ -49,6 +49,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     rm -rf target/site \
  && cargo leptos build --release \
+ && target/release/strongroom-server precompress target/site \
  && mkdir -p /out/data \
  && cp target/release/strongroom-server target/release/hash.txt /out/ \
  && cp -r target/site /out/site

@@ -76,6 +76,8 @@ ensure_node_deps() {
 build_site() {
   say "building Strongroom (cargo leptos build --release)"
   (cd "$ROOT" && cargo leptos build --release >&2)
+  # Brotli and gzip copies for /pkg, served instead of compressing per request.
+  "$SERVER_BIN" precompress "$SITE_ROOT" >/dev/null
 }
 
 pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -151,4 +153,47 @@ stop_pidfile() {
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
+}
+
+# The test instance of the stack (scripts/test, scripts/bench): its own state
+# and ports, so it can run while scripts/dev is up.
+test_stack_settings() {
+  export STRONGROOM_STACK_DIR=${STRONGROOM_TEST_STACK_DIR:-$CACHE/test-stack}
+  export STRONGROOM_ETCD_PORT=${STRONGROOM_TEST_ETCD_PORT:-22379}
+  export STRONGROOM_APISERVER_PORT=${STRONGROOM_TEST_APISERVER_PORT:-26443}
+  OIDC_PORT=${STRONGROOM_TEST_OIDC_PORT:-25556}
+  PG_PORT=${STRONGROOM_TEST_PG_PORT:-25432}
+  PG_DIR=${STRONGROOM_TEST_PG_DIR:-/var/tmp/strongroom-test-pg}
+  E2E_PORT=${STRONGROOM_TEST_E2E_PORT:-23100}
+  E2E_URL="http://127.0.0.1:$E2E_PORT"
+  # In-process test servers (and the benchmark's server) use 23000-23039;
+  # each is a registered redirect URI.
+  redirects="$E2E_URL/auth/callback"
+  post_logout="$E2E_URL/"
+  local p
+  for p in $(seq 23000 23039); do
+    redirects+=",http://127.0.0.1:$p/auth/callback"
+    post_logout+=",http://127.0.0.1:$p/"
+  done
+}
+
+start_test_stack() {
+  say "starting the local stack (control plane, IdP, PostgreSQL)"
+  "$ROOT/deploy/local/stack.sh" start >/dev/null
+  start_oidc "$STRONGROOM_STACK_DIR" "$OIDC_PORT" "$redirects" "$post_logout"
+  start_postgres "$PG_DIR" "$PG_PORT"
+  cat >>"$STRONGROOM_STACK_DIR/env" <<ENV
+OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT
+OIDC_CLIENT_ID=strongroom
+OIDC_CLIENT_SECRET=strongroom-local-secret
+POSTGRES_URL=postgres://strongroom@127.0.0.1:$PG_PORT/strongroom
+ENV
+}
+
+stop_test_stack() {
+  set +e
+  stop_pidfile "$STRONGROOM_STACK_DIR/e2e-server.pid"
+  stop_pidfile "$STRONGROOM_STACK_DIR/oidc.pid"
+  stop_postgres "$PG_DIR"
+  "$ROOT/deploy/local/stack.sh" stop >/dev/null 2>&1
 }

@@ -106,6 +106,7 @@ async fn send<B: Serialize, T: DeserializeOwned>(
             .map_err(|e| ClientError::network(format!("unexpected answer from the server: {e}")));
     }
     if status == 401 {
+        crate::ui::draft::save_before_sign_in();
         crate::auth::send_to_login();
     }
     let error = response

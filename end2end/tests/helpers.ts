@@ -15,3 +15,29 @@ export async function signIn(page: Page, login: string, path = "/") {
 export async function waitForHydration(page: Page) {
   await expect(page.locator("html[data-hydrated=true]")).toHaveCount(1);
 }
+
+/**
+ * Creates a generic secret in team-a through the create form (signing in
+ * first when `login` is given) and waits for its detail page. Returns the
+ * secret's name: `prefix` plus a unique suffix.
+ */
+export async function createSecret(page: Page, prefix: string, data: Record<string, string>, login?: string) {
+  const name = `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1000)}`;
+  if (login) {
+    await signIn(page, login, "/ns/team-a/new");
+  } else {
+    await page.goto("/ns/team-a/new");
+    await waitForHydration(page);
+  }
+  await page.locator("input[name=name]").fill(name);
+  const entries = Object.entries(data);
+  for (let i = 1; i < entries.length; i++) await page.getByRole("button", { name: "Add key" }).click();
+  const rows = page.getByTestId("kv-row");
+  for (const [i, [key, value]] of entries.entries()) {
+    await rows.nth(i).locator("input[name=key]").fill(key);
+    await rows.nth(i).locator("textarea[name=value]").fill(value);
+  }
+  await page.getByTestId("create-submit").click();
+  await expect(page.getByTestId("secret-name")).toHaveText(name);
+  return name;
+}

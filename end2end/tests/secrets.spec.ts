@@ -45,7 +45,7 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
   await form.locator("input[name=key]").fill("AWS_SECRET_ACCESS_KEY");
   await form.locator("textarea[name=value]").fill("rotated-value-2");
   await form.getByRole("button", { name: "Save key" }).click();
-  await expect(page.getByTestId("change-ok")).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
   await page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("reveal").click();
   await expect(page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("revealed-value")).toHaveText("rotated-value-2");
 
@@ -63,6 +63,7 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
   await expect(page.getByTestId("audit-table")).toContainText("reveal");
 
   // Delete, confirming by typing the name.
+  await page.getByTestId("delete-open").click();
   const del = page.getByTestId("delete-form");
   await expect(del.getByRole("button", { name: "Delete secret" })).toBeDisabled();
   await del.locator("input[name=confirm]").fill(name);

@@ -24,6 +24,12 @@ pub enum Command {
     /// Work with the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write brotli and gzip copies beside the built site's files (a build
+    /// step: `cargo leptos build --release` then this).
+    Precompress {
+        /// The site directory (`target/site`); defaults to `--site-root`.
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,7 +26,20 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.serve).await,
         Command::Audit(AuditCommand::Verify) => verify(cli.serve).await,
+        Command::Precompress { dir } => precompress(dir.or(cli.serve.site_root)),
     }
+}
+
+/// `strongroom-server precompress`: brotli and gzip copies of the site's
+/// files, served by `/pkg` in place of compressing on every request.
+fn precompress(dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or_else(|| "target/site".into());
+    let done = strongroom_server::http::precompress(&dir)
+        .with_context(|| format!("cannot precompress {}", dir.display()))?;
+    for (path, raw, br, gz) in done {
+        println!("{raw:>9} raw {br:>9} br {gz:>9} gz  {}", path.display());
+    }
+    Ok(())
 }
 
 async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<()> {

@@ -42,7 +42,7 @@ pub fn AuditPageView() -> impl IntoView {
     let field = move |label: &'static str, name: &'static str, sig: RwSignal<String>| {
         view! {
             <label class="field"><span>{label}</span>
-                <input name=name autocomplete="off" prop:value=sig on:change=move |ev| { set_before.set(Vec::new()); sig.set(event_target_value(&ev)); } />
+                <input name=name autocomplete="off" data-shortcut=(name == "user").then_some("filter") prop:value=sig on:change=move |ev| { set_before.set(Vec::new()); sig.set(event_target_value(&ev)); } />
             </label>
         }
     };
@@ -83,7 +83,7 @@ pub fn AuditPageView() -> impl IntoView {
                             </div>
                         }.into_any()
                     }
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e retry=move || data.refetch() /> }.into_any(),
                 })}
             </Suspense>
         </section>
@@ -107,7 +107,7 @@ pub fn AccessHistory(ns: String, name: String) -> impl IntoView {
             {move || data.get().map(|r| match r {
                 Ok(page) if page.items.is_empty() => view! { <p class="muted">"Nobody has revealed or changed this secret yet."</p> }.into_any(),
                 Ok(page) => view! { <AuditTable items=page.items show_secret=false /> }.into_any(),
-                Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                Err(e) => view! { <ErrorPanel error=e retry=move || data.refetch() /> }.into_any(),
             })}
         </Suspense>
     }

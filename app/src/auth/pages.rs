@@ -31,7 +31,7 @@ pub fn HomePage() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e retry=move || me.refetch() /> }.into_any(),
                 })}
             </Suspense>
         </section>
@@ -64,7 +64,7 @@ pub fn MePage() -> impl IntoView {
                             <dd data-testid="namespaces">{me.namespaces.join(", ")}</dd>
                         </dl>
                     }.into_any(),
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e retry=move || me.refetch() /> }.into_any(),
                 })}
             </Suspense>
         </section>

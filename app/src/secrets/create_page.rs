@@ -79,6 +79,9 @@ pub fn CreateSecretPage() -> impl IntoView {
     let errors = RwSignal::new(BTreeMap::<String, String>::new());
     let (server_error, set_server_error) = signal(None::<ClientError>);
     let navigate = use_navigate();
+    let toasts = crate::ui::toast::use_toasts();
+    // Files being read; their progress shows while this is above zero.
+    let reading = RwSignal::new(0u32);
 
     let add_row = move |key: &str| {
         let id = next_id.get_value();
@@ -101,7 +104,10 @@ pub fn CreateSecretPage() -> impl IntoView {
         let navigate = navigate.clone();
         async move {
             match client::secrets::create(&ns, &req).await {
-                Ok(d) => navigate(&format!("/ns/{ns}/secrets/{}", d.name), Default::default()),
+                Ok(d) => {
+                    toasts.ok(format!("Created {}.", d.name));
+                    navigate(&format!("/ns/{ns}/secrets/{}", d.name), Default::default())
+                }
                 Err(e) => {
                     if let Some(field) = e.error.field.clone() {
                         errors.update(|m| {
@@ -112,6 +118,38 @@ pub fn CreateSecretPage() -> impl IntoView {
                 }
             }
         }
+    });
+
+    // What survives a sign-in after the session expired: never values.
+    crate::ui::draft::keep_draft(move || {
+        serde_json::json!({
+            "name": name.get_untracked(),
+            "kind": kind.get_untracked(),
+            "keys": rows.get_untracked().iter().map(|r| r.key.get_untracked()).collect::<Vec<_>>(),
+            "labels": labels.get_untracked(),
+            "immutable": immutable.get_untracked(),
+        })
+    });
+    Effect::new(move |_| {
+        let Some(draft) = crate::ui::draft::take_draft() else {
+            return;
+        };
+        let text = |k: &str| draft[k].as_str().unwrap_or_default().to_string();
+        name.set(text("name"));
+        kind.set(
+            Some(text("kind"))
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| "generic".into()),
+        );
+        labels.set(text("labels"));
+        immutable.set(draft["immutable"].as_bool().unwrap_or(false));
+        if let Some(keys) = draft["keys"].as_array() {
+            rows.set(Vec::new());
+            for k in keys {
+                add_row(k.as_str().unwrap_or_default());
+            }
+        }
+        toasts.ok("You signed in again and your form was kept. Values are never stored: enter them again.");
     });
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -199,7 +237,8 @@ pub fn CreateSecretPage() -> impl IntoView {
             <form class="form panel" novalidate data-testid="create-form" on:submit=on_submit>
                 <label class="field">
                     <span>"Name"</span>
-                    <input name="name" required autocomplete="off" aria-describedby="name-error" prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
+                    <input name="name" required autocomplete="off" aria-describedby="name-error"
+                        aria-invalid=move || errors.with(|m| m.contains_key("name")).to_string() prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
                     <FieldError id="name-error" message=Signal::derive(err("name")) />
                 </label>
                 <div class="field-row">
@@ -234,7 +273,7 @@ pub fn CreateSecretPage() -> impl IntoView {
                             <button type="button" class="button ghost" on:click=move |_| add_row("")>"Add key"</button>
                             <label class="button ghost file-button">
                                 "Add files…"
-                                <input type="file" multiple class="visually-hidden" on:change=move |ev| read_files(ev, move |file_name, bytes| {
+                                <input type="file" multiple class="visually-hidden" on:change=move |ev| read_files(ev, reading, move |file_name, bytes| {
                                     let id = next_id.get_value();
                                     next_id.set_value(id + 1);
                                     let row = Row::new(id, &file_name);
@@ -255,7 +294,7 @@ pub fn CreateSecretPage() -> impl IntoView {
                         <FieldError id="env-error" message=Signal::derive(err("envFile")) />
                     </label>
                     <label class="button ghost file-button">"Load a file…"
-                        <input type="file" class="visually-hidden" on:change=move |ev| read_files(ev, move |_, bytes| env_text.set(String::from_utf8_lossy(&bytes).into_owned())) />
+                        <input type="file" class="visually-hidden" on:change=move |ev| read_files(ev, reading, move |_, bytes| env_text.set(String::from_utf8_lossy(&bytes).into_owned())) />
                     </label>
                 </Show>
                 <Show when=move || kind.get() == "docker-registry">
@@ -280,6 +319,9 @@ pub fn CreateSecretPage() -> impl IntoView {
                     <FieldError id="ssh-error" message=Signal::derive(err("privateKey")) />
                 </Show>
 
+                <Show when=move || { reading.get() > 0 }>
+                    <p class="progress" role="status"><progress aria-label="Reading files"></progress>"Reading files…"</p>
+                </Show>
                 <label class="field">
                     <span>"Labels (key=value, one per line)"</span>
                     <textarea name="labels" rows="2" class="mono" prop:value=labels on:input=move |ev| labels.set(event_target_value(&ev))></textarea>
@@ -406,7 +448,11 @@ fn kubectl_hint(ns: &str, name: &str, kind: &str, rows: &[Row]) -> String {
 }
 
 /// Reads the files chosen in a file input, binary-safe.
-fn read_files(ev: leptos::ev::Event, on_file: impl Fn(String, Vec<u8>) + Clone + 'static) {
+fn read_files(
+    ev: leptos::ev::Event,
+    reading: RwSignal<u32>,
+    on_file: impl Fn(String, Vec<u8>) + Clone + 'static,
+) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -420,17 +466,19 @@ fn read_files(ev: leptos::ev::Event, on_file: impl Fn(String, Vec<u8>) + Clone +
         for i in 0..files.length() {
             let Some(file) = files.get(i) else { continue };
             let on_file = on_file.clone();
+            reading.update(|n| *n += 1);
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(buf) = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
                     on_file(file.name(), js_sys::Uint8Array::new(&buf).to_vec());
                 }
+                reading.update(|n| *n = n.saturating_sub(1));
             });
         }
         input.set_value("");
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (ev, on_file);
+        let _ = (ev, reading, on_file);
     }
 }
 

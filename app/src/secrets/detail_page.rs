@@ -16,10 +16,6 @@ use crate::{
     ui::{format, layout::ErrorPanel},
 };
 
-/// The page-level confirmation of a saved change.
-#[derive(Clone, Copy)]
-struct SavedNotice(RwSignal<Option<String>>);
-
 /// How long revealed values stay visible and copied values stay in the
 /// clipboard: configured on the server, delivered with `/api/v1/me`.
 #[derive(Clone, Copy)]
@@ -41,9 +37,6 @@ pub fn SecretDetailPage() -> impl IntoView {
     let ns = move || params.read().get("ns").unwrap_or_default();
     let name = move || params.read().get("name").unwrap_or_default();
     let (reload, set_reload) = signal(0u32);
-    // Outlives the reload after a change, so its confirmation stays visible.
-    let saved = RwSignal::new(None::<String>);
-    provide_context(SavedNotice(saved));
     let me = LocalResource::new(client::me);
     let timers_signal = RwSignal::new(None::<Timers>);
     Effect::new(move |_| {
@@ -66,9 +59,6 @@ pub fn SecretDetailPage() -> impl IntoView {
                 <a href=move || format!("/ns/{}", ns())>{ns}</a> " / "
                 <span aria-current="page">{name}</span>
             </nav>
-            <div role="status" aria-live="polite">
-                {move || saved.get().map(|msg| view! { <div class="toast ok" data-testid="change-ok">{msg}</div> })}
-            </div>
             <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
                 {move || detail.get().map(|result| match result {
                     Ok(d) => {
@@ -77,7 +67,7 @@ pub fn SecretDetailPage() -> impl IntoView {
                         }
                         view! { <SecretView detail=d on_change=move || set_reload.update(|n| *n += 1) /> }.into_any()
                     },
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e retry=move || detail.refetch() /> }.into_any(),
                 })}
             </Suspense>
         </section>
@@ -93,7 +83,7 @@ fn SecretView(
     let revealed = RwSignal::new(BTreeMap::<String, RevealedValue>::new());
     let t = timers();
     let (error, set_error) = signal(None::<ClientError>);
-    let (notice, set_notice) = signal(None::<String>);
+    let toasts = crate::ui::toast::use_toasts();
     let reason = RwSignal::new(String::new());
     let reveal = Action::new_local(move |keys: &Vec<String>| {
         let keys = keys.clone();
@@ -122,11 +112,8 @@ fn SecretView(
     view! {
         <div class="page-head">
             <h1><code data-testid="secret-name">{detail.name.clone()}</code></h1>
-            <span class="badge type" data-testid="secret-type">{detail.type_.clone()}</span>
+            <span class="badge type" data-testid="secret-type" data-type=detail.type_.clone()>{detail.type_.clone()}</span>
             {detail.immutable.then(|| view! { <span class="badge">"immutable"</span> })}
-        </div>
-        <div role="status" aria-live="polite" class="toast-region">
-            {move || notice.get().map(|n| view! { <div class="toast ok">{n}</div> })}
         </div>
         {move || error.get().map(|e| view! { <ErrorPanel error=e /> })}
         <h2>"Data"</h2>
@@ -146,7 +133,7 @@ fn SecretView(
                                     {move || match revealed.with(|m| m.get(&key2).cloned()) {
                                         Some(v) => {
                                             let key3 = key3.clone();
-                                            view! { <RevealedValueView value=v on_hide=move || revealed.update(|m| { m.remove(&key3); }) on_copied=move |msg| set_notice.set(Some(msg)) /> }.into_any()
+                                            view! { <RevealedValueView value=v on_hide=move || revealed.update(|m| { m.remove(&key3); }) on_copied=move |msg| toasts.ok(msg) /> }.into_any()
                                         }
                                         None => {
                                             let key = key2.clone();
@@ -273,7 +260,7 @@ fn ChangeForms(
     let (result, set_result) = signal(None::<Result<String, ClientError>>);
     let navigate = use_navigate();
     let on_change2 = on_change.clone();
-    let saved = use_context::<SavedNotice>();
+    let toasts = crate::ui::toast::use_toasts();
     type Meta = Option<(BTreeMap<String, String>, BTreeMap<String, String>)>;
     let update = Action::new_local(
         move |(set, remove, meta): &(Vec<DataEntry>, Vec<String>, Meta)| {
@@ -290,9 +277,7 @@ fn ChangeForms(
                 match client::secrets::update(&ns, &name, &req).await {
                     Ok(_) => {
                         set_result.set(None);
-                        if let Some(SavedNotice(n)) = saved {
-                            n.set(Some("Saved.".into()));
-                        }
+                        toasts.ok(format!("Saved {name}."));
                         set_value.set(String::new());
                         on_change();
                     }
@@ -322,7 +307,10 @@ fn ChangeForms(
             )
             .await
             {
-                Ok(_) => navigate(&format!("/ns/{ns}"), Default::default()),
+                Ok(_) => {
+                    toasts.ok(format!("Deleted {name}."));
+                    navigate(&format!("/ns/{ns}"), Default::default())
+                }
                 Err(e) => set_result.set(Some(Err(e))),
             }
         }
@@ -346,7 +334,9 @@ fn ChangeForms(
     let (meta_error, set_meta_error) = signal(None::<String>);
     let name = detail.name.clone();
     let name2 = name.clone();
+    let name3 = name.clone();
     let keys = detail.keys.clone();
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
     view! {
         <h2>"Change"</h2>
         {move || result.get().map(|r| match r {
@@ -394,15 +384,47 @@ fn ChangeForms(
             <span class="field-error" id="meta-error" role="alert">{move || meta_error.get()}</span>
             <button type="submit" class="button">"Save labels and annotations"</button>
         </form>
-        <form class="panel form danger-zone" data-testid="delete-form" on:submit=move |ev| { ev.prevent_default(); delete.dispatch(confirm.get_untracked()); }>
+        <div class="panel form danger-zone">
             <h3>"Delete this secret"</h3>
-            <label class="field"><span>"Type " <code>{name.clone()}</code> " to confirm"</span>
-                <input name="confirm" autocomplete="off" prop:value=confirm on:input=move |ev| set_confirm.set(event_target_value(&ev)) />
-            </label>
-            <button type="submit" class="button danger" disabled=move || confirm.get() != name2>"Delete secret"</button>
-            <p class="hint">"kubectl: " <code>{format!("kubectl delete secret {} -n {}", detail.name, detail.namespace)}</code></p>
-        </form>
+            <p class="muted">"Workloads that mount or read it will fail to start or lose access. This cannot be undone."</p>
+            <div class="actions">
+                <button type="button" class="button danger" data-testid="delete-open" aria-haspopup="dialog"
+                    on:click=move |_| open_dialog(dialog)>"Delete…"</button>
+            </div>
+        </div>
+        <dialog node_ref=dialog aria-labelledby="delete-title" data-testid="delete-dialog">
+            <form data-testid="delete-form" on:submit=move |ev| { ev.prevent_default(); if confirm.get_untracked() == name3 { delete.dispatch(confirm.get_untracked()); } }>
+                <h2 id="delete-title">"Delete " <code>{name.clone()}</code> "?"</h2>
+                <label class="field"><span>"Type " <code>{name.clone()}</code> " to confirm"</span>
+                    <input name="confirm" autocomplete="off" autofocus prop:value=confirm on:input=move |ev| set_confirm.set(event_target_value(&ev)) />
+                </label>
+                <div class="actions">
+                    <button type="submit" class="button danger" disabled=move || confirm.get() != name2>"Delete secret"</button>
+                    <button type="button" class="button ghost" on:click=move |_| close_dialog(dialog)>"Cancel"</button>
+                </div>
+                <p class="hint">"kubectl: " <code>{format!("kubectl delete secret {} -n {}", detail.name, detail.namespace)}</code></p>
+            </form>
+        </dialog>
     }
+}
+
+/// Opens a native modal dialog (focus moves into it; Escape closes it).
+fn open_dialog(dialog: NodeRef<leptos::html::Dialog>) {
+    #[cfg(feature = "hydrate")]
+    if let Some(d) = dialog.get() {
+        let _ = d.show_modal();
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = dialog;
+}
+
+fn close_dialog(dialog: NodeRef<leptos::html::Dialog>) {
+    #[cfg(feature = "hydrate")]
+    if let Some(d) = dialog.get() {
+        d.close();
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = dialog;
 }
 
 /// "Copy as kubectl command" (values as placeholders) and the YAML of the

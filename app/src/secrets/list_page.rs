@@ -41,7 +41,7 @@ pub fn SecretListPage() -> impl IntoView {
             <div class="toolbar">
                 <label class="field inline-field">
                     <span class="visually-hidden">"Filter by name"</span>
-                    <input type="search" id="secret-filter" placeholder="Filter by name  ( / )" data-testid="filter"
+                    <input type="search" id="secret-filter" placeholder="Filter by name  ( / )" data-testid="filter" data-shortcut="filter" aria-keyshortcuts="/"
                         prop:value=filter
                         on:input=move |ev| { set_cursor.set(Vec::new()); set_filter.set(event_target_value(&ev)); } />
                 </label>
@@ -52,13 +52,21 @@ pub fn SecretListPage() -> impl IntoView {
                 </label>
             </div>
             <p class="hint">"kubectl: " <code>{move || format!("kubectl get secrets -n {}", ns())}</code></p>
-            <Suspense fallback=|| view! { <p class="loading" role="status">"Loading secrets…"</p> }>
+            <Suspense fallback=|| view! { <p class="progress" role="status"><progress aria-label="Loading secrets"></progress>"Loading secrets…"</p> }>
                 {move || page.get().map(|result| match result {
                     Ok(page) => {
                         let next = page.continue_token.clone();
                         let hidden = page.hidden;
                         view! {
-                            {if page.items.is_empty() {
+                            {if page.items.is_empty() && !filter.get_untracked().is_empty() {
+                                view! {
+                                    <div class="empty" data-testid="no-secrets">
+                                        <h2>"No secret matches " <q>{filter.get_untracked()}</q></h2>
+                                        <p>"Names are matched by what they contain. "
+                                            <button type="button" class="button ghost" on:click=move |_| { set_cursor.set(Vec::new()); set_filter.set(String::new()); }>"Clear the filter"</button></p>
+                                    </div>
+                                }.into_any()
+                            } else if page.items.is_empty() {
                                 view! {
                                     <div class="empty" data-testid="no-secrets">
                                         <h2>"No secrets here yet"</h2>
@@ -77,7 +85,7 @@ pub fn SecretListPage() -> impl IntoView {
                             </div>
                         }.into_any()
                     }
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e retry=move || page.refetch() /> }.into_any(),
                 })}
             </Suspense>
         </section>
@@ -99,7 +107,7 @@ fn SecretTable(ns: String, items: Vec<SecretSummary>) -> impl IntoView {
                         view! {
                             <tr>
                                 <td><a href=href>{s.name.clone()}</a></td>
-                                <td><span class="badge type">{s.type_.clone()}</span></td>
+                                <td><span class="badge type" data-type=s.type_.clone()>{s.type_.clone()}</span></td>
                                 <td>{s.keys.map(|k| k.to_string()).unwrap_or_default()}</td>
                                 <td><time datetime=created.clone() title=created.clone()>{format::age(&created)}</time></td>
                                 <td>{s.labels.into_iter().map(|(k, v)| view! { <span class="badge">{format!("{k}={v}")}</span> " " }).collect_view()}</td>

@@ -9,6 +9,8 @@ use crate::{client, client::ClientError};
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let me = LocalResource::new(client::me);
+    super::toast::provide_toasts();
+    keyboard_shortcuts();
     // Effects run only in the browser: this marks the document as hydrated so
     // people (and tests) can tell the page is interactive.
     Effect::new(move |_| {
@@ -47,6 +49,41 @@ pub fn Layout(children: Children) -> impl IntoView {
             </div>
         </header>
         <main id="main" tabindex="-1">{children()}</main>
+        <super::toast::ToastRegion />
+    }
+}
+
+/// `/` focuses the page's filter (the element marked
+/// `data-shortcut="filter"`) unless the user is typing somewhere.
+fn keyboard_shortcuts() {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let handle = window_event_listener(leptos::ev::keydown, |ev| {
+            if ev.key() != "/" || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+                return;
+            }
+            let doc = document();
+            let typing = doc.active_element().is_some_and(|el| {
+                matches!(
+                    el.tag_name().to_ascii_lowercase().as_str(),
+                    "input" | "textarea" | "select"
+                ) || el.has_attribute("contenteditable")
+            });
+            if typing {
+                return;
+            }
+            if let Some(filter) = doc
+                .query_selector("[data-shortcut=filter]")
+                .ok()
+                .flatten()
+                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                ev.prevent_default();
+                let _ = filter.focus();
+            }
+        });
+        on_cleanup(move || handle.remove());
     }
 }
 
@@ -130,7 +167,12 @@ fn prefers_dark() -> bool {
 
 /// A failed request, with what the user can do about it.
 #[component]
-pub fn ErrorPanel(error: ClientError) -> impl IntoView {
+pub fn ErrorPanel(
+    error: ClientError,
+    /// Offered as "Try again" when the request may succeed on a second go.
+    #[prop(optional, into)]
+    retry: Option<Callback<()>>,
+) -> impl IntoView {
     let title = match error.status {
         0 => "Could not reach Strongroom",
         401 => "Your session has ended",
@@ -144,6 +186,11 @@ pub fn ErrorPanel(error: ClientError) -> impl IntoView {
         <div class="panel error" role="alert" data-testid="error-panel" data-code=error.error.code.clone()>
             <h2>{title}</h2>
             <p>{error.error.message}</p>
+            {retry.map(|retry| view! {
+                <div class="actions">
+                    <button type="button" class="button ghost" on:click=move |_| retry.run(())>"Try again"</button>
+                </div>
+            })}
         </div>
     }
 }

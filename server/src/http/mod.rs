@@ -1,9 +1,11 @@
 //! HTTP plumbing: the router, error mapping, defensive headers and CSRF
 //! checks, health endpoints.
 
+mod assets;
 mod error;
 pub mod security;
 
+pub use assets::{brotli_bytes, precompress};
 pub use error::{AppError, error_page};
 
 use axum::{
@@ -37,7 +39,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             security::require_page_login,
-        ));
+        ))
+        // Pages are compressed on the fly: they carry no secret values
+        // (invariant 4), so there is nothing for a compression side channel
+        // to find. API answers, which may carry values, are not compressed.
+        .layer(tower_http::compression::CompressionLayer::new());
 
     let api = Router::new()
         .route("/me", get(auth::me::get_me))
@@ -58,6 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(|| async { crate::metrics::render() }))
+        .merge(assets::pkg_router(
+            std::path::Path::new(&*leptos_options.site_root),
+            leptos_options.hash_files,
+        ))
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(state.sessions.clone())
