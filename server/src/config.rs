@@ -199,6 +199,19 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_REVEAL_REHIDE_AFTER", default_value = "60s", value_parser = humantime::parse_duration)]
     pub reveal_rehide_after: Duration,
 
+    /// The most reveals one user may make, as `COUNT/PERIOD` (`60/1m`,
+    /// `500/1h`), or `off`. Reveals over the limit answer 429 with
+    /// `Retry-After` and are recorded in the audit trail as denied.
+    #[arg(long, env = "STRONGROOM_REVEAL_RATE_LIMIT", default_value = "60/1m", value_parser = parse_rate)]
+    pub reveal_rate_limit: RateLimit,
+
+    /// Request bodies larger than this many bytes are refused with 413 from
+    /// their `Content-Length`, or as soon as that many bytes have arrived,
+    /// without reading the rest. A Secret holds at most 1 MiB, which is
+    /// about 1.4 MB as base64 in JSON.
+    #[arg(long, env = "STRONGROOM_MAX_REQUEST_BYTES", default_value_t = 3 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+
     /// Name of the cluster, recorded in audit records.
     #[arg(long, env = "STRONGROOM_CLUSTER_NAME", default_value = "default")]
     pub cluster_name: String,
@@ -357,5 +370,60 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// A rate: at most `count` events per `period`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub period: Duration,
+}
+
+/// A configured rate, or none (`off`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit(pub Option<Rate>);
+
+/// `COUNT/PERIOD` (`60/1m`) or `off`.
+fn parse_rate(s: &str) -> Result<RateLimit, String> {
+    parse_rate_inner(s).map(RateLimit)
+}
+
+fn parse_rate_inner(s: &str) -> Result<Option<Rate>, String> {
+    if matches!(s.trim(), "off" | "0" | "none") {
+        return Ok(None);
+    }
+    let (count, period) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: write COUNT/PERIOD, such as 60/1m, or off"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|e| format!("{s:?}: the count {count:?} is not a number: {e}"))?;
+    let period = humantime::parse_duration(period.trim())
+        .map_err(|e| format!("{s:?}: the period {period:?}: {e}"))?;
+    if count == 0 || period.is_zero() {
+        return Ok(None);
+    }
+    Ok(Some(Rate { count, period }))
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_and_off_disables() {
+        assert_eq!(
+            parse_rate("60/1m").unwrap().0,
+            Some(Rate {
+                count: 60,
+                period: Duration::from_secs(60)
+            })
+        );
+        assert_eq!(parse_rate("off").unwrap().0, None);
+        assert!(parse_rate("60").unwrap_err().contains("COUNT/PERIOD"));
+        assert!(parse_rate("x/1m").is_err());
+        assert!(parse_rate("5/soon").is_err());
     }
 }

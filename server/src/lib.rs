@@ -40,6 +40,19 @@ pub struct Inner {
     pub db: Db,
     pub sessions: SessionManagerLayer<Store>,
     pub audit: AuditStore,
+    /// Reveals per user, when limited.
+    pub reveal_limiter: Option<RevealLimiter>,
+}
+
+/// Counts each user's reveals against the configured rate.
+pub type RevealLimiter = governor::DefaultKeyedRateLimiter<String>;
+
+fn reveal_limiter(rate: Option<config::Rate>) -> Option<RevealLimiter> {
+    let rate = rate?;
+    let every = rate.period / rate.count;
+    let quota =
+        governor::Quota::with_period(every)?.allow_burst(std::num::NonZeroU32::new(rate.count)?);
+    Some(governor::RateLimiter::keyed(quota))
 }
 
 impl Deref for AppState {
@@ -121,6 +134,7 @@ impl AppState {
         )
         .await?;
         let leptos = leptos_options(config.site_root.clone());
+        let reveal_limiter = reveal_limiter(config.reveal_rate_limit.0);
         Ok(AppState(Arc::new(Inner {
             origin: config.origin(),
             oidc_origin,
@@ -132,6 +146,7 @@ impl AppState {
             db,
             sessions,
             audit,
+            reveal_limiter,
         })))
     }
 }

@@ -56,6 +56,12 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::api_guard,
+        ))
+        // Oversize bodies are refused from Content-Length (or once the limit
+        // has arrived), never buffered whole.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            state.config.max_request_bytes,
         ));
 
     Router::new()

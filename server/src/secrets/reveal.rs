@@ -5,6 +5,8 @@
 use axum::{
     Json,
     extract::{Path, State},
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
 };
 use base64::Engine;
 use strongroom_app::api::{RevealRequest, RevealResponse, RevealedValue};
@@ -14,6 +16,7 @@ use crate::{
     AppState,
     audit::{Action, Fingerprint, Outcome, context::RequestFacts, store::AuditError},
     auth::CurrentUser,
+    config::RateLimit,
     http::AppError,
 };
 
@@ -23,7 +26,7 @@ pub async fn reveal(
     facts: RequestFacts,
     Path((ns, name)): Path<(String, String)>,
     Json(req): Json<RevealRequest>,
-) -> Result<Json<RevealResponse>, AppError> {
+) -> Result<Response, AppError> {
     check_path(&ns, Some(&name))?;
     let audit_id = uuid::Uuid::now_v7().to_string();
     let reason = req
@@ -54,6 +57,32 @@ pub async fn reveal(
             reason.clone(),
         )
     };
+    // Over the per-user rate: refused before Kubernetes is asked, and the
+    // refusal itself is recorded.
+    if let (Some(limiter), RateLimit(Some(rate))) =
+        (&state.reveal_limiter, state.config.reveal_rate_limit)
+        && let Err(not_until) = limiter.check_key(&user.username)
+    {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        let mut record = event(req.keys.clone(), Outcome::Denied, Some(429), vec![]);
+        record.reason = Some(format!(
+            "rate limited: more than {} reveals per {}",
+            rate.count,
+            humantime::format_duration(rate.period),
+        ));
+        state.audit.append(record).await.map_err(refuse)?;
+        let seconds = wait.as_secs().max(1);
+        let mut response = AppError::TooManyRequests(format!(
+            "You have revealed many values in a short time; try again in {seconds} seconds."
+        ))
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok(response);
+    }
     // The audit id travels to the API server too, so its own audit event
     // (with impersonatedUser) can be joined with ours.
     let kube = state.kube.for_user(&user).with_audit_id(&audit_id);
@@ -127,7 +156,8 @@ pub async fn reveal(
         audit_id: record.event.id,
         resource_version,
         values,
-    }))
+    })
+    .into_response())
 }
 
 /// No audit, no answer.

@@ -1,0 +1,233 @@
+//! Hostile input against the real stack: defensive headers on every page,
+//! CSRF refusals, oversize bodies, and the per-user reveal rate limit.
+
+mod common;
+
+use std::io::{Read, Write};
+
+use common::{TestServer, client, kubectl, sign_in, unique};
+use serde_json::{Value, json};
+use strongroom_server::audit::store::AuditQuery;
+
+const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers_and_data_is_never_cached() {
+    let server = TestServer::start(&[]).await;
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    for path in [
+        "/",
+        "/me",
+        "/audit",
+        "/ns/team-a",
+        "/ns/team-a/new",
+        "/ns/team-a/secrets/anything",
+        "/no/such/page",
+    ] {
+        let r = alice
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("object-src 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("'unsafe-inline'"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+    }
+    for path in ["/api/v1/me", "/api/v1/namespaces/team-a/secrets"] {
+        let r = alice
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+    server.stop();
+}
+
+#[tokio::test]
+async fn cross_origin_posts_and_posts_without_the_custom_header_are_refused() {
+    let server = TestServer::start(&[]).await;
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    let name = unique("csrf");
+    let body = json!({"name": name, "input": {"kind": "generic", "entries": [{"key": "k", "value": "dg=="}]}});
+    let url = format!("{}/api/v1/namespaces/team-a/secrets", server.url);
+    let cross = alice
+        .post(&url)
+        .header(CSRF.0, CSRF.1)
+        .header("origin", "https://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    let cross_site = alice
+        .post(&url)
+        .header(CSRF.0, CSRF.1)
+        .header("sec-fetch-site", "cross-site")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    let headerless = alice.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(headerless.status(), 403);
+    let out = kubectl(&["get", "secret", &name, "-n", "team-a"]);
+    assert!(
+        !out.status.success(),
+        "no refused request may create {name}"
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn oversize_bodies_are_refused_with_413_before_they_are_read() {
+    let server = TestServer::start(&["--max-request-bytes", "65536"]).await;
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    let name = unique("big");
+    let big = "A".repeat(100_000);
+    let r = alice
+        .post(format!("{}/api/v1/namespaces/team-a/secrets", server.url))
+        .header(CSRF.0, CSRF.1)
+        .json(&json!({"name": name, "input": {"kind": "generic", "entries": [{"key": "k", "value": big}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(
+        !kubectl(&["get", "secret", &name, "-n", "team-a"])
+            .status
+            .success()
+    );
+
+    // A client announcing 1 GB and sending nothing gets its answer at once:
+    // the server does not wait for (or buffer) the body.
+    let addr = server.addr;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            s,
+            "POST /api/v1/namespaces/team-a/secrets HTTP/1.1\r\nHost: {addr}\r\n\
+             {}: {}\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n",
+            CSRF.0, CSRF.1
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).map(|_| head)
+    })
+    .await
+    .unwrap()
+    .expect("an answer before the body");
+    assert_eq!(&head_status(&answer), "413");
+    server.stop();
+}
+
+fn head_status(head: &[u8; 12]) -> String {
+    String::from_utf8_lossy(&head[9..12]).into_owned()
+}
+
+#[tokio::test]
+async fn reveals_are_rate_limited_per_user_and_the_refusal_is_audited() {
+    let server = TestServer::start(&["--reveal-rate-limit", "3/1h"]).await;
+    let name = unique("limited");
+    assert!(
+        kubectl(&[
+            "create",
+            "secret",
+            "generic",
+            &name,
+            "-n",
+            "team-a",
+            "--from-literal=token=limited-value",
+        ])
+        .status
+        .success()
+    );
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    let reveal = |who: &reqwest::Client, ns: &str, secret: &str| {
+        who.post(format!(
+            "{}/api/v1/namespaces/{ns}/secrets/{secret}/reveal",
+            server.url
+        ))
+        .header(CSRF.0, CSRF.1)
+        .json(&json!({"keys": ["token"]}))
+        .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(reveal(&alice, "team-a", &name).await.unwrap().status(), 200);
+    }
+    let limited = reveal(&alice, "team-a", &name).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "Retry-After {retry}");
+    let body: Value = limited.json().await.unwrap();
+    assert!(!body.to_string().contains("limited-value"));
+    assert!(body["message"].as_str().unwrap().contains("try again"));
+
+    // Another user has a budget of their own.
+    let other = unique("bobs");
+    assert!(
+        kubectl(&[
+            "create",
+            "secret",
+            "generic",
+            &other,
+            "-n",
+            "team-b",
+            "--from-literal=token=b",
+        ])
+        .status
+        .success()
+    );
+    let bob = client();
+    sign_in(&bob, &server.url, "bob", "/").await;
+    assert_eq!(reveal(&bob, "team-b", &other).await.unwrap().status(), 200);
+
+    // The trail holds three allowed reveals and one denied by the limit.
+    let records = server
+        .state
+        .audit
+        .query(&AuditQuery {
+            secret: Some(name.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let outcomes: Vec<String> = records
+        .iter()
+        .map(|r| serde_json::to_value(r.event.outcome).unwrap().to_string())
+        .collect();
+    assert_eq!(records.len(), 4, "{outcomes:?}");
+    let denied: Vec<_> = records
+        .iter()
+        .filter(|r| serde_json::to_value(r.event.outcome).unwrap() == "denied")
+        .collect();
+    assert_eq!(denied.len(), 1, "{outcomes:?}");
+    assert!(
+        denied[0]
+            .event
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("rate limited")
+    );
+    assert_eq!(denied[0].event.status, Some(429));
+    server.stop();
+}
