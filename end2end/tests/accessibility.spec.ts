@@ -48,7 +48,8 @@ test("every page and state has no serious or critical axe violations", async ({ 
   await expect(page.locator("#name-error")).not.toBeEmpty();
   await expectAccessible(page, "create form with errors");
   for (const kind of ["docker-registry", "tls", "env-file", "basic-auth", "ssh-auth"]) {
-    await page.locator("select[name=kind]").selectOption(kind);
+    await page.locator(`[role=tab][data-kind=${kind}]`).click();
+    await expect(page.locator(`[role=tab][data-kind=${kind}]`)).toHaveAttribute("aria-selected", "true");
     await expectAccessible(page, `create form, ${kind}`);
   }
 
@@ -59,17 +60,19 @@ test("every page and state has no serious or critical axe violations", async ({ 
   await page.goto("/no/such/page");
   await expectAccessible(page, "not found");
 
-  const dave = await browser.newPage();
+  const daveContext = await browser.newContext();
+  const dave = await daveContext.newPage();
   await signIn(dave, "dave", "/audit");
   await expect(dave.getByTestId("audit-table")).toBeVisible();
   await expectAccessible(dave, "audit");
-  await dave.close();
+  await daveContext.close();
 
-  const bob = await browser.newPage();
+  const bobContext = await browser.newContext();
+  const bob = await bobContext.newPage();
   await signIn(bob, "bob", "/ns/team-a");
   await expect(bob.getByTestId("error-panel")).toBeVisible();
   await expectAccessible(bob, "error panel");
-  await bob.close();
+  await bobContext.close();
 });
 
 test("error fields are tied to their inputs", async ({ page }) => {
@@ -119,6 +122,17 @@ test("keyboard: / focuses the filter, Escape closes dialogs, Enter submits, focu
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/\/ns\/team-a$/);
   await expect(page.getByRole("status").filter({ hasText: `Deleted ${name}` })).toBeVisible();
+
+  // Arrow keys move between the kind tabs.
+  await page.goto("/ns/team-a/new");
+  await waitForHydration(page);
+  await page.locator("[role=tab][data-kind=generic]").focus();
+  await page.keyboard.press("ArrowRight");
+  await expect(page.locator("[role=tab][data-kind=env-file]")).toBeFocused();
+  await expect(page.locator("[role=tab][data-kind=env-file]")).toHaveAttribute("aria-selected", "true");
+  await expect(page.locator("textarea[name=envFile]")).toBeVisible();
+  await page.keyboard.press("ArrowLeft");
+  await expect(page.locator("[role=tab][data-kind=generic]")).toHaveAttribute("aria-selected", "true");
 
   // Enter submits the create form.
   await page.goto("/ns/team-a/new");

@@ -241,18 +241,8 @@ pub fn CreateSecretPage() -> impl IntoView {
                         aria-invalid=move || errors.with(|m| m.contains_key("name")).to_string() prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
                     <FieldError id="name-error" message=Signal::derive(err("name")) />
                 </label>
+                <KindTabs kind=kind />
                 <div class="field-row">
-                    <label class="field">
-                        <span>"Kind"</span>
-                        <select name="kind" prop:value=kind on:change=move |ev| kind.set(event_target_value(&ev))>
-                            <option value="generic">"Generic (literals and files)"</option>
-                            <option value="env-file">"Generic from an env file"</option>
-                            <option value="docker-registry">"Docker registry"</option>
-                            <option value="tls">"TLS certificate and key"</option>
-                            <option value="basic-auth">"Basic auth"</option>
-                            <option value="ssh-auth">"SSH auth"</option>
-                        </select>
-                    </label>
                     <label class="field">
                         <span>"Template"</span>
                         <select name="template" data-testid="template" on:change=move |ev| apply_template(event_target_value(&ev))>
@@ -262,6 +252,7 @@ pub fn CreateSecretPage() -> impl IntoView {
                     </label>
                 </div>
 
+                <div role="tabpanel" id="kind-panel" class="form" aria-labelledby=move || format!("kind-tab-{}", kind.get())>
                 <Show when=move || kind.get() == "generic">
                     <fieldset class="rows">
                         <legend>"Data"</legend>
@@ -319,6 +310,7 @@ pub fn CreateSecretPage() -> impl IntoView {
                     <FieldError id="ssh-error" message=Signal::derive(err("privateKey")) />
                 </Show>
 
+                </div>
                 <Show when=move || { reading.get() > 0 }>
                     <p class="progress" role="status"><progress aria-label="Reading files"></progress>"Reading files…"</p>
                 </Show>
@@ -338,6 +330,57 @@ pub fn CreateSecretPage() -> impl IntoView {
                 <p class="hint">"kubectl: " <code>{move || kubectl_hint(&ns(), &name.get(), &kind.get(), &rows.get())}</code></p>
             </form>
         </section>
+    }
+}
+
+/// The kinds of secret, as tabs (arrow keys move between them).
+const KINDS: &[(&str, &str)] = &[
+    ("generic", "Generic"),
+    ("env-file", "Env file"),
+    ("docker-registry", "Docker registry"),
+    ("tls", "TLS"),
+    ("basic-auth", "Basic auth"),
+    ("ssh-auth", "SSH auth"),
+];
+
+#[component]
+fn KindTabs(kind: RwSignal<String>) -> impl IntoView {
+    let select = move |index: usize| {
+        let (id, _) = KINDS[index % KINDS.len()];
+        kind.set(id.to_string());
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            if let Some(tab) = document()
+                .get_element_by_id(&format!("kind-tab-{id}"))
+                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = tab.focus();
+            }
+        }
+    };
+    view! {
+        <div class="tabs" role="tablist" aria-label="Kind of secret">
+            {KINDS.iter().enumerate().map(|(index, (id, label))| {
+                let selected = move || kind.get() == *id;
+                view! {
+                    <button type="button" role="tab" class="tab" id=format!("kind-tab-{id}") data-kind=*id
+                        aria-controls="kind-panel"
+                        aria-selected=move || selected().to_string()
+                        tabindex=move || if selected() { "0" } else { "-1" }
+                        on:click=move |_| kind.set(id.to_string())
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+                            "ArrowRight" => { ev.prevent_default(); select(index + 1) }
+                            "ArrowLeft" => { ev.prevent_default(); select(index + KINDS.len() - 1) }
+                            "Home" => { ev.prevent_default(); select(0) }
+                            "End" => { ev.prevent_default(); select(KINDS.len() - 1) }
+                            _ => {}
+                        }>
+                        {*label}
+                    </button>
+                }
+            }).collect_view()}
+        </div>
     }
 }
 

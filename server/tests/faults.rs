@@ -1,0 +1,412 @@
+//! Faults on the real components: the API server killed and restarted, the
+//! API server hanging, and Strongroom itself killed with SIGKILL in the
+//! middle of a burst of creates and reveals.
+//!
+//! These tests stop shared processes of the local stack, so they live in
+//! their own test binary (cargo runs test binaries one at a time) and run
+//! one after another inside it through a lock.
+
+mod common;
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{Stack, TestServer, b64, client, kubectl, sign_in, unique};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
+
+/// One fault at a time: they take down processes every test depends on.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+/// The running kube-apiserver of the local stack: its pid file and the
+/// command line it was started with, so it can be started again as it was.
+struct ApiServer {
+    pid_file: std::path::PathBuf,
+}
+
+impl ApiServer {
+    fn get() -> ApiServer {
+        let dir = std::env::var("STRONGROOM_STACK_DIR").expect("STRONGROOM_STACK_DIR");
+        ApiServer {
+            pid_file: std::path::Path::new(&dir).join("kube-apiserver.pid"),
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        std::fs::read_to_string(&self.pid_file)
+            .expect("kube-apiserver.pid")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} kube-apiserver");
+    }
+
+    /// Stops it (SIGTERM, waits for the exit) and returns how to start it
+    /// again: its exact command line.
+    fn stop(&self) -> Vec<String> {
+        let pid = self.pid();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        self.signal("-TERM");
+        let started = Instant::now();
+        while std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| !s.contains(") Z "))
+                .unwrap_or(false)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "kube-apiserver did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        args
+    }
+
+    /// Starts it again with the same command line and records the new pid
+    /// where the stack's script looks for it.
+    fn start(&self, args: &[String]) {
+        let dir = self.pid_file.parent().unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("kube-apiserver.log"))
+            .unwrap();
+        let child = Command::new(&args[0])
+            .args(&args[1..])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("restart kube-apiserver");
+        std::fs::write(&self.pid_file, child.id().to_string()).unwrap();
+        // Not waited for: it outlives this test, like the stack's own start.
+        std::mem::forget(child);
+        let started = Instant::now();
+        while !kubectl(&["get", "--raw", "/readyz"]).status.success() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "kube-apiserver did not come back"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+async fn reveal(c: &reqwest::Client, url: &str, name: &str) -> (u16, String) {
+    let r = c
+        .post(format!(
+            "{url}/api/v1/namespaces/team-a/secrets/{name}/reveal"
+        ))
+        .header(CSRF.0, CSRF.1)
+        .json(&json!({"keys": ["token"]}))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_api_server_stopped_mid_session_gives_a_clear_503_and_strongroom_recovers_when_it_returns()
+ {
+    let _one = SERIAL.lock().await;
+    let server = TestServer::start(&["--kube-timeout", "3s"]).await;
+    let name = unique("outage");
+    assert!(
+        kubectl(&[
+            "create",
+            "secret",
+            "generic",
+            &name,
+            "-n",
+            "team-a",
+            "--from-literal=token=outage-value"
+        ])
+        .status
+        .success()
+    );
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    assert_eq!(reveal(&alice, &server.url, &name).await.0, 200);
+
+    let api = ApiServer::get();
+    let args = api.stop();
+    let t = Instant::now();
+    let (status, body) = reveal(&alice, &server.url, &name).await;
+    let took = t.elapsed();
+    let restart = std::thread::spawn({
+        let args = args.clone();
+        move || ApiServer::get().start(&args)
+    });
+    assert_eq!(status, 503, "{body}");
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["code"], "unavailable");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kubernetes API"),
+        "{body}"
+    );
+    assert!(!body.contains("outage-value") && !body.contains(&b64(b"outage-value")));
+    assert!(
+        took < Duration::from_secs(10),
+        "the refusal came after {took:?}"
+    );
+    // Listing is refused the same way, and the session is still there.
+    let list = alice
+        .get(format!("{}/api/v1/namespaces/team-a/secrets", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 503);
+
+    tokio::task::spawn_blocking(move || restart.join().unwrap())
+        .await
+        .unwrap();
+    // The same Strongroom process, the same session: it works again.
+    let mut last = (0, String::new());
+    for _ in 0..40 {
+        last = reveal(&alice, &server.url, &name).await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(last.0, 200, "recovered without a restart: {}", last.1);
+    assert!(last.1.contains(&b64(b"outage-value")));
+    server.stop();
+}
+
+#[tokio::test]
+async fn a_hanging_api_server_is_bounded_by_the_configured_timeout() {
+    let _one = SERIAL.lock().await;
+    let server = TestServer::start(&["--kube-timeout", "1s"]).await;
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    let name = unique("hang");
+    assert!(
+        kubectl(&[
+            "create",
+            "secret",
+            "generic",
+            &name,
+            "-n",
+            "team-a",
+            "--from-literal=token=v"
+        ])
+        .status
+        .success()
+    );
+    let api = ApiServer::get();
+    // SIGSTOP: the process keeps its socket but answers nothing.
+    api.signal("-STOP");
+    let t = Instant::now();
+    let (status, body) = reveal(&alice, &server.url, &name).await;
+    let took = t.elapsed();
+    api.signal("-CONT");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        took < Duration::from_secs(8),
+        "a 1 s Kubernetes timeout should bound the request, it took {took:?}"
+    );
+    // A create during a hang is not retried blindly afterwards: it either
+    // exists once or not at all, and Strongroom says which it could not tell.
+    let mut ok = false;
+    for _ in 0..40 {
+        if reveal(&alice, &server.url, &name).await.0 == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(ok, "works again once the API server answers");
+    server.stop();
+}
+
+/// The release-like server binary as its own process (so it can be killed).
+fn spawn_binary(port: u16, data_dir: &std::path::Path) -> Child {
+    let stack = Stack::get();
+    Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
+        .env_clear()
+        .env("STRONGROOM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("STRONGROOM_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("STRONGROOM_OIDC_ISSUER", stack.oidc_issuer())
+        .env("STRONGROOM_OIDC_CLIENT_ID", stack.var("OIDC_CLIENT_ID"))
+        .env(
+            "STRONGROOM_OIDC_CLIENT_SECRET",
+            stack.var("OIDC_CLIENT_SECRET"),
+        )
+        .env("STRONGROOM_KUBECONFIG", stack.var("BACKEND_KUBECONFIG"))
+        .env("STRONGROOM_NAMESPACES", "team-a,team-b")
+        .env("STRONGROOM_DATA_DIR", data_dir)
+        .env("STRONGROOM_COOKIE_SECURE", "false")
+        .env("STRONGROOM_REVEAL_RATE_LIMIT", "off")
+        .env("STRONGROOM_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start strongroom-server")
+}
+
+async fn wait_ready(url: &str) {
+    let c = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = c.get(format!("{url}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{url} not ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn sigkill_during_a_burst_loses_no_audit_record_and_leaves_no_partial_secret() {
+    let _one = SERIAL.lock().await;
+    let port = common::test_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let data_dir = std::env::temp_dir().join(format!("strongroom-sigkill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let mut child = spawn_binary(port, &data_dir);
+    wait_ready(&url).await;
+    let alice = client();
+    sign_in(&alice, &url, "alice", "/").await;
+    let target = unique("burst-reveal");
+    assert!(
+        kubectl(&[
+            "create",
+            "secret",
+            "generic",
+            &target,
+            "-n",
+            "team-a",
+            "--from-literal=token=burst-value"
+        ])
+        .status
+        .success()
+    );
+    let prefix = unique("burst");
+
+    // 16 workers create (three keys each) and reveal until the process dies.
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut workers = Vec::new();
+    for w in 0..16 {
+        let (alice, url, target, prefix, answered) = (
+            alice.clone(),
+            url.clone(),
+            target.clone(),
+            prefix.clone(),
+            answered.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let r = if i % 2 == 0 {
+                    alice
+                        .post(format!("{url}/api/v1/namespaces/team-a/secrets"))
+                        .header(CSRF.0, CSRF.1)
+                        .json(&json!({"name": format!("{prefix}-{w}-{i}"), "input": {"kind": "generic", "entries": [
+                            {"key": "a", "value": b64(b"1")}, {"key": "b", "value": b64(b"2")}, {"key": "c", "value": b64(b"3")}]}}))
+                        .send()
+                        .await
+                } else {
+                    alice
+                        .post(format!("{url}/api/v1/namespaces/team-a/secrets/{target}/reveal"))
+                        .header(CSRF.0, CSRF.1)
+                        .json(&json!({"keys": ["token"]}))
+                        .send()
+                        .await
+                };
+                let Ok(r) = r else { return };
+                if r.status() == 200 && i % 2 == 1 {
+                    let Ok(body) = r.json::<Value>().await else { return };
+                    assert!(body.to_string().contains(&b64(b"burst-value")));
+                    answered
+                        .lock()
+                        .unwrap()
+                        .push(body["audit_id"].as_str().unwrap().to_string());
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    for w in workers {
+        let _ = w.await;
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(
+        !answered.is_empty(),
+        "some reveals were answered before the kill"
+    );
+
+    // After a restart on the same data: the chain verifies, every value
+    // that left the server has its committed record.
+    let mut child = spawn_binary(port, &data_dir);
+    wait_ready(&url).await;
+    let verify = Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
+        .args(["audit", "verify"])
+        .env_clear()
+        .env("STRONGROOM_DATA_DIR", &data_dir)
+        .env("STRONGROOM_OIDC_ISSUER", Stack::get().oidc_issuer())
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "audit verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    use sqlx::Connection;
+    let db_url = format!(
+        "sqlite://{}?mode=ro",
+        data_dir.join("strongroom.db").display()
+    );
+    let mut db = sqlx::SqliteConnection::connect(&db_url).await.unwrap();
+    for id in &answered {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "the reveal answered with audit id {id} has no record");
+    }
+
+    // Every secret of the burst is whole: all three keys, or absent.
+    let out = kubectl(&["get", "secrets", "-n", "team-a", "-o", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut created = 0;
+    for item in list["items"].as_array().unwrap() {
+        let name = item["metadata"]["name"].as_str().unwrap();
+        if name.starts_with(&format!("{prefix}-")) {
+            created += 1;
+            let keys: Vec<&String> = item["data"].as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["a", "b", "c"], "{name} is partial");
+        }
+    }
+    assert!(created > 0, "some creates went through before the kill");
+    let _ = child.kill();
+    let _ = child.wait();
+}
