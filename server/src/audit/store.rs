@@ -6,7 +6,8 @@ use std::io::Write as _;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use tokio::sync::Mutex;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{
     AuditEvent, AuditRecord, AuditSettings, ChainError, Fingerprinter, GENESIS_HASH, chain_hash,
@@ -61,13 +62,28 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
+/// The most records one transaction commits together.
+const MAX_BATCH: usize = 256;
+
+/// A record waiting for the writer, and where its fate is reported.
+struct Pending {
+    event: AuditEvent,
+    done: oneshot::Sender<Result<AuditRecord, String>>,
+}
+
 /// The audit trail.
 pub struct AuditStore {
     db: Db,
     settings: AuditSettings,
     fingerprinter: Fingerprinter,
-    /// Serialises this replica's writers; replicas serialise on the head row.
-    write_lock: Mutex<()>,
+    /// Serialises this replica's writes to the chain; replicas serialise on
+    /// the head row.
+    write_lock: Arc<Mutex<()>>,
+    /// The writer task: records that arrive while a commit is in progress
+    /// are committed together by the next one (group commit), so concurrent
+    /// requests share one fsync. Each request still waits for its own
+    /// record's commit.
+    writer: mpsc::Sender<Pending>,
 }
 
 impl AuditStore {
@@ -105,11 +121,15 @@ impl AuditStore {
             Some(k) => k.into_bytes(),
             None => hex::decode(stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         };
+        let write_lock = Arc::new(Mutex::new(()));
+        let (writer, queue) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(write_batches(db.clone(), write_lock.clone(), queue));
         Ok(Self {
             db,
             settings,
             fingerprinter: Fingerprinter::new(key),
-            write_lock: Mutex::new(()),
+            write_lock,
+            writer,
         })
     }
 
@@ -143,8 +163,12 @@ impl AuditStore {
         if !(self.settings.database && self.settings.database_required) {
             return Ok(());
         }
-        let probe = async {
-            match &self.db {
+        // Spawned, so that a probe outlived by its timeout still finishes
+        // (and rolls back) instead of leaving a pooled connection inside an
+        // open write transaction that would block every later write.
+        let db = self.db.clone();
+        let probe = tokio::spawn(async move {
+            match db {
                 Db::Sqlite(p) => {
                     let mut conn = p.acquire().await?;
                     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
@@ -153,8 +177,13 @@ impl AuditStore {
                         .await
                         .map(|_| ())
                 }
-                Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+                Db::Postgres(p) => sqlx::query("SELECT 1").execute(&p).await.map(|_| ()),
             }
+        });
+        let probe = async {
+            probe
+                .await
+                .unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("probe failed: {e}"))))
         };
         match tokio::time::timeout(self.settings.timeout, probe).await {
             Ok(Ok(())) => Ok(()),
@@ -221,76 +250,18 @@ impl AuditStore {
         }
     }
 
-    async fn append_db(&self, event: &AuditEvent) -> Result<AuditRecord, sqlx::Error> {
-        let _guard = self.write_lock.lock().await;
-        let json = serde_json::to_string(event).expect("events serialize");
-        macro_rules! insert {
-            ($conn:expr, $head_sql:expr) => {{
-                let head = sqlx::query($head_sql).fetch_one(&mut *$conn).await?;
-                let prev_seq: i64 = head.try_get("seq")?;
-                let prev_hash: String = head.try_get("hash")?;
-                let seq = prev_seq + 1;
-                let hash = chain_hash(&prev_hash, seq, event);
-                sqlx::query(
-                    "INSERT INTO audit_records (seq, id, time, username, namespace, secret, action, outcome, event, prev_hash, hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(seq)
-                .bind(&event.id)
-                .bind(&event.time)
-                .bind(&event.user)
-                .bind(&event.namespace)
-                .bind(&event.secret)
-                .bind(event.action.as_str())
-                .bind(outcome_str(event.outcome))
-                .bind(&json)
-                .bind(&prev_hash)
-                .bind(&hash)
-                .execute(&mut *$conn)
-                .await?;
-                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                    .bind(seq)
-                    .bind(&hash)
-                    .execute(&mut *$conn)
-                    .await?;
-                AuditRecord { seq, event: event.clone(), prev_hash, hash }
-            }};
-        }
-        match &self.db {
-            Db::Sqlite(pool) => {
-                let mut conn = pool.acquire().await?;
-                // IMMEDIATE takes the write lock up front; with WAL and
-                // synchronous=FULL the COMMIT is on disk when it returns.
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-                let result: Result<AuditRecord, sqlx::Error> = async {
-                    Ok(insert!(
-                        conn,
-                        "SELECT seq, hash FROM audit_head WHERE id = 1"
-                    ))
-                }
-                .await;
-                match result {
-                    Ok(r) => {
-                        sqlx::query("COMMIT").execute(&mut *conn).await?;
-                        Ok(r)
-                    }
-                    Err(e) => {
-                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                        Err(e)
-                    }
-                }
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                // The head row lock serialises writers across replicas.
-                let r = insert!(
-                    tx,
-                    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-                );
-                tx.commit().await?;
-                Ok(r)
-            }
-        }
+    /// Hands the record to the writer and waits until it is committed.
+    async fn append_db(&self, event: &AuditEvent) -> Result<AuditRecord, String> {
+        let stopped = || "the audit writer has stopped".to_string();
+        let (done, outcome) = oneshot::channel();
+        self.writer
+            .send(Pending {
+                event: event.clone(),
+                done,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 
     /// Deletes records older than `cutoff` (RFC 3339) and records the
@@ -440,4 +411,108 @@ where
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
+}
+
+/// The writer task: takes every record waiting (up to [`MAX_BATCH`]),
+/// commits them in one transaction, then answers each. A failed commit fails
+/// every record of its batch; none of them is answered as written.
+async fn write_batches(db: Db, lock: Arc<Mutex<()>>, mut queue: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let result = {
+            let _guard = lock.lock().await;
+            let events: Vec<&AuditEvent> = batch.iter().map(|p| &p.event).collect();
+            write_batch(&db, &events).await
+        };
+        match result {
+            Ok(records) => {
+                for (pending, record) in batch.drain(..).zip(records) {
+                    let _ = pending.done.send(Ok(record));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for pending in batch.drain(..) {
+                    let _ = pending.done.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Appends `events` to the chain in one transaction, in order.
+async fn write_batch(db: &Db, events: &[&AuditEvent]) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    macro_rules! insert_all {
+        ($conn:expr, $head_sql:expr) => {{
+            let head = sqlx::query($head_sql).fetch_one(&mut *$conn).await?;
+            let mut seq: i64 = head.try_get("seq")?;
+            let mut prev_hash: String = head.try_get("hash")?;
+            let mut records = Vec::with_capacity(events.len());
+            for event in events {
+                seq += 1;
+                let hash = chain_hash(&prev_hash, seq, event);
+                let json = serde_json::to_string(event).expect("events serialize");
+                sqlx::query(
+                    "INSERT INTO audit_records (seq, id, time, username, namespace, secret, action, outcome, event, prev_hash, hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(seq)
+                .bind(&event.id)
+                .bind(&event.time)
+                .bind(&event.user)
+                .bind(&event.namespace)
+                .bind(&event.secret)
+                .bind(event.action.as_str())
+                .bind(outcome_str(event.outcome))
+                .bind(&json)
+                .bind(&prev_hash)
+                .bind(&hash)
+                .execute(&mut *$conn)
+                .await?;
+                records.push(AuditRecord { seq, event: (*event).clone(), prev_hash: prev_hash.clone(), hash: hash.clone() });
+                prev_hash = hash;
+            }
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(seq)
+                .bind(&prev_hash)
+                .execute(&mut *$conn)
+                .await?;
+            records
+        }};
+    }
+    match db {
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            // IMMEDIATE takes the write lock up front; with WAL and
+            // synchronous=FULL the COMMIT is on disk when it returns.
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let result: Result<Vec<AuditRecord>, sqlx::Error> = async {
+                Ok(insert_all!(
+                    conn,
+                    "SELECT seq, hash FROM audit_head WHERE id = 1"
+                ))
+            }
+            .await;
+            // A failed COMMIT is rolled back too: the connection goes back to
+            // the pool outside any transaction.
+            let committed = match result {
+                Ok(r) => sqlx::query("COMMIT").execute(&mut *conn).await.map(|_| r),
+                Err(e) => Err(e),
+            };
+            if committed.is_err() {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            }
+            committed
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            // The head row lock serialises writers across replicas.
+            let r = insert_all!(
+                tx,
+                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+            );
+            tx.commit().await?;
+            Ok(r)
+        }
+    }
 }
