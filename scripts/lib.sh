@@ -187,6 +187,8 @@ OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT
 OIDC_CLIENT_ID=strongroom
 OIDC_CLIENT_SECRET=strongroom-local-secret
 POSTGRES_URL=postgres://strongroom@127.0.0.1:$PG_PORT/strongroom
+POSTGRES_DIR=$PG_DIR
+POSTGRES_PORT=$PG_PORT
 ENV
 }
 

@@ -477,3 +477,34 @@ async fn the_browser_timers_are_configured_on_the_server() {
     assert_eq!(me["reveal_rehide_seconds"], 120);
     server.stop();
 }
+
+#[tokio::test]
+async fn activity_keeps_a_session_past_its_idle_timeout_and_idleness_ends_it() {
+    let server = TestServer::start(&[
+        "--session-idle-timeout",
+        "4s",
+        "--session-max-lifetime",
+        "1h",
+    ])
+    .await;
+    let c = client();
+    sign_in(&c, &server.url, "alice", "/").await;
+    // Busy for twice the idle timeout: still signed in.
+    for _ in 0..8 {
+        assert_eq!(me(&c, &server.url).await.0, 200);
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    }
+    assert_eq!(
+        me(&c, &server.url).await.0,
+        200,
+        "activity renews the idle timer"
+    );
+    // Idle for longer than the timeout: signed out.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(
+        me(&c, &server.url).await.0,
+        401,
+        "idleness ends the session"
+    );
+    server.stop();
+}

@@ -410,3 +410,128 @@ async fn sigkill_during_a_burst_loses_no_audit_record_and_leaves_no_partial_secr
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// PostgreSQL of the local stack, stopped and started as scripts/lib.sh does.
+fn postgres(action: &str) {
+    let stack = Stack::get();
+    let dir = stack.var("POSTGRES_DIR");
+    let port = stack.var("POSTGRES_PORT");
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin/pg_ctl")))
+        .filter(|p| p.exists())
+        .max()
+        .expect("pg_ctl");
+    let mut args: Vec<String> = vec![
+        bin.display().to_string(),
+        "-D".into(),
+        dir.clone(),
+        "-w".into(),
+    ];
+    match action {
+        "stop" => args.extend(["-m".into(), "fast".into(), "stop".into()]),
+        _ => args.extend([
+            "-l".into(),
+            format!("{dir}/server.log"),
+            "-t".into(),
+            "30".into(),
+            "-o".into(),
+            format!("-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=on"),
+            "start".into(),
+        ]),
+    }
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let status = if root {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .args(&args)
+            .status()
+    } else {
+        Command::new(&args[0]).args(&args[1..]).status()
+    }
+    .unwrap();
+    assert!(status.success(), "pg_ctl {action}");
+}
+
+#[tokio::test]
+async fn postgresql_stopped_and_restarted_fails_closed_with_clear_answers_and_recovers() {
+    let _one = SERIAL.lock().await;
+    let stack = Stack::get();
+    let pg = stack.var("POSTGRES_URL");
+    let server = TestServer::start(&["--database-url", &pg, "--audit-timeout", "2s"]).await;
+    let name = unique("pgdown");
+    assert!(
+        kubectl(&[
+            "create",
+            "secret",
+            "generic",
+            &name,
+            "-n",
+            "team-a",
+            "--from-literal=token=pg-value"
+        ])
+        .status
+        .success()
+    );
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    assert_eq!(reveal(&alice, &server.url, &name).await.0, 200);
+
+    postgres("stop");
+    let outcome = std::panic::AssertUnwindSafe(async {
+        let (status, body) = reveal(&alice, &server.url, &name).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(!body.contains("pg-value") && !body.contains(&b64(b"pg-value")));
+        let created = unique("pgdown-create");
+        let r = alice
+            .post(format!("{}/api/v1/namespaces/team-a/secrets", server.url))
+            .header(CSRF.0, CSRF.1)
+            .json(&json!({"name": created, "input": {"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(
+            !kubectl(&["get", "secret", &created, "-n", "team-a"])
+                .status
+                .success()
+        );
+        // A newcomer's sign-in gets a page that says what is wrong.
+        let newcomer = client();
+        let r = newcomer
+            .get(format!("{}/auth/login?next=/", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let page = r.text().await.unwrap();
+        assert!(page.contains("unavailable"), "{page}");
+    });
+    let result = futures::FutureExt::catch_unwind(outcome).await;
+    postgres("start");
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    // Same process, same session: everything works again.
+    let mut last = (0, String::new());
+    for _ in 0..40 {
+        last = reveal(&alice, &server.url, &name).await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(last.0, 200, "recovered: {}", last.1);
+    let newcomer = client();
+    sign_in(&newcomer, &server.url, "bob", "/").await;
+    server.stop();
+}

@@ -52,8 +52,12 @@ where
             .await
             .map_err(|(_, msg)| AppError::internal(format!("session layer missing: {msg}")))?;
         let app = AppState::from_ref(state);
-        session::current_user(&session, app.config.session_max_lifetime)
-            .await?
-            .ok_or(AppError::Unauthenticated)
+        session::current_user(
+            &session,
+            app.config.session_max_lifetime,
+            app.config.session_idle_timeout,
+        )
+        .await?
+        .ok_or(AppError::Unauthenticated)
     }
 }

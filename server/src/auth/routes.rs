@@ -129,6 +129,7 @@ async fn callback(
     let stored = SessionUser {
         user: user.clone(),
         signed_in_at: chrono::Utc::now().timestamp(),
+        touched_at: chrono::Utc::now().timestamp(),
     };
     let saved = async {
         session.insert(USER_KEY, &stored).await?;

@@ -28,13 +28,22 @@ pub struct SessionUser {
     pub user: CurrentUser,
     /// Unix seconds of sign-in, for the absolute lifetime.
     pub signed_in_at: i64,
+    /// Unix seconds of the last time the session's idle timer was renewed.
+    #[serde(default)]
+    pub touched_at: i64,
 }
 
 /// The signed-in user of a session, or `None`. A session past its absolute
 /// lifetime is destroyed here, whatever its idle timer says.
+///
+/// Activity renews the idle timer: the store only learns of it when the
+/// session is saved, so a session in use is saved again once a quarter of
+/// the idle timeout (at most a minute) has passed since the last renewal —
+/// one write per minute per active session, not one per request.
 pub async fn current_user(
     session: &Session,
     max_lifetime: Duration,
+    idle_timeout: Duration,
 ) -> Result<Option<CurrentUser>, AppError> {
     let stored: Option<SessionUser> = session
         .get(USER_KEY)
@@ -50,6 +59,18 @@ pub async fn current_user(
             .await
             .map_err(|e| AppError::unavailable("the session store", e))?;
         return Ok(None);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let renew_every = (idle_timeout.as_secs() / 4).clamp(1, 60) as i64;
+    if now - stored.touched_at.max(stored.signed_in_at) >= renew_every {
+        let touched = SessionUser {
+            touched_at: now,
+            ..stored.clone()
+        };
+        session
+            .insert(USER_KEY, &touched)
+            .await
+            .map_err(|e| AppError::unavailable("the session store", e))?;
     }
     Ok(Some(stored.user))
 }

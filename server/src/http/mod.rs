@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(state.sessions.clone())
+        .layer(middleware::from_fn(security::session_store_failures))
         .layer(middleware::from_fn(security::headers))
         // A panic becomes a 500 for that request, never a dropped connection;
         // the panic message is not sent to the client.

@@ -55,6 +55,32 @@ pub async fn headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// The session layer answers a bare 500 when it cannot save a session (its
+/// store, the database, is down). That becomes what every other outage is:
+/// a 503 that says what is wrong, JSON for the API and a page for people.
+pub async fn session_store_failures(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let bare_500 = response.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(header::CONTENT_TYPE);
+    if !bare_500 {
+        return response;
+    }
+    tracing::error!("the session store failed; answering 503");
+    if api {
+        AppError::Unavailable(
+            "The session store is unavailable right now, so nothing was done. Please try again shortly.".into(),
+        )
+        .into_response()
+    } else {
+        crate::http::error_page(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "Strongroom is unavailable",
+            "The session store is unavailable right now. Please try again shortly.",
+        )
+    }
+}
+
 /// The API's guard: `no-store` on every answer, and for state-changing
 /// methods a matching `Origin` plus the custom header (browsers cannot add
 /// it to a cross-site form post without a CORS preflight, which we never
@@ -120,7 +146,13 @@ pub async fn require_page_login(
     request: Request,
     next: Next,
 ) -> Response {
-    match session::current_user(&session, state.config.session_max_lifetime).await {
+    match session::current_user(
+        &session,
+        state.config.session_max_lifetime,
+        state.config.session_idle_timeout,
+    )
+    .await
+    {
         Ok(Some(_)) => next.run(request).await,
         Ok(None) => {
             let here = request
