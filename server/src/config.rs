@@ -212,6 +212,11 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_MAX_REQUEST_BYTES", default_value_t = 3 * 1024 * 1024)]
     pub max_request_bytes: usize,
 
+    /// An API request (reading its body included) that takes longer than
+    /// this is answered 408. Request headers must arrive within 10 s.
+    #[arg(long, env = "STRONGROOM_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
     /// Name of the cluster, recorded in audit records.
     #[arg(long, env = "STRONGROOM_CLUSTER_NAME", default_value = "default")]
     pub cluster_name: String,

@@ -52,13 +52,8 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listen, database = state.db.kind(), "listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("server error")
+    strongroom_server::http::serve(listener, app, shutdown()).await;
+    Ok(())
 }
 
 /// `strongroom-server audit verify`: checks the hash chain of the audit

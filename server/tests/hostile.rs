@@ -231,3 +231,160 @@ async fn reveals_are_rate_limited_per_user_and_the_refusal_is_audited() {
     assert_eq!(denied[0].event.status, Some(429));
     server.stop();
 }
+
+/// The reveal's audit record for `secret`, as the server stored it.
+async fn source_ip_of_reveal(server: &TestServer, secret: &str) -> Option<String> {
+    let records = server
+        .state
+        .audit
+        .query(&AuditQuery {
+            secret: Some(secret.to_string()),
+            action: Some("reveal".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    records[0].event.source_ip.clone()
+}
+
+#[tokio::test]
+async fn forwarded_headers_are_ignored_unless_they_come_from_a_trusted_proxy() {
+    let name = unique("xff");
+    assert!(
+        kubectl(&[
+            "create",
+            "secret",
+            "generic",
+            &name,
+            "-n",
+            "team-a",
+            "--from-literal=token=xff-value",
+        ])
+        .status
+        .success()
+    );
+    for (trusted, expected) in [(false, "127.0.0.1"), (true, "203.0.113.7")] {
+        let extra: &[&str] = if trusted {
+            &["--trusted-proxies", "127.0.0.1"]
+        } else {
+            &[]
+        };
+        let server = TestServer::start(extra).await;
+        let alice = client();
+        sign_in(&alice, &server.url, "alice", "/").await;
+        let r = alice
+            .post(format!(
+                "{}/api/v1/namespaces/team-a/secrets/{name}/reveal",
+                server.url
+            ))
+            .header(CSRF.0, CSRF.1)
+            .header("x-forwarded-for", "203.0.113.7")
+            .header("x-forwarded-host", "evil.example")
+            .header("x-forwarded-proto", "https")
+            .json(&json!({"keys": ["token"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            source_ip_of_reveal(&server, &name).await.as_deref(),
+            Some(expected),
+            "trusted proxy: {trusted}"
+        );
+        // Sign-in links are built from the configured public URL, never
+        // from forwarded host or scheme.
+        let login = client()
+            .get(format!("{}/auth/login?next=/", server.url))
+            .header("x-forwarded-host", "evil.example")
+            .header("x-forwarded-proto", "https")
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        let location = login.headers()["location"].to_str().unwrap().to_string();
+        assert!(!location.contains("evil.example"), "{location}");
+        assert!(
+            location.contains(&format!(
+                "127.0.0.1%3A{}%2Fauth%2Fcallback",
+                server.addr.port()
+            )),
+            "{location}"
+        );
+        server.stop();
+    }
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_by_timeouts() {
+    let server = TestServer::start(&["--request-timeout", "2s"]).await;
+    let addr = server.addr;
+    // Headers that never finish: the connection is closed after the header
+    // timeout.
+    let closed_after = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        write!(s, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).unwrap_or(0);
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&buf[..n]).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    let limit = strongroom_server::http::HEADER_READ_TIMEOUT;
+    assert!(
+        closed_after.0 >= limit - std::time::Duration::from_secs(1)
+            && closed_after.0 < limit + std::time::Duration::from_secs(10),
+        "closed after {:?}: {:?}",
+        closed_after.0,
+        closed_after.1
+    );
+    assert!(!closed_after.1.contains("200 OK"));
+
+    // A signed-in client whose body stalls halfway: 408 after the request
+    // timeout.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let alice = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    let cookie = {
+        use reqwest::cookie::CookieStore;
+        jar.cookies(&server.url.parse().unwrap())
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            s,
+            "POST /api/v1/namespaces/team-a/secrets HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n{}: {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"name\":",
+            CSRF.0, CSRF.1
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        (started.elapsed(), head)
+    })
+    .await
+    .unwrap();
+    assert_eq!(&head_status(&answer.1), "408");
+    assert!(
+        answer.0 < std::time::Duration::from_secs(10),
+        "{:?}",
+        answer.0
+    );
+    server.stop();
+}

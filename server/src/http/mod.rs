@@ -4,9 +4,11 @@
 mod assets;
 mod error;
 pub mod security;
+mod serve;
 
 pub use assets::{brotli_bytes, precompress};
 pub use error::{AppError, error_page};
+pub use serve::{HEADER_READ_TIMEOUT, serve};
 
 use axum::{
     Router, extract::State, http::StatusCode, middleware, response::IntoResponse, routing::get,
@@ -60,6 +62,12 @@ pub fn router(state: AppState) -> Router {
         // Oversize bodies are refused from Content-Length (or once the limit
         // has arrived), never buffered whole.
         .layer(axum::extract::DefaultBodyLimit::disable())
+        // A request (slow body included) that takes longer than this gets
+        // 408; the Kubernetes and audit timeouts are shorter.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             state.config.max_request_bytes,
         ));

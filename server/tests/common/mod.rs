@@ -136,12 +136,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
+            strongroom_server::http::serve(listener, app, std::future::pending()).await;
         });
         TestServer {
             addr,
