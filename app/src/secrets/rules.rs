@@ -99,7 +99,19 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Ok(());
     }
-    check_qualified_name(value).map_err(|_| "a label value must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit".into())
+    // Not check_qualified_name: a value has no `prefix/` part (found by
+    // fuzzing: "a/b" passed as a value).
+    let ok = value.len() <= 63
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && value.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err("a label value must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit".into())
+    }
 }
 
 /// Checks a whole set of data: every key, no duplicates (when given as a
@@ -169,6 +181,12 @@ pub fn parse_env_file(text: &[u8]) -> Result<Vec<(String, Vec<u8>)>, RuleError> 
                 ),
             ));
         }
+        // An environment variable name may still be no valid data key
+        // (`.`, `..`, longer than 253): kubectl would pass it on and the API
+        // server refuse the whole secret. Found by fuzzing.
+        if let Err(why) = check_key(key) {
+            return Err(err("envFile", format!("line {line_no}: {why}")));
+        }
         if out.iter().any(|(k, _)| k == key) {
             return Err(err(
                 "envFile",
@@ -189,6 +207,26 @@ fn is_env_var_name(key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn label_values_have_no_prefix_and_at_most_63_characters() {
+        assert!(check_label_value("example.com/x").is_err());
+        assert!(check_label_value(&format!("{}/ab", "a".repeat(70))).is_err());
+        assert!(check_label_value(&"a".repeat(64)).is_err());
+        assert!(check_label_value(&"a".repeat(63)).is_ok());
+        assert!(check_label_value("v1.2_beta-3").is_ok());
+        assert!(check_label_value("").is_ok());
+    }
+
+    #[test]
+    fn env_file_keys_that_are_no_data_keys_are_refused() {
+        for text in [".=x", "..=x", &format!("{}=x", "k".repeat(254))] {
+            let e = parse_env_file(text.as_bytes()).unwrap_err();
+            assert_eq!(e.field, "envFile", "{text}");
+            assert!(e.message.starts_with("line 1:"), "{}", e.message);
+        }
+        assert!(parse_env_file(b".env=x").is_ok());
+    }
     use super::*;
 
     #[test]
