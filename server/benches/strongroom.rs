@@ -431,9 +431,9 @@ impl Session {
         Ok(())
     }
 
-    async fn reveal_status(&self) -> Result<(), String> {
-        let r = self
-            .c
+    /// POSTs a single-key reveal of the benchmark's secret.
+    async fn post_reveal(&self) -> Result<reqwest::Response, String> {
+        self.c
             .post(format!(
                 "{}/api/v1/namespaces/{REVEAL_NS}/secrets/{REVEAL_SECRET}/reveal",
                 self.url
@@ -442,7 +442,12 @@ impl Session {
             .json(&json!({ "keys": ["token"] }))
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+    }
+
+    /// A reveal whose answer may be a refusal (403 is RBAC speaking).
+    async fn reveal_status(&self) -> Result<(), String> {
+        let r = self.post_reveal().await?;
         let status = r.status();
         let _ = r.bytes().await;
         if status.is_server_error() || status == 401 {
@@ -453,17 +458,7 @@ impl Session {
 
     /// One single-key reveal that must succeed and return the value.
     async fn reveal(&self) -> Result<(), String> {
-        let r = self
-            .c
-            .post(format!(
-                "{}/api/v1/namespaces/{REVEAL_NS}/secrets/{REVEAL_SECRET}/reveal",
-                self.url
-            ))
-            .header(CSRF.0, CSRF.1)
-            .json(&json!({ "keys": ["token"] }))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let r = self.post_reveal().await?;
         if r.status() != 200 {
             return Err(format!("reveal: {}", r.status()));
         }

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Stack, TestServer, b64, client, kubectl, sign_in, unique};
+use common::{Stack, TestServer, b64, client, create_secret, kubectl, sign_in, unique};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -129,19 +129,7 @@ async fn the_api_server_stopped_mid_session_gives_a_clear_503_and_strongroom_rec
     let _one = SERIAL.lock().await;
     let server = TestServer::start(&["--kube-timeout", "3s"]).await;
     let name = unique("outage");
-    assert!(
-        kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            &name,
-            "-n",
-            "team-a",
-            "--from-literal=token=outage-value"
-        ])
-        .status
-        .success()
-    );
+    create_secret("team-a", &name, "token", "outage-value");
     let alice = client();
     sign_in(&alice, &server.url, "alice", "/").await;
     assert_eq!(reveal(&alice, &server.url, &name).await.0, 200);
@@ -196,19 +184,7 @@ async fn a_hanging_api_server_is_bounded_by_the_configured_timeout() {
     let alice = client();
     sign_in(&alice, &server.url, "alice", "/").await;
     let name = unique("hang");
-    assert!(
-        kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            &name,
-            "-n",
-            "team-a",
-            "--from-literal=token=v"
-        ])
-        .status
-        .success()
-    );
+    create_secret("team-a", &name, "token", "v");
     let api = ApiServer::get();
     // SIGSTOP: the process keeps its socket but answers nothing.
     api.signal("-STOP");
@@ -285,19 +261,7 @@ async fn sigkill_during_a_burst_loses_no_audit_record_and_leaves_no_partial_secr
     let alice = client();
     sign_in(&alice, &url, "alice", "/").await;
     let target = unique("burst-reveal");
-    assert!(
-        kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            &target,
-            "-n",
-            "team-a",
-            "--from-literal=token=burst-value"
-        ])
-        .status
-        .success()
-    );
+    create_secret("team-a", &target, "token", "burst-value");
     let prefix = unique("burst");
 
     // 16 workers create (three keys each) and reveal until the process dies.
@@ -454,19 +418,7 @@ async fn postgresql_stopped_and_restarted_fails_closed_with_clear_answers_and_re
     let pg = stack.var("POSTGRES_URL");
     let server = TestServer::start(&["--database-url", &pg, "--audit-timeout", "2s"]).await;
     let name = unique("pgdown");
-    assert!(
-        kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            &name,
-            "-n",
-            "team-a",
-            "--from-literal=token=pg-value"
-        ])
-        .status
-        .success()
-    );
+    create_secret("team-a", &name, "token", "pg-value");
     let alice = client();
     sign_in(&alice, &server.url, "alice", "/").await;
     assert_eq!(reveal(&alice, &server.url, &name).await.0, 200);

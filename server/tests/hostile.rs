@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{Read, Write};
 
-use common::{TestServer, client, kubectl, sign_in, unique};
+use common::{TestServer, client, create_secret, kubectl, sign_in, unique};
 use serde_json::{Value, json};
 use strongroom_server::audit::store::AuditQuery;
 
@@ -142,19 +142,7 @@ fn head_status(head: &[u8; 12]) -> String {
 async fn reveals_are_rate_limited_per_user_and_the_refusal_is_audited() {
     let server = TestServer::start(&["--reveal-rate-limit", "3/1h"]).await;
     let name = unique("limited");
-    assert!(
-        kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            &name,
-            "-n",
-            "team-a",
-            "--from-literal=token=limited-value",
-        ])
-        .status
-        .success()
-    );
+    create_secret("team-a", &name, "token", "limited-value");
     let alice = client();
     sign_in(&alice, &server.url, "alice", "/").await;
     let reveal = |who: &reqwest::Client, ns: &str, secret: &str| {
@@ -183,19 +171,7 @@ async fn reveals_are_rate_limited_per_user_and_the_refusal_is_audited() {
 
     // Another user has a budget of their own.
     let other = unique("bobs");
-    assert!(
-        kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            &other,
-            "-n",
-            "team-b",
-            "--from-literal=token=b",
-        ])
-        .status
-        .success()
-    );
+    create_secret("team-b", &other, "token", "b");
     let bob = client();
     sign_in(&bob, &server.url, "bob", "/").await;
     assert_eq!(reveal(&bob, "team-b", &other).await.unwrap().status(), 200);
@@ -250,19 +226,7 @@ async fn source_ip_of_reveal(server: &TestServer, secret: &str) -> Option<String
 #[tokio::test]
 async fn forwarded_headers_are_ignored_unless_they_come_from_a_trusted_proxy() {
     let name = unique("xff");
-    assert!(
-        kubectl(&[
-            "create",
-            "secret",
-            "generic",
-            &name,
-            "-n",
-            "team-a",
-            "--from-literal=token=xff-value",
-        ])
-        .status
-        .success()
-    );
+    create_secret("team-a", &name, "token", "xff-value");
     for (trusted, expected) in [(false, "127.0.0.1"), (true, "203.0.113.7")] {
         let extra: &[&str] = if trusted {
             &["--trusted-proxies", "127.0.0.1"]

@@ -249,6 +249,24 @@ pub fn kubectl(args: &[&str]) -> std::process::Output {
 }
 
 /// Base64 as Kubernetes stores secret data.
+/// Creates a one-key generic secret with kubectl as the admin, for set-up.
+pub fn create_secret(ns: &str, name: &str, key: &str, value: &str) {
+    let out = kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        name,
+        "-n",
+        ns,
+        &format!("--from-literal={key}={value}"),
+    ]);
+    assert!(
+        out.status.success(),
+        "kubectl create secret {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
