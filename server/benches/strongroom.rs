@@ -289,30 +289,15 @@ struct Server {
 impl Server {
     /// Starts the release binary and waits for `/readyz`.
     fn spawn(bin: &Path, site: &Path, database: Option<&str>, fresh: bool) -> Server {
-        let stack = Stack::get();
         let url = format!("http://127.0.0.1:{PORT}");
         let data_dir = std::env::temp_dir().join(format!("strongroom-bench-{PORT}"));
         if fresh || !data_dir.exists() {
             let _ = std::fs::remove_dir_all(&data_dir);
         }
-        let mut cmd = Command::new(bin);
-        cmd.env_clear()
-            .env("STRONGROOM_LISTEN", format!("127.0.0.1:{PORT}"))
-            .env("STRONGROOM_PUBLIC_URL", &url)
-            .env("STRONGROOM_OIDC_ISSUER", stack.oidc_issuer())
-            .env("STRONGROOM_OIDC_CLIENT_ID", stack.var("OIDC_CLIENT_ID"))
-            .env(
-                "STRONGROOM_OIDC_CLIENT_SECRET",
-                stack.var("OIDC_CLIENT_SECRET"),
-            )
-            .env("STRONGROOM_KUBECONFIG", stack.var("BACKEND_KUBECONFIG"))
-            .env("STRONGROOM_NAMESPACES", "team-a,team-b")
-            .env("STRONGROOM_DATA_DIR", &data_dir)
-            .env("STRONGROOM_COOKIE_SECURE", "false")
-            .env("STRONGROOM_SITE_ROOT", site)
-            .env("STRONGROOM_LOG", "warn")
-            // The benchmark reveals thousands of times as one user.
-            .env("STRONGROOM_REVEAL_RATE_LIMIT", "off")
+        // The benchmark reveals thousands of times as one user: the shared
+        // command has the rate limit off.
+        let mut cmd = common::server_command(bin, PORT, &data_dir);
+        cmd.env("STRONGROOM_SITE_ROOT", site)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(db) = database {

@@ -209,27 +209,15 @@ async fn a_hanging_api_server_is_bounded_by_the_configured_timeout() {
 
 /// The release-like server binary as its own process (so it can be killed).
 fn spawn_binary(port: u16, data_dir: &std::path::Path) -> Child {
-    let stack = Stack::get();
-    Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
-        .env_clear()
-        .env("STRONGROOM_LISTEN", format!("127.0.0.1:{port}"))
-        .env("STRONGROOM_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("STRONGROOM_OIDC_ISSUER", stack.oidc_issuer())
-        .env("STRONGROOM_OIDC_CLIENT_ID", stack.var("OIDC_CLIENT_ID"))
-        .env(
-            "STRONGROOM_OIDC_CLIENT_SECRET",
-            stack.var("OIDC_CLIENT_SECRET"),
-        )
-        .env("STRONGROOM_KUBECONFIG", stack.var("BACKEND_KUBECONFIG"))
-        .env("STRONGROOM_NAMESPACES", "team-a,team-b")
-        .env("STRONGROOM_DATA_DIR", data_dir)
-        .env("STRONGROOM_COOKIE_SECURE", "false")
-        .env("STRONGROOM_REVEAL_RATE_LIMIT", "off")
-        .env("STRONGROOM_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start strongroom-server")
+    common::server_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_strongroom-server")),
+        port,
+        data_dir,
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("start strongroom-server")
 }
 
 async fn wait_ready(url: &str) {

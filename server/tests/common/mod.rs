@@ -249,6 +249,34 @@ pub fn kubectl(args: &[&str]) -> std::process::Output {
 }
 
 /// Base64 as Kubernetes stores secret data.
+/// `bin` (a strongroom-server binary) set up as a separate process for the
+/// local stack on `port` with its data in `data_dir`, the reveal rate limit
+/// off; the caller adds what else it needs and spawns it.
+pub fn server_command(
+    bin: &std::path::Path,
+    port: u16,
+    data_dir: &std::path::Path,
+) -> std::process::Command {
+    let stack = Stack::get();
+    let mut cmd = std::process::Command::new(bin);
+    cmd.env_clear()
+        .env("STRONGROOM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("STRONGROOM_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("STRONGROOM_OIDC_ISSUER", stack.oidc_issuer())
+        .env("STRONGROOM_OIDC_CLIENT_ID", stack.var("OIDC_CLIENT_ID"))
+        .env(
+            "STRONGROOM_OIDC_CLIENT_SECRET",
+            stack.var("OIDC_CLIENT_SECRET"),
+        )
+        .env("STRONGROOM_KUBECONFIG", stack.var("BACKEND_KUBECONFIG"))
+        .env("STRONGROOM_NAMESPACES", "team-a,team-b")
+        .env("STRONGROOM_DATA_DIR", data_dir)
+        .env("STRONGROOM_COOKIE_SECURE", "false")
+        .env("STRONGROOM_REVEAL_RATE_LIMIT", "off")
+        .env("STRONGROOM_LOG", "warn");
+    cmd
+}
+
 /// Creates a one-key generic secret with kubectl as the admin, for set-up.
 pub fn create_secret(ns: &str, name: &str, key: &str, value: &str) {
     let out = kubectl(&[
