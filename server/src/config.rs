@@ -113,6 +113,17 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_KUBE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub kube_timeout: Duration,
 
+    /// How many times a read is retried when the Kubernetes API answers
+    /// 429 Too Many Requests (honouring its Retry-After). Writes are never
+    /// retried. 0 turns retrying off.
+    #[arg(long, env = "STRONGROOM_KUBE_READ_RETRIES", default_value_t = 3)]
+    pub kube_read_retries: u32,
+
+    /// The longest single wait before retrying a read. When the API server
+    /// asks for longer, the person is told at once (429 with its Retry-After).
+    #[arg(long, env = "STRONGROOM_KUBE_RETRY_MAX_WAIT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub kube_retry_max_wait: Duration,
+
     /// Database for sessions and the audit trail: `sqlite://PATH` or `postgres://...`.
     /// Defaults to a SQLite file in the data directory.
     #[arg(long, env = "STRONGROOM_DATABASE_URL", hide_env_values = true)]

@@ -21,7 +21,7 @@ use crate::{
     auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
     config::{ConfigError, ServeArgs, secret_setting},
     db::Db,
-    kube::KubeAccess,
+    kube::{KubeAccess, ReadRetry},
 };
 
 /// Everything handlers share. Cheap to clone.
@@ -100,7 +100,12 @@ impl AppState {
         let store = Store::new(&db).await?;
         store.spawn_expiry_sweeper();
         let sessions = store.layer(config.cookie_secure, config.session_idle_timeout);
-        let kube = KubeAccess::connect(config.kubeconfig.as_deref(), config.kube_timeout).await?;
+        let kube = KubeAccess::connect(config.kubeconfig.as_deref(), config.kube_timeout)
+            .await?
+            .with_read_retry(ReadRetry {
+                attempts: config.kube_read_retries,
+                max_wait: config.kube_retry_max_wait,
+            });
         let oidc_origin = issuer.origin().ascii_serialization();
         let oidc = Oidc::new(
             issuer,

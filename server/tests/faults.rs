@@ -1,4 +1,5 @@
 //! Faults on the real components: the API server killed and restarted, the
+//! API server shedding load (429 with Retry-After, through a recording front),
 //! API server hanging, and Strongroom itself killed with SIGKILL in the
 //! middle of a burst of creates and reveals.
 //!
@@ -464,5 +465,251 @@ async fn postgresql_stopped_and_restarted_fails_closed_with_clear_answers_and_re
     assert_eq!(last.0, 200, "recovered: {}", last.1);
     let newcomer = client();
     sign_in(&newcomer, &server.url, "bob", "/").await;
+    server.stop();
+}
+
+/// `(method, path)` → how many more 429s to answer, and the Retry-After to
+/// send with them.
+type Refusals = std::collections::HashMap<(String, String), (u32, Option<u64>)>;
+
+/// An HTTP front for the real API server that answers chosen requests with
+/// 429 Too Many Requests (as API Priority and Fairness does) and records
+/// every request it sees, so a test can tell what Strongroom sent and when.
+#[derive(Clone, Default)]
+struct Busy {
+    rules: std::sync::Arc<std::sync::Mutex<Refusals>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Instant)>>>,
+}
+
+impl Busy {
+    fn refuse(&self, method: &str, path: &str, times: u32, retry_after: Option<u64>) {
+        self.rules
+            .lock()
+            .unwrap()
+            .insert((method.into(), path.into()), (times, retry_after));
+    }
+
+    /// When each request for `method path` arrived.
+    fn arrivals(&self, method: &str, path: &str) -> Vec<Instant> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p, _)| m == method && p == path)
+            .map(|(_, _, t)| *t)
+            .collect()
+    }
+
+    fn clear(&self) {
+        self.rules.lock().unwrap().clear();
+        self.seen.lock().unwrap().clear();
+    }
+
+    /// Serves on a loopback port in front of the stack's API server and
+    /// returns a kubeconfig (the backend's identity) that points at it.
+    async fn start(&self) -> std::path::PathBuf {
+        let stack = Stack::get();
+        let ca = std::fs::read(stack.var("KUBE_CA_FILE")).unwrap();
+        let upstream = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap();
+        let api = stack.var("KUBE_API_URL");
+        let busy = self.clone();
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (busy, upstream, api) = (busy.clone(), upstream.clone(), api.clone());
+            async move {
+                let method = request.method().to_string();
+                let path = request.uri().path().to_string();
+                busy.seen
+                    .lock()
+                    .unwrap()
+                    .push((method.clone(), path.clone(), Instant::now()));
+                let refusal = {
+                    let mut rules = busy.rules.lock().unwrap();
+                    match rules.get_mut(&(method.clone(), path.clone())) {
+                        Some((left, retry_after)) if *left > 0 => {
+                            *left -= 1;
+                            Some(*retry_after)
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some(retry_after) = refusal {
+                    let mut response = axum::response::Response::builder()
+                        .status(429)
+                        .header("content-type", "application/json");
+                    if let Some(seconds) = retry_after {
+                        response = response.header("retry-after", seconds.to_string());
+                    }
+                    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                        "message": "Too many requests, please try again later.",
+                        "reason": "TooManyRequests", "code": 429});
+                    return response
+                        .body(axum::body::Body::from(status.to_string()))
+                        .unwrap();
+                }
+                let url = format!(
+                    "{api}{}",
+                    request
+                        .uri()
+                        .path_and_query()
+                        .map(|p| p.as_str())
+                        .unwrap_or("/")
+                );
+                let mut headers = request.headers().clone();
+                headers.remove("host");
+                let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                let answer = upstream
+                    .request(method.parse().unwrap(), url)
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut response = axum::response::Response::builder().status(answer.status());
+                for (name, value) in answer.headers() {
+                    if name != "transfer-encoding" && name != "content-length" {
+                        response = response.header(name, value);
+                    }
+                }
+                response
+                    .body(axum::body::Body::from(answer.bytes().await.unwrap()))
+                    .unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        // The backend's kubeconfig, pointed at this front over plain HTTP.
+        let backend = std::fs::read_to_string(stack.var("BACKEND_KUBECONFIG")).unwrap();
+        let kubeconfig: String = backend
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("certificate-authority"))
+            .map(|l| {
+                if l.trim_start().starts_with("server:") {
+                    format!("      server: http://127.0.0.1:{port}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let path = std::env::temp_dir().join(format!("strongroom-busy-{port}.kubeconfig"));
+        std::fs::write(&path, kubeconfig).unwrap();
+        path
+    }
+}
+
+#[tokio::test]
+async fn a_busy_api_server_gets_reads_retried_as_its_retry_after_says_and_writes_never() {
+    let _one = SERIAL.lock().await;
+    let busy = Busy::default();
+    let kubeconfig = busy.start().await;
+    let server = TestServer::start(&[
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--kube-read-retries",
+        "3",
+        "--kube-retry-max-wait",
+        "2s",
+    ])
+    .await;
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    let name = unique("busy");
+    create_secret("team-a", &name, "token", "busy-value");
+    let secret_path = format!("/api/v1/namespaces/team-a/secrets/{name}");
+
+    // Two 429s with Retry-After: 1, then an answer: the reveal succeeds,
+    // after three GETs, each retry at least a second after the refusal.
+    busy.refuse("GET", &secret_path, 2, Some(1));
+    let (status, body) = reveal(&alice, &server.url, &name).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&b64(b"busy-value")));
+    let gets = busy.arrivals("GET", &secret_path);
+    assert_eq!(gets.len(), 3, "one read and two retries");
+    for pair in gets.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(950),
+            "a retry came before the Retry-After had passed: {:?}",
+            pair[1] - pair[0]
+        );
+    }
+
+    // Retry-After longer than the cap: no waiting an hour, no retry; the
+    // person is told how long the API server asked for.
+    busy.clear();
+    busy.refuse("GET", &secret_path, 1, Some(3600));
+    let r = alice
+        .get(format!("{}{secret_path}", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "3600");
+    let error: Value = r.json().await.unwrap();
+    assert_eq!(error["code"], "rate_limited");
+    assert!(error["message"].as_str().unwrap().contains("busy"));
+    assert_eq!(busy.arrivals("GET", &secret_path).len(), 1);
+
+    // Refused every time and no Retry-After: backoff, then give up after
+    // the configured number of retries.
+    busy.clear();
+    busy.refuse("GET", &secret_path, 100, None);
+    let (status, body) = reveal(&alice, &server.url, &name).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(!body.contains(&b64(b"busy-value")));
+    assert_eq!(busy.arrivals("GET", &secret_path).len(), 4, "1 + 3 retries");
+
+    // A write refused with 429 is sent exactly once and not repeated; the
+    // secret does not exist, and the same create works once it is let through.
+    busy.clear();
+    let created = unique("busy-create");
+    let create_path = "/api/v1/namespaces/team-a/secrets";
+    busy.refuse("POST", create_path, 5, Some(1));
+    let create = || {
+        alice
+            .post(format!("{}/api/v1/namespaces/team-a/secrets", server.url))
+            .header(CSRF.0, CSRF.1)
+            .json(&json!({"name": created, "input": {"kind": "generic",
+                "entries": [{"key": "k", "value": b64(b"create-value")}]}}))
+            .send()
+    };
+    let r = create().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert!(!r.text().await.unwrap().contains("create-value"));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        busy.arrivals("POST", create_path).len(),
+        1,
+        "a refused write is never resent"
+    );
+    let get = kubectl(&["get", "secret", &created, "-n", "team-a"]);
+    assert!(!get.status.success(), "the refused create left nothing");
+    // Deletes are writes too.
+    let delete_path = format!("/api/v1/namespaces/team-a/secrets/{name}");
+    busy.refuse("DELETE", &delete_path, 5, Some(1));
+    let r = alice
+        .delete(format!("{}{delete_path}", server.url))
+        .header(CSRF.0, CSRF.1)
+        .json(&json!({"confirm": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(busy.arrivals("DELETE", &delete_path).len(), 1);
+    assert!(
+        kubectl(&["get", "secret", &name, "-n", "team-a"])
+            .status
+            .success()
+    );
+
+    busy.clear();
+    assert_eq!(create().await.unwrap().status(), 201);
+    assert_eq!(busy.arrivals("POST", create_path).len(), 1);
     server.stop();
 }

@@ -32,9 +32,9 @@ pub enum AppError {
     /// The request body is larger than allowed (413).
     #[error("{0}")]
     TooLarge(String),
-    /// Too many requests (429).
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// Too many requests (429); `retry_after` seconds go out as `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     /// A dependency (API server, database, audit sink, IdP) is unavailable (503).
     #[error("{0}")]
     Unavailable(String),
@@ -74,7 +74,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,7 +89,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::Invalid { .. } => "invalid",
             AppError::TooLarge(_) => "too_large",
-            AppError::TooManyRequests(_) => "rate_limited",
+            AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -115,10 +115,10 @@ impl IntoResponse for AppError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let AppError::TooManyRequests { retry_after, .. } = &self {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

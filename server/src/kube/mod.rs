@@ -46,6 +46,8 @@ pub enum KubeError {
         reason: String,
         /// The API server's message. It names resources, never values.
         message: String,
+        /// Seconds the API server asked to wait (`Retry-After`), if it did.
+        retry_after: Option<u64>,
     },
     /// The API server could not be reached or did not answer in time.
     #[error("the Kubernetes API is unreachable: {0}")]
@@ -69,11 +71,55 @@ impl KubeError {
     }
 }
 
+/// How reads answer an API server that is shedding load (429 Too Many
+/// Requests, as API Priority and Fairness sends): wait as long as its
+/// `Retry-After` says (or back off exponentially from 250 ms when it says
+/// nothing) and try again, at most `attempts` more times, never waiting
+/// longer than `max_wait` at once and never past the request timeout. When
+/// the server asks for longer than `max_wait`, the person is told at once
+/// rather than kept waiting. Writes are never retried: whether a refused
+/// write took effect is for the person to decide, with the current state in
+/// front of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadRetry {
+    /// Retries after the first attempt (0 turns retrying off).
+    pub attempts: u32,
+    /// The longest single wait.
+    pub max_wait: Duration,
+}
+
+impl Default for ReadRetry {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            max_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+impl ReadRetry {
+    /// How long to wait before retry number `retry` (0-based) after a 429
+    /// that asked for `retry_after` seconds, or `None` to give up.
+    fn wait(&self, retry: u32, retry_after: Option<u64>, left: Duration) -> Option<Duration> {
+        if retry >= self.attempts {
+            return None;
+        }
+        let wait = match retry_after {
+            Some(seconds) => Duration::from_secs(seconds),
+            None => Duration::from_millis(250)
+                .saturating_mul(2u32.saturating_pow(retry))
+                .min(self.max_wait),
+        };
+        (wait <= self.max_wait && wait < left).then_some(wait)
+    }
+}
+
 /// The backend's connection to the API server. Cheap to clone.
 #[derive(Clone)]
 pub struct KubeAccess {
     client: kube::Client,
     timeout: Duration,
+    read_retry: ReadRetry,
 }
 
 impl KubeAccess {
@@ -103,11 +149,24 @@ impl KubeAccess {
         config.read_timeout = Some(timeout);
         config.write_timeout = Some(timeout);
         config.connect_timeout = Some(timeout);
+        // kube's own retry layer would retry writes too (and wait up to
+        // 1000 s); reads are retried here, under `ReadRetry`'s rules.
+        config.default_retry = false;
         let client = ClientBuilder::try_from(config)
             .map_err(|e| KubeError::Config(e.to_string()))?
             .with_layer(&RequireImpersonationLayer)
             .build();
-        Ok(Self { client, timeout })
+        Ok(Self {
+            client,
+            timeout,
+            read_retry: ReadRetry::default(),
+        })
+    }
+
+    /// The same connection with another retry rule for reads.
+    pub fn with_read_retry(mut self, read_retry: ReadRetry) -> Self {
+        self.read_retry = read_retry;
+        self
     }
 
     /// A handle that acts as `user`. This is the only way to reach the API.
@@ -115,6 +174,7 @@ impl KubeAccess {
         UserKube {
             client: self.client.clone(),
             timeout: self.timeout,
+            read_retry: self.read_retry,
             user: user.clone(),
             audit_id: None,
         }
@@ -126,6 +186,7 @@ impl KubeAccess {
 pub struct UserKube {
     client: kube::Client,
     timeout: Duration,
+    read_retry: ReadRetry,
     user: CurrentUser,
     audit_id: Option<String>,
 }
@@ -163,23 +224,67 @@ impl UserKube {
     }
 
     /// Sends a request as the user and returns the body of a 2xx answer.
+    /// Reads (GET) answered with 429 are retried under [`ReadRetry`];
+    /// nothing else is ever sent twice.
     pub async fn call_raw(&self, mut request: Request<Vec<u8>>) -> Result<Bytes, KubeError> {
         self.impersonate(request.headers_mut())?;
+        let started = tokio::time::Instant::now();
+        let is_read = request.method() == http::Method::GET;
+        let mut retry = 0;
+        loop {
+            let attempt = if is_read {
+                let mut copy = Request::new(request.body().clone());
+                *copy.method_mut() = request.method().clone();
+                *copy.uri_mut() = request.uri().clone();
+                *copy.headers_mut() = request.headers().clone();
+                copy
+            } else {
+                std::mem::take(&mut request)
+            };
+            let (status, headers, body) = self.send_once(attempt).await?;
+            if status.is_success() {
+                return Ok(body);
+            }
+            let error = api_error(status, &headers, &body);
+            if is_read
+                && let KubeError::Api {
+                    code: 429,
+                    retry_after,
+                    ..
+                } = &error
+                && let Some(wait) = self.read_retry.wait(
+                    retry,
+                    *retry_after,
+                    self.timeout.saturating_sub(started.elapsed()),
+                )
+            {
+                tracing::debug!(retry, wait_ms = wait.as_millis() as u64, uri = %request.uri().path(), "the Kubernetes API is busy; retrying the read");
+                crate::metrics::kube_read_retry();
+                tokio::time::sleep(wait).await;
+                retry += 1;
+                continue;
+            }
+            return Err(error);
+        }
+    }
+
+    /// One round trip, bounded by the timeout: status, headers and body.
+    async fn send_once(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<(StatusCode, http::HeaderMap, Bytes), KubeError> {
         let send = self.client.send(request.map(Body::from));
         let response = tokio::time::timeout(self.timeout, send)
             .await
             .map_err(|_| KubeError::Unreachable(format!("no answer within {:?}", self.timeout)))?
             .map_err(|e| KubeError::Unreachable(e.to_string()))?;
-        let status = response.status();
-        let body = tokio::time::timeout(self.timeout, response.into_body().collect())
+        let (parts, body) = response.into_parts();
+        let body = tokio::time::timeout(self.timeout, body.collect())
             .await
             .map_err(|_| KubeError::Unreachable(format!("no answer within {:?}", self.timeout)))?
             .map_err(|e| KubeError::Unreachable(e.to_string()))?
             .to_bytes();
-        if status.is_success() {
-            return Ok(body);
-        }
-        Err(api_error(status, &body))
+        Ok((parts.status, parts.headers, body))
     }
 
     /// Replaces whatever impersonation headers a request has with the user's.
@@ -216,7 +321,7 @@ impl UserKube {
 }
 
 /// Decodes a Kubernetes `Status` error answer; keeps only its metadata.
-fn api_error(status: StatusCode, body: &[u8]) -> KubeError {
+fn api_error(status: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> KubeError {
     #[derive(serde::Deserialize)]
     struct StatusBody {
         #[serde(default)]
@@ -232,10 +337,15 @@ fn api_error(status: StatusCode, body: &[u8]) -> KubeError {
             String::new(),
         ),
     };
+    let retry_after = headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
     KubeError::Api {
         code: status.as_u16(),
         reason,
         message,
+        retry_after,
     }
 }
 
@@ -289,12 +399,13 @@ mod tests {
     #[test]
     fn api_error_keeps_reason_and_message_only() {
         let body = br#"{"kind":"Status","reason":"Forbidden","message":"secrets \"x\" is forbidden","code":403}"#;
-        let err = api_error(StatusCode::FORBIDDEN, body);
+        let err = api_error(StatusCode::FORBIDDEN, &http::HeaderMap::new(), body);
         match err {
             KubeError::Api {
                 code,
                 reason,
                 message,
+                ..
             } => {
                 assert_eq!(code, 403);
                 assert_eq!(reason, "Forbidden");
@@ -305,8 +416,61 @@ mod tests {
     }
 
     #[test]
+    fn a_429_keeps_the_servers_retry_after() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("7"));
+        let err = api_error(StatusCode::TOO_MANY_REQUESTS, &headers, b"{}");
+        assert!(matches!(
+            err,
+            KubeError::Api {
+                code: 429,
+                retry_after: Some(7),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn read_retries_honour_retry_after_within_the_cap_and_the_time_left() {
+        let rule = ReadRetry {
+            attempts: 3,
+            max_wait: Duration::from_secs(2),
+        };
+        let plenty = Duration::from_secs(10);
+        assert_eq!(rule.wait(0, Some(1), plenty), Some(Duration::from_secs(1)));
+        assert_eq!(rule.wait(0, Some(0), plenty), Some(Duration::ZERO));
+        // Longer than the cap: tell the person instead of holding them.
+        assert_eq!(rule.wait(0, Some(3600), plenty), None);
+        // Past the request's own timeout: give up.
+        assert_eq!(rule.wait(0, Some(2), Duration::from_secs(1)), None);
+        // No Retry-After: exponential backoff, capped.
+        assert_eq!(rule.wait(0, None, plenty), Some(Duration::from_millis(250)));
+        assert_eq!(rule.wait(1, None, plenty), Some(Duration::from_millis(500)));
+        assert_eq!(rule.wait(2, None, plenty), Some(Duration::from_secs(1)));
+        // Out of attempts.
+        assert_eq!(rule.wait(3, Some(1), plenty), None);
+        let off = ReadRetry {
+            attempts: 0,
+            ..rule
+        };
+        assert_eq!(off.wait(0, Some(1), plenty), None);
+        let short = ReadRetry {
+            attempts: 10,
+            max_wait: Duration::from_millis(300),
+        };
+        assert_eq!(
+            short.wait(5, None, plenty),
+            Some(Duration::from_millis(300))
+        );
+    }
+
+    #[test]
     fn undecodable_error_body_is_not_echoed() {
-        let err = api_error(StatusCode::BAD_GATEWAY, b"hunter2-secret-value");
+        let err = api_error(
+            StatusCode::BAD_GATEWAY,
+            &http::HeaderMap::new(),
+            b"hunter2-secret-value",
+        );
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
@@ -385,6 +549,7 @@ mod header_tests {
                 "default",
             ),
             timeout: Duration::from_secs(1),
+            read_retry: ReadRetry::default(),
             user,
             audit_id: Some("abc".into()),
         };

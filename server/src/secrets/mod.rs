@@ -105,9 +105,19 @@ pub fn kube_error(
             field: None,
             message: format!("Kubernetes rejected the {resource}: {message}"),
         },
-        KubeError::Api { code: 429, .. } => AppError::TooManyRequests(
-            "The Kubernetes API is busy; please retry in a moment.".into(),
-        ),
+        KubeError::Api {
+            code: 429,
+            retry_after,
+            ..
+        } => {
+            let seconds = retry_after.unwrap_or(1).max(1);
+            AppError::TooManyRequests {
+                message: format!(
+                    "The Kubernetes API is busy; nothing was changed. Please try again in {seconds} seconds."
+                ),
+                retry_after: seconds,
+            }
+        }
         KubeError::Api { code, reason, .. } => {
             tracing::error!(code, %reason, verb, resource, "Kubernetes API error");
             AppError::Unavailable(format!(

@@ -5,7 +5,6 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use base64::Engine;
@@ -74,14 +73,13 @@ pub async fn reveal(
         ));
         state.audit.append(record).await.map_err(refuse)?;
         let seconds = wait.as_secs().max(1);
-        let mut response = AppError::TooManyRequests(format!(
-            "You have revealed many values in a short time; try again in {seconds} seconds."
-        ))
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return Ok(response);
+        return Ok(AppError::TooManyRequests {
+            message: format!(
+                "You have revealed many values in a short time; try again in {seconds} seconds."
+            ),
+            retry_after: seconds,
+        }
+        .into_response());
     }
     // The audit id travels to the API server too, so its own audit event
     // (with impersonatedUser) can be joined with ours.
