@@ -1,7 +1,8 @@
-//! Faults on the real components: the API server killed and restarted, the
-//! API server shedding load (429 with Retry-After, through a recording front),
-//! API server hanging, and Strongroom itself killed with SIGKILL in the
-//! middle of a burst of creates and reveals.
+//! Faults on the real components: the API server killed and restarted,
+//! hanging, and shedding load (429 with Retry-After, through a recording
+//! front); the SQLite disk full (a real tmpfs in a mount namespace);
+//! PostgreSQL stopped and restarted; and Strongroom itself killed with
+//! SIGKILL in the middle of a burst of creates and reveals.
 //!
 //! These tests stop shared processes of the local stack, so they live in
 //! their own test binary (cargo runs test binaries one at a time) and run
@@ -712,4 +713,212 @@ async fn a_busy_api_server_gets_reads_retried_as_its_retry_after_says_and_writes
     assert_eq!(create().await.unwrap().status(), 201);
     assert_eq!(busy.arrivals("POST", create_path).len(), 1);
     server.stop();
+}
+
+/// How to enter a new mount namespace on this machine (`unshare -m` as
+/// root, `unshare -r -m` through a user namespace otherwise), or `None`
+/// when neither may mount a tmpfs.
+fn mount_namespace_args() -> Option<&'static [&'static str]> {
+    let probe_dir = std::env::temp_dir().join("strongroom-tmpfs-probe");
+    std::fs::create_dir_all(&probe_dir).unwrap();
+    [&["-m"][..], &["-r", "-m"][..]].into_iter().find(|args| {
+        Command::new("unshare")
+            .args(*args)
+            .args(["mount", "-t", "tmpfs", "-o", "size=1m", "probe"])
+            .arg(&probe_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the server binary in its own mount namespace with its data
+/// directory on a 16 MiB tmpfs, so the test can fill that disk for real
+/// (from outside, through `/proc/PID/root`).
+fn spawn_on_small_disk(unshare: &[&str], port: u16, data_dir: &std::path::Path) -> Child {
+    let server = common::server_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_strongroom-server")),
+        port,
+        data_dir,
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare)
+        .args([
+            "sh",
+            "-c",
+            r#"mount -t tmpfs -o size=16m strongroom-test "$0" && exec "$@""#,
+        ])
+        .arg(data_dir)
+        .arg(server.get_program())
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in server.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    cmd.spawn().expect("start strongroom-server under unshare")
+}
+
+#[tokio::test]
+async fn a_full_sqlite_disk_fails_closed_and_recovers_when_space_returns() {
+    let _one = SERIAL.lock().await;
+    let port = common::test_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let data_dir = std::env::temp_dir().join(format!("strongroom-diskfull-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let Some(unshare) = mount_namespace_args() else {
+        eprintln!(
+            "SKIPPED: this machine cannot mount a tmpfs in a new mount namespace (unshare -m), so a full disk cannot be made"
+        );
+        return;
+    };
+    let child = KillOnDrop(spawn_on_small_disk(unshare, port, &data_dir));
+    wait_ready(&url).await;
+    // The server's view of its data directory: the tmpfs.
+    let disk = std::path::PathBuf::from(format!("/proc/{}/root", child.0.id()))
+        .join(data_dir.strip_prefix("/").unwrap());
+    assert!(
+        disk.join("strongroom.db").exists(),
+        "the database is on the tmpfs"
+    );
+    assert!(
+        !data_dir.join("strongroom.db").exists(),
+        "and not on the real disk"
+    );
+    let alice = client();
+    sign_in(&alice, &url, "alice", "/").await;
+    let name = unique("diskfull");
+    create_secret("team-a", &name, "token", "full-value");
+    assert_eq!(reveal(&alice, &url, &name).await.0, 200);
+
+    // Fill the disk to the last byte.
+    let filler = disk.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        loop {
+            match f.write(&block) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(e) => panic!("filling the disk: {e}"),
+            }
+        }
+        assert!(f.write(&[0u8; 4096]).is_err(), "the disk is full");
+    }
+
+    let outcome = std::panic::AssertUnwindSafe(async {
+        // A reveal: refused, no value.
+        let (status, body) = reveal(&alice, &url, &name).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(!body.contains("full-value") && !body.contains(&b64(b"full-value")));
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["code"], "unavailable");
+        // A create: refused before anything is made.
+        let created = unique("diskfull-create");
+        let r = alice
+            .post(format!("{url}/api/v1/namespaces/team-a/secrets"))
+            .header(CSRF.0, CSRF.1)
+            .json(&json!({"name": created, "input": {"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(
+            !kubectl(&["get", "secret", &created, "-n", "team-a"])
+                .status
+                .success(),
+            "nothing was created unaudited"
+        );
+        // A delete: refused, the secret is still there.
+        let r = alice
+            .delete(format!("{url}/api/v1/namespaces/team-a/secrets/{name}"))
+            .header(CSRF.0, CSRF.1)
+            .json(&json!({"confirm": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(
+            kubectl(&["get", "secret", &name, "-n", "team-a"])
+                .status
+                .success()
+        );
+        // A newcomer's sign-in (which must store a session) gets a clear page.
+        let r = client()
+            .get(format!("{url}/auth/login?next=/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    });
+    let result = futures::FutureExt::catch_unwind(outcome).await;
+    std::fs::remove_file(&filler).unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+
+    // Space is back: the same process, the same session, everything works,
+    // and the trail is whole.
+    let (status, body) = reveal(&alice, &url, &name).await;
+    assert_eq!(status, 200, "{body}");
+    let audit_id = serde_json::from_str::<Value>(&body).unwrap()["audit_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sign_in(&client(), &url, "bob", "/").await;
+    let verify = Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
+        .args(["audit", "verify"])
+        .env_clear()
+        .env("STRONGROOM_DATA_DIR", &disk)
+        .env("STRONGROOM_OIDC_ISSUER", Stack::get().oidc_issuer())
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "audit verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // The reveals that were answered are in the secret's history; the
+    // refused ones left no value behind and no half-written record.
+    let history: Value = alice
+        .get(format!(
+            "{url}/api/v1/namespaces/team-a/secrets/{name}/history"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reveals: Vec<&Value> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "reveal")
+        .collect();
+    assert_eq!(reveals.len(), 2, "{history}");
+    assert!(reveals.iter().any(|e| e["id"] == audit_id.as_str()));
 }

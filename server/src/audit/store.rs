@@ -43,7 +43,11 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS audit_records_user ON audit_records (username, seq)",
     "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS audit_key (id INTEGER PRIMARY KEY, key TEXT NOT NULL)",
+    // One row the preflight rewrites: proof that a write can be committed.
+    "CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL)",
 ];
+
+const PROBE: &str = "INSERT INTO audit_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at";
 
 /// Filters for reading the trail.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -157,8 +161,11 @@ impl AuditStore {
         &self.settings.cluster
     }
 
-    /// Checks, before a change is made, that a required sink can write:
-    /// a change is refused up front rather than made unaudited.
+    /// Checks, before a change is made, that a required sink can commit a
+    /// write (a lock held elsewhere, a full disk, a database that is down
+    /// all fail here): a change is refused up front rather than made
+    /// unaudited. The probe commits one small row, so it proves more than
+    /// a lock can be taken.
     pub async fn preflight(&self) -> Result<(), AuditError> {
         if !(self.settings.database && self.settings.database_required) {
             return Ok(());
@@ -167,17 +174,23 @@ impl AuditStore {
         // (and rolls back) instead of leaving a pooled connection inside an
         // open write transaction that would block every later write.
         let db = self.db.clone();
+        let now = chrono::Utc::now().to_rfc3339();
         let probe = tokio::spawn(async move {
             match db {
                 Db::Sqlite(p) => {
                     let mut conn = p.acquire().await?;
                     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-                    sqlx::query("ROLLBACK")
-                        .execute(&mut *conn)
-                        .await
-                        .map(|_| ())
+                    let wrote = async {
+                        sqlx::query(PROBE).bind(&now).execute(&mut *conn).await?;
+                        sqlx::query("COMMIT").execute(&mut *conn).await
+                    }
+                    .await;
+                    if wrote.is_err() {
+                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    }
+                    wrote.map(|_| ())
                 }
-                Db::Postgres(p) => sqlx::query("SELECT 1").execute(&p).await.map(|_| ()),
+                Db::Postgres(p) => sqlx::query(PROBE).bind(&now).execute(&p).await.map(|_| ()),
             }
         });
         let probe = async {
