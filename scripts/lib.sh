@@ -20,6 +20,8 @@ CARGO_LEPTOS_VERSION=0.3.9
 # Must equal the wasm-bindgen crate version pinned in Cargo.toml.
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' "$ROOT/Cargo.toml")
 BINARYEN_VERSION=132.0.0
+SCHEMATHESIS_VERSION=4.32.5
+export STRONGROOM_SCHEMATHESIS="$TOOLS/schemathesis/bin/schemathesis"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -33,6 +35,7 @@ ensure_apt() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v node >/dev/null || missing+=(nodejs npm)
   command -v go >/dev/null || missing+=(golang-go)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -59,6 +62,16 @@ ensure_rust_tools() {
   if [[ "$(wasm-opt --version 2>/dev/null)" != *"${BINARYEN_VERSION%%.*}"* ]]; then
     say "installing wasm-opt (npm binaryen $BINARYEN_VERSION)"
     (cd "$TOOLS" && npm install --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION" >&2)
+  fi
+}
+
+# schemathesis (PyPI) for the API conformance test, in its own virtualenv.
+ensure_python_tools() {
+  if [[ "$("$STRONGROOM_SCHEMATHESIS" --version 2>/dev/null)" != *"$SCHEMATHESIS_VERSION"* ]]; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION (PyPI, once)"
+    rm -rf "$TOOLS/schemathesis"
+    python3 -m venv "$TOOLS/schemathesis" >&2
+    "$TOOLS/schemathesis/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
   fi
 }
 

@@ -12,6 +12,7 @@ pub const API_BASE: &str = "/api/v1";
 pub const CSRF_HEADER: &str = "x-strongroom-csrf";
 
 /// The body of every error response of the API.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     /// A stable, machine-readable code such as `unauthenticated` or `forbidden`.
@@ -24,6 +25,7 @@ pub struct ApiError {
 }
 
 /// `GET /api/v1/me`: who the signed-in user is, as Kubernetes sees them.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {
     /// The username sent as `Impersonate-User`.
@@ -55,6 +57,7 @@ fn default_rehide() -> u64 {
 use std::collections::BTreeMap;
 
 /// One row of a secret list: metadata only, never values.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretSummary {
     pub name: String,
@@ -68,6 +71,7 @@ pub struct SecretSummary {
 }
 
 /// `GET /api/v1/namespaces/{ns}/secrets`: one page of secrets.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretPage {
     pub items: Vec<SecretSummary>,
@@ -79,6 +83,7 @@ pub struct SecretPage {
 }
 
 /// A key of a secret and the size of its value.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInfo {
     pub name: String,
@@ -86,6 +91,7 @@ pub struct KeyInfo {
 }
 
 /// `GET /api/v1/namespaces/{ns}/secrets/{name}`: metadata only.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretDetail {
     pub namespace: String,
@@ -105,6 +111,7 @@ pub struct SecretDetail {
 
 /// `POST .../reveal`: which keys to reveal (all when empty), and a reason
 /// when the namespace asks for one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevealRequest {
     #[serde(default)]
@@ -114,10 +121,12 @@ pub struct RevealRequest {
 }
 
 /// One revealed value.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevealedValue {
     pub key: String,
     /// The value as stored, base64-encoded (what `{.data}` shows).
+    #[cfg_attr(feature = "ssr", schema(format = Byte))]
     pub base64: String,
     /// The decoded value when it is UTF-8 text; `None` for binary values.
     pub text: Option<String>,
@@ -135,6 +144,7 @@ impl std::fmt::Debug for RevealedValue {
 }
 
 /// The answer to a reveal.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevealResponse {
     pub audit_id: String,
@@ -143,10 +153,12 @@ pub struct RevealResponse {
 }
 
 /// A key and its value (base64) in a create or update request.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataEntry {
     pub key: String,
     /// The value, base64-encoded so binary values travel intact.
+    #[cfg_attr(feature = "ssr", schema(format = Byte))]
     pub value: String,
 }
 
@@ -160,13 +172,17 @@ impl std::fmt::Debug for DataEntry {
 }
 
 /// What kind of secret to create and its inputs.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SecretInput {
     /// `kubectl create secret generic` from literals and files.
     Generic { entries: Vec<DataEntry> },
     /// `kubectl create secret generic --from-env-file` (base64 of the file).
-    EnvFile { file: String },
+    EnvFile {
+        #[cfg_attr(feature = "ssr", schema(format = Byte))]
+        file: String,
+    },
     /// `kubectl create secret docker-registry`.
     DockerRegistry {
         server: String,
@@ -197,8 +213,18 @@ impl std::fmt::Debug for SecretInput {
 }
 
 /// `POST /api/v1/namespaces/{ns}/secrets`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSecretRequest {
+    /// The secret's name (a DNS subdomain name).
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+            max_length = 253,
+            example = "api-credentials"
+        )
+    )]
     pub name: String,
     pub input: SecretInput,
     #[serde(default)]
@@ -211,6 +237,7 @@ pub struct CreateSecretRequest {
 
 /// `PATCH /api/v1/namespaces/{ns}/secrets/{name}`: changes based on a
 /// resourceVersion; a concurrent change is a conflict.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateSecretRequest {
     pub resource_version: String,
@@ -229,6 +256,7 @@ pub struct UpdateSecretRequest {
 }
 
 /// `DELETE /api/v1/namespaces/{ns}/secrets/{name}`: the name typed again.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteSecretRequest {
     pub confirm: String,
@@ -237,6 +265,7 @@ pub struct DeleteSecretRequest {
 }
 
 /// One record of the audit trail, as the API returns it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub seq: i64,
@@ -258,6 +287,7 @@ pub struct AuditEntry {
 }
 
 /// A page of audit records, newest first.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,

@@ -3,23 +3,33 @@
 //! history for those who may read the secret.
 
 use axum::{
-    Json,
-    extract::{Path, Query, State},
+    extract::State,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
+
+use crate::http::extract::{Json, Path, Query};
 use serde::Deserialize;
 use strongroom_app::api::{AuditEntry, AuditPage};
 
-use super::{AuditRecord, store::AuditQuery};
+use super::{AuditRecord, AuditStore, store::AuditQuery};
 use crate::{AppState, auth::CurrentUser, http::AppError, secrets::kube_error};
 
 /// The export format, next to the filters (a separate extractor: serde's
 /// `flatten` cannot parse numbers from a query string).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Format {
-    /// `json` (default), `jsonl` or `csv`.
-    format: Option<String>,
+    /// `json` (default), `jsonl` (a download of JSON lines) or `csv`.
+    format: Option<ExportFormat>,
+}
+
+#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Json,
+    Jsonl,
+    Csv,
 }
 
 fn entry(r: &AuditRecord) -> AuditEntry {
@@ -54,6 +64,13 @@ fn page(records: &[AuditRecord], limit: i64) -> AuditPage {
 }
 
 /// `GET /api/v1/audit`: the whole trail, for the auditors group only.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    params(AuditQuery, Format),
+    responses((status = 200, description = "A page of the trail, newest first (members of the auditors group only)", content(
+        (AuditPage = "application/json"),
+        (String = "application/x-ndjson"),
+        (String = "text/csv"),
+    ))))]
 pub async fn trail(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -70,21 +87,22 @@ pub async fn trail(
             state.config.auditors_group
         )));
     }
+    AuditStore::check_limit(&query).map_err(|m| AppError::invalid("limit", m))?;
     let records = state
         .audit
         .query(&query)
         .await
         .map_err(|e| AppError::unavailable("The audit trail", e))?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    match format.format.as_deref() {
-        Some("jsonl") => {
+    match format.format {
+        Some(ExportFormat::Jsonl) => {
             let body: String = records
                 .iter()
                 .map(|r| serde_json::to_string(r).expect("records serialize") + "\n")
                 .collect();
             Ok(download(body, "application/x-ndjson", "audit.jsonl"))
         }
-        Some("csv") => Ok(download(
+        Some(ExportFormat::Csv) => Ok(download(
             to_csv(&records),
             "text/csv; charset=utf-8",
             "audit.csv",
@@ -95,12 +113,16 @@ pub async fn trail(
 
 /// `GET /api/v1/namespaces/{ns}/secrets/{name}/history`: who revealed or
 /// changed this secret, for those who may read it.
+#[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets/{name}/history", tag = "audit",
+    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials"), AuditQuery),
+    responses((status = 200, description = "Who revealed or changed this secret, newest first", body = AuditPage)))]
 pub async fn history(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, AppError> {
+    crate::secrets::check_path(&ns, Some(&name))?;
     let kube = state.kube.for_user(&user);
     let allowed = kube
         .can_i("get", "secrets", &ns)
@@ -117,6 +139,7 @@ pub async fn history(
         secret: Some(name),
         ..q
     };
+    AuditStore::check_limit(&query).map_err(|m| AppError::invalid("limit", m))?;
     let records = state
         .audit
         .query(&query)

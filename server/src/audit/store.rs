@@ -50,12 +50,18 @@ const SCHEMA: &[&str] = &[
 const PROBE: &str = "INSERT INTO audit_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at";
 
 /// Filters for reading the trail.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only this user's records.
     pub user: Option<String>,
+    /// Only records about this namespace.
     pub namespace: Option<String>,
+    /// Only records about this secret.
     pub secret: Option<String>,
+    /// Only this action (`reveal`, `create`, `update`, `delete`).
     pub action: Option<String>,
+    /// Only this outcome (`allowed`, `denied`, `error`).
     pub outcome: Option<String>,
     /// RFC 3339 lower bound (inclusive).
     pub since: Option<String>,
@@ -63,6 +69,8 @@ pub struct AuditQuery {
     pub until: Option<String>,
     /// Only records with a smaller sequence number (the next page).
     pub before: Option<i64>,
+    /// Page size (1-1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -305,6 +313,14 @@ impl AuditStore {
     }
 
     /// Records matching `q`, newest first.
+    /// Checks the page size against the documented bounds.
+    pub fn check_limit(q: &AuditQuery) -> Result<(), &'static str> {
+        match q.limit {
+            Some(n) if !(1..=1000).contains(&n) => Err("limit must be between 1 and 1000"),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn query(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
         let limit = q.limit.unwrap_or(100).clamp(1, 1000);
         let sql = "SELECT seq, event, prev_hash, hash FROM audit_records

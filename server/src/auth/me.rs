@@ -1,12 +1,16 @@
 //! `GET /api/v1/me`: the signed-in identity and where it may work.
 
-use axum::{Json, extract::State};
+use axum::extract::State;
+
+use crate::http::extract::Json;
 use futures::future::join_all;
 use strongroom_app::api::Me;
 
 use super::CurrentUser;
 use crate::{AppState, http::AppError, kube::KubeError};
 
+#[utoipa::path(get, path = "/api/v1/me", tag = "identity",
+    responses((status = 200, description = "The signed-in user as Kubernetes sees them, and the namespaces they may list secrets in", body = Me)))]
 pub async fn get_me(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -124,11 +124,7 @@ impl Store {
         SessionManagerLayer::new(self)
             // `__Host-` makes browsers refuse the cookie unless it is Secure,
             // host-only and for path `/`, so a sibling subdomain cannot plant one.
-            .with_name(if secure {
-                "__Host-strongroom"
-            } else {
-                "strongroom"
-            })
+            .with_name(cookie_name(secure))
             .with_secure(secure)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
@@ -162,5 +158,16 @@ impl SessionStore for Store {
             Store::Sqlite(s) => s.delete(id).await,
             Store::Postgres(s) => s.delete(id).await,
         }
+    }
+}
+
+/// The session cookie's name. `__Host-` makes browsers refuse the cookie
+/// unless it is Secure, host-only and for path `/`, so a sibling subdomain
+/// cannot plant one; it needs HTTPS, so plain-HTTP local runs go without.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-strongroom"
+    } else {
+        "strongroom"
     }
 }

@@ -11,6 +11,12 @@ use strongroom_app::api::ApiError;
 /// An error a handler returns.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The request is malformed: not JSON, a broken path or query (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is not in a format the endpoint takes (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// No signed-in user (401).
     #[error("sign in to continue")]
     Unauthenticated,
@@ -68,6 +74,8 @@ impl AppError {
     /// The HTTP status of this error.
     pub fn status_code(&self) -> StatusCode {
         match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -83,6 +91,8 @@ impl AppError {
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",

@@ -3,6 +3,8 @@
 
 mod assets;
 mod error;
+pub mod extract;
+pub mod openapi;
 pub mod security;
 mod serve;
 
@@ -55,6 +57,9 @@ pub fn router(state: AppState) -> Router {
             "/namespaces/{ns}/secrets/{name}/history",
             get(crate::audit::api::history),
         )
+        .route("/openapi.json", get(openapi::serve))
+        // An unknown API path is a JSON 404, not the app's HTML page.
+        .fallback(|| async { AppError::NotFound("There is no such API endpoint.".into()) })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::api_guard,

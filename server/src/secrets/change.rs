@@ -2,10 +2,9 @@
 //! deleting it. Updates are based on the resourceVersion the user saw: a
 //! concurrent change is a conflict, never a silent overwrite.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::extract::State;
+
+use crate::http::extract::{Json, Path};
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 use kube::api::{DeleteParams, PostParams, Preconditions};
 use strongroom_app::{
@@ -24,6 +23,10 @@ use crate::{
     http::AppError,
 };
 
+#[utoipa::path(patch, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
+    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials")),
+    request_body = UpdateSecretRequest,
+    responses((status = 200, description = "Changed (and audited)", body = SecretDetail)))]
 pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -134,13 +137,17 @@ pub async fn update(
     Ok(Json(describe(&ns, updated)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
+    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials")),
+    request_body = DeleteSecretRequest,
+    responses((status = 200, description = "Deleted (and audited)", body = Deleted)))]
 pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     facts: RequestFacts,
     Path((ns, name)): Path<(String, String)>,
     Json(req): Json<DeleteSecretRequest>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Deleted>, AppError> {
     check_path(&ns, Some(&name))?;
     if req.confirm != name {
         return Err(AppError::invalid(
@@ -179,7 +186,18 @@ pub async fn delete(
     state.audit.append(event).await.map_err(refuse)?;
     result.map_err(|e| kube_error(e, &user, "delete", &format!("secret {name}"), Some(&ns)))?;
     tracing::info!(audit.id = %audit_id, user.name = %user.username, secret.namespace = %ns, secret.name = %name, "deleted");
-    Ok(Json(
-        serde_json::json!({ "deleted": name, "auditId": audit_id }),
-    ))
+    Ok(Json(Deleted {
+        deleted: name,
+        audit_id,
+    }))
+}
+
+/// The answer to a delete.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    /// The name of the deleted secret.
+    deleted: String,
+    /// The id of the delete's audit record.
+    #[serde(rename = "auditId")]
+    audit_id: String,
 }

@@ -5,11 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
+
+use crate::http::extract::{Json, Path};
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 use kube::api::{ObjectMeta, PostParams};
 use strongroom_app::{
@@ -143,6 +141,10 @@ pub fn check_metadata(
     Ok(())
 }
 
+#[utoipa::path(post, path = "/api/v1/namespaces/{ns}/secrets", tag = "secrets",
+    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a")),
+    request_body = CreateSecretRequest,
+    responses((status = 201, description = "Created (and audited); the answer carries no values", body = SecretDetail)))]
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,

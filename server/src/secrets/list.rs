@@ -6,10 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::{
-    Json,
-    extract::{Path, Query, State},
-};
+use axum::extract::State;
+
+use crate::http::extract::{Json, Path, Query};
 use serde::Deserialize;
 use strongroom_app::api::{KeyInfo, SecretDetail, SecretPage, SecretSummary};
 
@@ -22,10 +21,13 @@ const MAX_FILTER_FETCHES: usize = 40;
 /// Types hidden unless asked for: machinery, not what people manage here.
 const HIDDEN_TYPES: &[&str] = &["helm.sh/release.v1", "kubernetes.io/service-account-token"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page size (1-500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `continue` of the previous page.
     #[serde(rename = "continue")]
     continue_token: Option<String>,
     /// Substring of the name.
@@ -72,6 +74,12 @@ struct RowObject {
     metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
 }
 
+#[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets", tag = "secrets",
+    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ListQuery),
+    responses(
+        (status = 200, description = "One page of the namespace's secrets: metadata only, never values", body = SecretPage),
+        (status = 409, description = "The continue token expired; start the list again", body = strongroom_app::api::ApiError),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -79,8 +87,17 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<SecretPage>, AppError> {
     check_path(&ns, None)?;
+    let limit = match q.limit {
+        None => 100,
+        Some(n @ 1..=500) => n as usize,
+        Some(_) => {
+            return Err(AppError::invalid(
+                "limit",
+                "limit must be between 1 and 500",
+            ));
+        }
+    };
     let kube = state.kube.for_user(&user);
-    let limit = q.limit.unwrap_or(100).clamp(1, 500) as usize;
     let needle = q.name.as_deref().unwrap_or("").to_lowercase();
     // The API server cannot filter by part of a name, so a name filter reads
     // on through the list until a page is full (or the list ends), rather
@@ -167,6 +184,9 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
+    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials")),
+    responses((status = 200, description = "The secret's metadata and key sizes, never its values", body = SecretDetail)))]
 pub async fn detail(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -3,10 +3,10 @@
 //! errors; values leave only in the answer to a reveal, after its audit
 //! record is committed.
 
-mod change;
-mod create;
-mod list;
-mod reveal;
+pub(crate) mod change;
+pub(crate) mod create;
+pub(crate) mod list;
+pub(crate) mod reveal;
 pub mod tls;
 
 use axum::{
@@ -55,7 +55,7 @@ async fn get_secret(kube: &UserKube, ns: &str, name: &str) -> Result<Secret, Kub
 }
 
 /// Checks path parameters before they reach a URL.
-fn check_path(ns: &str, name: Option<&str>) -> Result<(), AppError> {
+pub(crate) fn check_path(ns: &str, name: Option<&str>) -> Result<(), AppError> {
     strongroom_app::secrets::rules::check_name(ns)
         .map_err(|m| AppError::invalid("namespace", m))?;
     if let Some(name) = name {
@@ -100,7 +100,9 @@ pub fn kube_error(
             "The {resource}{place} was changed by someone else since you loaded it. Reload to see the current version; your input is kept."
         )),
         KubeError::Api {
-            code: 422, message, ..
+            code: 400 | 422,
+            message,
+            ..
         } => AppError::Invalid {
             field: None,
             message: format!("Kubernetes rejected the {resource}: {message}"),

@@ -3,10 +3,11 @@
 //! cannot be, the answer is 503 and no value leaves the server.
 
 use axum::{
-    Json,
-    extract::{Path, State},
+    extract::State,
     response::{IntoResponse, Response},
 };
+
+use crate::http::extract::{Json, Path};
 use base64::Engine;
 use strongroom_app::api::{RevealRequest, RevealResponse, RevealedValue};
 
@@ -19,6 +20,10 @@ use crate::{
     http::AppError,
 };
 
+#[utoipa::path(post, path = "/api/v1/namespaces/{ns}/secrets/{name}/reveal", tag = "secrets",
+    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials")),
+    request_body = RevealRequest,
+    responses((status = 200, description = "The values, sent only after the reveal's audit record is committed", body = RevealResponse)))]
 pub async fn reveal(
     State(state): State<AppState>,
     user: CurrentUser,
