@@ -8,9 +8,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{TestServer, sign_in};
+use common::TestServer;
 
 #[tokio::test]
 async fn the_api_answers_as_its_openapi_document_says_under_schemathesis() {
@@ -18,23 +16,7 @@ async fn the_api_answers_as_its_openapi_document_says_under_schemathesis() {
         panic!("STRONGROOM_SCHEMATHESIS is not set: run the tests through scripts/test, which installs schemathesis")
     });
     let server = TestServer::start(&["--reveal-rate-limit", "off"]).await;
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let alice = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    sign_in(&alice, &server.url, "alice", "/").await;
-    let url: reqwest::Url = server.url.parse().unwrap();
-    let cookies = reqwest::cookie::CookieStore::cookies(jar.as_ref(), &url)
-        .expect("signed in: a session cookie");
-    let session = cookies
-        .to_str()
-        .unwrap()
-        .split("; ")
-        .find_map(|c| c.strip_prefix("strongroom="))
-        .expect("the session cookie")
-        .to_string();
+    let (alice, session) = common::sign_in_for_cookie(&server.url, "alice").await;
     let report = server.data_dir.join("schemathesis");
     std::fs::create_dir_all(&report).unwrap();
     // The document's own security schemes, filled in: schemathesis then

@@ -239,6 +239,23 @@ async fn wait_ready(url: &str) {
     }
 }
 
+/// `strongroom-server audit verify` on a data directory: the hash chain is whole.
+fn audit_verify(data_dir: &std::path::Path) {
+    let verify = Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
+        .args(["audit", "verify"])
+        .env_clear()
+        .env("STRONGROOM_DATA_DIR", data_dir)
+        .env("STRONGROOM_OIDC_ISSUER", Stack::get().oidc_issuer())
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "audit verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
 #[tokio::test]
 async fn sigkill_during_a_burst_loses_no_audit_record_and_leaves_no_partial_secret() {
     let _one = SERIAL.lock().await;
@@ -311,19 +328,7 @@ async fn sigkill_during_a_burst_loses_no_audit_record_and_leaves_no_partial_secr
     // that left the server has its committed record.
     let mut child = spawn_binary(port, &data_dir);
     wait_ready(&url).await;
-    let verify = Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
-        .args(["audit", "verify"])
-        .env_clear()
-        .env("STRONGROOM_DATA_DIR", &data_dir)
-        .env("STRONGROOM_OIDC_ISSUER", Stack::get().oidc_issuer())
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "audit verify: {}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    audit_verify(&data_dir);
     use sqlx::Connection;
     let db_url = format!(
         "sqlite://{}?mode=ro",
@@ -888,19 +893,7 @@ async fn a_full_sqlite_disk_fails_closed_and_recovers_when_space_returns() {
         .unwrap()
         .to_string();
     sign_in(&client(), &url, "bob", "/").await;
-    let verify = Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
-        .args(["audit", "verify"])
-        .env_clear()
-        .env("STRONGROOM_DATA_DIR", &disk)
-        .env("STRONGROOM_OIDC_ISSUER", Stack::get().oidc_issuer())
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "audit verify: {}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    audit_verify(&disk);
     // The reveals that were answered are in the secret's history; the
     // refused ones left no value behind and no half-written record.
     let history: Value = alice

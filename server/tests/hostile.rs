@@ -302,21 +302,8 @@ async fn slow_clients_are_cut_off_by_timeouts() {
 
     // A signed-in client whose body stalls halfway: 408 after the request
     // timeout.
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let alice = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    sign_in(&alice, &server.url, "alice", "/").await;
-    let cookie = {
-        use reqwest::cookie::CookieStore;
-        jar.cookies(&server.url.parse().unwrap())
-            .expect("a session cookie")
-            .to_str()
-            .unwrap()
-            .to_string()
-    };
+    let (_alice, session) = common::sign_in_for_cookie(&server.url, "alice").await;
+    let cookie = format!("strongroom={session}");
     let answer = tokio::task::spawn_blocking(move || {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(std::time::Duration::from_secs(30)))

@@ -161,6 +161,30 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Signs `login` in with a browser-like client and returns it with the
+/// value of its session cookie, for tests that speak HTTP by other means.
+pub async fn sign_in_for_cookie(server: &str, login: &str) -> (reqwest::Client, String) {
+    use reqwest::cookie::CookieStore;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    sign_in(&client, server, login, "/").await;
+    let cookies = jar
+        .cookies(&server.parse().unwrap())
+        .expect("signed in: a session cookie");
+    let session = cookies
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|c| c.strip_prefix("strongroom="))
+        .expect("the session cookie")
+        .to_string();
+    (client, session)
+}
+
 /// Follows redirects by hand (so tests can see each hop), returning the
 /// final response and the URL it came from.
 pub async fn follow(
