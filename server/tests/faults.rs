@@ -361,6 +361,64 @@ async fn sigkill_during_a_burst_loses_no_audit_record_and_leaves_no_partial_secr
     let _ = child.wait();
 }
 
+/// While the store of sessions and audit records cannot write: a reveal of
+/// `name` (whose `token` is `value`) is refused without its value, a create
+/// is refused and leaves nothing, a delete is refused and the secret stays,
+/// and a newcomer's sign-in gets an HTML page saying what is wrong.
+async fn assert_fails_closed(alice: &reqwest::Client, url: &str, name: &str, value: &str) {
+    let (status, body) = reveal(alice, url, name).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(!body.contains(value) && !body.contains(&b64(value.as_bytes())));
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["code"], "unavailable");
+
+    let created = unique("refused-create");
+    let r = alice
+        .post(format!("{url}/api/v1/namespaces/team-a/secrets"))
+        .header(CSRF.0, CSRF.1)
+        .json(&json!({"name": created, "input": {"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(
+        !kubectl(&["get", "secret", &created, "-n", "team-a"])
+            .status
+            .success(),
+        "nothing was created unaudited"
+    );
+
+    let r = alice
+        .delete(format!("{url}/api/v1/namespaces/team-a/secrets/{name}"))
+        .header(CSRF.0, CSRF.1)
+        .json(&json!({"confirm": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(
+        kubectl(&["get", "secret", name, "-n", "team-a"])
+            .status
+            .success(),
+        "nothing was deleted unaudited"
+    );
+
+    let r = client()
+        .get(format!("{url}/auth/login?next=/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text().await.unwrap();
+    assert!(page.contains("unavailable"), "{page}");
+}
+
 /// PostgreSQL of the local stack, stopped and started as scripts/lib.sh does.
 fn postgres(action: &str) {
     let stack = Stack::get();
@@ -419,41 +477,8 @@ async fn postgresql_stopped_and_restarted_fails_closed_with_clear_answers_and_re
     assert_eq!(reveal(&alice, &server.url, &name).await.0, 200);
 
     postgres("stop");
-    let outcome = std::panic::AssertUnwindSafe(async {
-        let (status, body) = reveal(&alice, &server.url, &name).await;
-        assert_eq!(status, 503, "{body}");
-        assert!(!body.contains("pg-value") && !body.contains(&b64(b"pg-value")));
-        let created = unique("pgdown-create");
-        let r = alice
-            .post(format!("{}/api/v1/namespaces/team-a/secrets", server.url))
-            .header(CSRF.0, CSRF.1)
-            .json(&json!({"name": created, "input": {"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 503);
-        assert!(
-            !kubectl(&["get", "secret", &created, "-n", "team-a"])
-                .status
-                .success()
-        );
-        // A newcomer's sign-in gets a page that says what is wrong.
-        let newcomer = client();
-        let r = newcomer
-            .get(format!("{}/auth/login?next=/", server.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 503);
-        assert!(
-            r.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html")
-        );
-        let page = r.text().await.unwrap();
-        assert!(page.contains("unavailable"), "{page}");
-    });
+    let outcome =
+        std::panic::AssertUnwindSafe(assert_fails_closed(&alice, &server.url, &name, "pg-value"));
     let result = futures::FutureExt::catch_unwind(outcome).await;
     postgres("start");
     if let Err(panic) = result {
@@ -827,57 +852,8 @@ async fn a_full_sqlite_disk_fails_closed_and_recovers_when_space_returns() {
         assert!(f.write(&[0u8; 4096]).is_err(), "the disk is full");
     }
 
-    let outcome = std::panic::AssertUnwindSafe(async {
-        // A reveal: refused, no value.
-        let (status, body) = reveal(&alice, &url, &name).await;
-        assert_eq!(status, 503, "{body}");
-        assert!(!body.contains("full-value") && !body.contains(&b64(b"full-value")));
-        let error: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(error["code"], "unavailable");
-        // A create: refused before anything is made.
-        let created = unique("diskfull-create");
-        let r = alice
-            .post(format!("{url}/api/v1/namespaces/team-a/secrets"))
-            .header(CSRF.0, CSRF.1)
-            .json(&json!({"name": created, "input": {"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 503);
-        assert!(
-            !kubectl(&["get", "secret", &created, "-n", "team-a"])
-                .status
-                .success(),
-            "nothing was created unaudited"
-        );
-        // A delete: refused, the secret is still there.
-        let r = alice
-            .delete(format!("{url}/api/v1/namespaces/team-a/secrets/{name}"))
-            .header(CSRF.0, CSRF.1)
-            .json(&json!({"confirm": name}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 503);
-        assert!(
-            kubectl(&["get", "secret", &name, "-n", "team-a"])
-                .status
-                .success()
-        );
-        // A newcomer's sign-in (which must store a session) gets a clear page.
-        let r = client()
-            .get(format!("{url}/auth/login?next=/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 503);
-        assert!(
-            r.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html")
-        );
-    });
+    let outcome =
+        std::panic::AssertUnwindSafe(assert_fails_closed(&alice, &url, &name, "full-value"));
     let result = futures::FutureExt::catch_unwind(outcome).await;
     std::fs::remove_file(&filler).unwrap();
     if let Err(panic) = result {
