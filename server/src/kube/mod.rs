@@ -229,6 +229,8 @@ impl UserKube {
     pub async fn call_raw(&self, mut request: Request<Vec<u8>>) -> Result<Bytes, KubeError> {
         self.impersonate(request.headers_mut())?;
         let started = tokio::time::Instant::now();
+        // One deadline for the whole call, retries and their waits included.
+        let deadline = started + self.timeout;
         let is_read = request.method() == http::Method::GET;
         let mut retry = 0;
         loop {
@@ -241,7 +243,7 @@ impl UserKube {
             } else {
                 std::mem::take(&mut request)
             };
-            let (status, headers, body) = self.send_once(attempt).await?;
+            let (status, headers, body) = self.send_once(attempt, deadline).await?;
             if status.is_success() {
                 return Ok(body);
             }
@@ -268,18 +270,19 @@ impl UserKube {
         }
     }
 
-    /// One round trip, bounded by the timeout: status, headers and body.
+    /// One round trip, finished by `deadline`: status, headers and body.
     async fn send_once(
         &self,
         request: Request<Vec<u8>>,
+        deadline: tokio::time::Instant,
     ) -> Result<(StatusCode, http::HeaderMap, Bytes), KubeError> {
         let send = self.client.send(request.map(Body::from));
-        let response = tokio::time::timeout(self.timeout, send)
+        let response = tokio::time::timeout_at(deadline, send)
             .await
             .map_err(|_| KubeError::Unreachable(format!("no answer within {:?}", self.timeout)))?
             .map_err(|e| KubeError::Unreachable(e.to_string()))?;
         let (parts, body) = response.into_parts();
-        let body = tokio::time::timeout(self.timeout, body.collect())
+        let body = tokio::time::timeout_at(deadline, body.collect())
             .await
             .map_err(|_| KubeError::Unreachable(format!("no answer within {:?}", self.timeout)))?
             .map_err(|e| KubeError::Unreachable(e.to_string()))?
