@@ -12,8 +12,13 @@ use crate::http::extract::{Json, Path, Query};
 use serde::Deserialize;
 use strongroom_app::api::{AuditEntry, AuditPage};
 
-use super::{AuditRecord, AuditStore, store::AuditQuery};
-use crate::{AppState, auth::CurrentUser, http::AppError, secrets::kube_error};
+use super::{AuditRecord, store::AuditQuery};
+use crate::{
+    AppState,
+    auth::CurrentUser,
+    http::AppError,
+    secrets::{SecretPath, kube_error},
+};
 
 /// The export format, next to the filters (a separate extractor: serde's
 /// `flatten` cannot parse numbers from a query string).
@@ -87,13 +92,12 @@ pub async fn trail(
             state.config.auditors_group
         )));
     }
-    AuditStore::check_limit(&query).map_err(|m| AppError::invalid("limit", m))?;
+    let limit = query.page_size()?;
     let records = state
         .audit
         .query(&query)
         .await
         .map_err(|e| AppError::unavailable("The audit trail", e))?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     match format.format {
         Some(ExportFormat::Jsonl) => {
             let body: String = records
@@ -114,12 +118,12 @@ pub async fn trail(
 /// `GET /api/v1/namespaces/{ns}/secrets/{name}/history`: who revealed or
 /// changed this secret, for those who may read it.
 #[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets/{name}/history", tag = "audit",
-    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials"), AuditQuery),
+    params(SecretPath, AuditQuery),
     responses((status = 200, description = "Who revealed or changed this secret, newest first", body = AuditPage)))]
 pub async fn history(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((ns, name)): Path<(String, String)>,
+    Path(SecretPath { ns, name }): Path<SecretPath>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, AppError> {
     crate::secrets::check_path(&ns, Some(&name))?;
@@ -139,16 +143,13 @@ pub async fn history(
         secret: Some(name),
         ..q
     };
-    AuditStore::check_limit(&query).map_err(|m| AppError::invalid("limit", m))?;
+    let limit = query.page_size()?;
     let records = state
         .audit
         .query(&query)
         .await
         .map_err(|e| AppError::unavailable("The audit trail", e))?;
-    Ok(Json(page(
-        &records,
-        query.limit.unwrap_or(100).clamp(1, 1000),
-    )))
+    Ok(Json(page(&records, limit)))
 }
 
 fn download(body: String, content_type: &'static str, file: &'static str) -> Response {

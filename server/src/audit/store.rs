@@ -13,7 +13,7 @@ use super::{
     AuditEvent, AuditRecord, AuditSettings, ChainError, Fingerprinter, GENESIS_HASH, chain_hash,
     verify_chain,
 };
-use crate::db::Db;
+use crate::{db::Db, http::AppError};
 
 /// Why a record could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,20 @@ pub struct AuditQuery {
     /// Page size (1-1000, default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+}
+
+impl AuditQuery {
+    /// The page size: 100 unless asked, and only within the documented bounds.
+    pub fn page_size(&self) -> Result<i64, AppError> {
+        match self.limit {
+            None => Ok(100),
+            Some(n @ 1..=1000) => Ok(n),
+            Some(_) => Err(AppError::invalid(
+                "limit",
+                "limit must be between 1 and 1000",
+            )),
+        }
+    }
 }
 
 /// The most records one transaction commits together.
@@ -313,16 +327,8 @@ impl AuditStore {
     }
 
     /// Records matching `q`, newest first.
-    /// Checks the page size against the documented bounds.
-    pub fn check_limit(q: &AuditQuery) -> Result<(), &'static str> {
-        match q.limit {
-            Some(n) if !(1..=1000).contains(&n) => Err("limit must be between 1 and 1000"),
-            _ => Ok(()),
-        }
-    }
-
     pub async fn query(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
-        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+        let limit = q.page_size().unwrap_or(100);
         let sql = "SELECT seq, event, prev_hash, hash FROM audit_records
              WHERE ($1 IS NULL OR username = $1) AND ($2 IS NULL OR namespace = $2) AND ($3 IS NULL OR secret = $3)
                AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR outcome = $5) AND ($6 IS NULL OR time >= $6)

@@ -48,9 +48,6 @@ use crate::AppState;
 )]
 struct ApiDoc;
 
-/// The pattern of namespace and secret names (a DNS subdomain name).
-pub const NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$";
-
 /// What every operation can answer besides its own success, the session
 /// cookie as the way to authenticate, and the CSRF header on changes.
 struct CommonAnswers;

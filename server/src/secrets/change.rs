@@ -13,8 +13,8 @@ use strongroom_app::{
 };
 
 use super::{
-    check_path, create::check_metadata, decode_b64, get_secret, kube_error, list::describe,
-    reveal::refuse, secrets_path,
+    SecretPath, check_path, create::check_metadata, decode_b64, get_secret, kube_error,
+    list::describe, reveal::refuse, secrets_path,
 };
 use crate::{
     AppState,
@@ -24,14 +24,14 @@ use crate::{
 };
 
 #[utoipa::path(patch, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
-    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials")),
+    params(SecretPath),
     request_body = UpdateSecretRequest,
     responses((status = 200, description = "Changed (and audited)", body = SecretDetail)))]
 pub async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     facts: RequestFacts,
-    Path((ns, name)): Path<(String, String)>,
+    Path(SecretPath { ns, name }): Path<SecretPath>,
     Json(req): Json<UpdateSecretRequest>,
 ) -> Result<Json<SecretDetail>, AppError> {
     check_path(&ns, Some(&name))?;
@@ -138,14 +138,14 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
-    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials")),
+    params(SecretPath),
     request_body = DeleteSecretRequest,
     responses((status = 200, description = "Deleted (and audited)", body = Deleted)))]
 pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     facts: RequestFacts,
-    Path((ns, name)): Path<(String, String)>,
+    Path(SecretPath { ns, name }): Path<SecretPath>,
     Json(req): Json<DeleteSecretRequest>,
 ) -> Result<Json<Deleted>, AppError> {
     check_path(&ns, Some(&name))?;

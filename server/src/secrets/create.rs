@@ -16,7 +16,8 @@ use strongroom_app::{
 };
 
 use super::{
-    check_path, decode_b64, kube_error, list::describe, reveal::refuse, secrets_path, tls,
+    NamespacePath, check_path, decode_b64, kube_error, list::describe, reveal::refuse,
+    secrets_path, tls,
 };
 use crate::{
     AppState,
@@ -142,14 +143,14 @@ pub fn check_metadata(
 }
 
 #[utoipa::path(post, path = "/api/v1/namespaces/{ns}/secrets", tag = "secrets",
-    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a")),
+    params(NamespacePath),
     request_body = CreateSecretRequest,
     responses((status = 201, description = "Created (and audited); the answer carries no values", body = SecretDetail)))]
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     facts: RequestFacts,
-    Path(ns): Path<String>,
+    Path(NamespacePath { ns }): Path<NamespacePath>,
     Json(req): Json<CreateSecretRequest>,
 ) -> Result<(StatusCode, Json<SecretDetail>), AppError> {
     check_path(&ns, None)?;

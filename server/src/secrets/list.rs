@@ -12,7 +12,7 @@ use crate::http::extract::{Json, Path, Query};
 use serde::Deserialize;
 use strongroom_app::api::{KeyInfo, SecretDetail, SecretPage, SecretSummary};
 
-use super::{check_path, get_secret, kube_error, secrets_path};
+use super::{NamespacePath, SecretPath, check_path, get_secret, kube_error, secrets_path};
 use crate::{AppState, auth::CurrentUser, http::AppError, kube::KubeError};
 
 /// How many pages of 500 a name filter reads at most per answer.
@@ -75,7 +75,7 @@ struct RowObject {
 }
 
 #[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets", tag = "secrets",
-    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ListQuery),
+    params(NamespacePath, ListQuery),
     responses(
         (status = 200, description = "One page of the namespace's secrets: metadata only, never values", body = SecretPage),
         (status = 409, description = "The continue token expired; start the list again", body = strongroom_app::api::ApiError),
@@ -83,7 +83,7 @@ struct RowObject {
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(ns): Path<String>,
+    Path(NamespacePath { ns }): Path<NamespacePath>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<SecretPage>, AppError> {
     check_path(&ns, None)?;
@@ -185,12 +185,12 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
-    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials")),
+    params(SecretPath),
     responses((status = 200, description = "The secret's metadata and key sizes, never its values", body = SecretDetail)))]
 pub async fn detail(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((ns, name)): Path<(String, String)>,
+    Path(SecretPath { ns, name }): Path<SecretPath>,
 ) -> Result<Json<SecretDetail>, AppError> {
     check_path(&ns, Some(&name))?;
     let kube = state.kube.for_user(&user);

@@ -41,6 +41,39 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// The path parameters `{ns}`: a namespace.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct NamespacePath {
+    /// The namespace.
+    #[param(
+        pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length = 63,
+        example = "team-a"
+    )]
+    pub ns: String,
+}
+
+/// The path parameters `{ns}/secrets/{name}`: one secret.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SecretPath {
+    /// The namespace.
+    #[param(
+        pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length = 63,
+        example = "team-a"
+    )]
+    pub ns: String,
+    /// The secret's name.
+    #[param(
+        pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        max_length = 253,
+        example = "api-credentials"
+    )]
+    pub name: String,
+}
+
 /// The API path of a namespace's secrets.
 fn secrets_path(ns: &str) -> String {
     format!("/api/v1/namespaces/{ns}/secrets")

@@ -11,7 +11,7 @@ use crate::http::extract::{Json, Path};
 use base64::Engine;
 use strongroom_app::api::{RevealRequest, RevealResponse, RevealedValue};
 
-use super::{check_path, get_secret, kube_error};
+use super::{SecretPath, check_path, get_secret, kube_error};
 use crate::{
     AppState,
     audit::{Action, Fingerprint, Outcome, context::RequestFacts, store::AuditError},
@@ -21,14 +21,14 @@ use crate::{
 };
 
 #[utoipa::path(post, path = "/api/v1/namespaces/{ns}/secrets/{name}/reveal", tag = "secrets",
-    params(("ns" = String, Path, description = "The namespace", pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63, example = "team-a"), ("name" = String, Path, description = "The secret's name", pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length = 253, example = "api-credentials")),
+    params(SecretPath),
     request_body = RevealRequest,
     responses((status = 200, description = "The values, sent only after the reveal's audit record is committed", body = RevealResponse)))]
 pub async fn reveal(
     State(state): State<AppState>,
     user: CurrentUser,
     facts: RequestFacts,
-    Path((ns, name)): Path<(String, String)>,
+    Path(SecretPath { ns, name }): Path<SecretPath>,
     Json(req): Json<RevealRequest>,
 ) -> Result<Response, AppError> {
     check_path(&ns, Some(&name))?;
