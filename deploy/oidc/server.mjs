@@ -80,6 +80,34 @@ const USERS = {
     email: 'mallory@example.com',
     groups: ['system:masters', 'team-a-viewers'],
   },
+  // Hostile accounts for the tests: each claims an identity it must not get.
+  // Alice's address, never verified (registered by someone else).
+  mallet: {
+    name: 'Mallet',
+    email: 'alice@example.com',
+    emailVerified: false,
+    groups: ['team-a-editors'],
+  },
+  // Groups that become `system:masters` / `team-a-editors` once an HTTP
+  // server trims the header value.
+  spacey: {
+    name: 'Spacey',
+    email: 'spacey@example.com',
+    groups: [' system:masters', 'team-a-viewers'],
+  },
+  trailer: { name: 'Trailer', email: 'trailer@example.com', groups: ['team-a-editors '] },
+  // Alice's address with a trailing tab.
+  tabby: { name: 'Tabby', email: 'alice@example.com\t', groups: [] },
+  // No username at all: no email claim, or an empty one.
+  nameless: { name: 'Nameless', email: undefined, groups: ['team-a-editors'] },
+  blank: { name: 'Blank', email: '', groups: ['team-a-editors'] },
+  // From another tenant (its `hd` claim differs from everyone else's).
+  outsider: {
+    name: 'Outsider',
+    email: 'outsider@elsewhere.example',
+    hd: 'elsewhere.example',
+    groups: ['team-a-editors'],
+  },
 };
 
 function findAccount(_ctx, accountId) {
@@ -91,14 +119,20 @@ function findAccount(_ctx, accountId) {
     accountId,
     // oidc-provider filters these down to what the granted scopes allow.
     claims() {
-      return {
+      const claims = {
         sub: accountId,
         name: user.name,
         preferred_username: accountId,
+        hd: user.hd ?? 'example.com',
         email: user.email,
-        email_verified: true,
+        email_verified: user.emailVerified ?? true,
         groups: [...user.groups],
       };
+      if (user.email === undefined) {
+        delete claims.email;
+        delete claims.email_verified;
+      }
+      return claims;
     },
   };
 }
@@ -237,7 +271,8 @@ const provider = new Provider(ISSUER, {
   scopes: ['openid', 'profile', 'email', 'groups'],
   claims: {
     openid: ['sub'],
-    profile: ['name', 'preferred_username'],
+    // `hd` (the tenant, as Google Workspace names it) lets tests require a claim.
+    profile: ['name', 'preferred_username', 'hd'],
     email: ['email', 'email_verified'],
     groups: ['groups'],
   },

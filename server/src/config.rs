@@ -99,6 +99,13 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_GROUPS_PREFIX", default_value = "oidc:")]
     pub groups_prefix: String,
 
+    /// Claims an ID token must carry to sign in, as `CLAIM=VALUE`,
+    /// comma-separated (like the API server's `--oidc-required-claim`): a
+    /// string claim must equal the value, a list claim must contain it. For
+    /// example `hd=example.com` admits only one Google Workspace domain.
+    #[arg(long, env = "STRONGROOM_OIDC_REQUIRED_CLAIMS", value_delimiter = ',')]
+    pub oidc_required_claims: Vec<crate::auth::identity::RequiredClaim>,
+
     /// Kubeconfig of the backend's own identity. Without it the in-cluster
     /// service account is used.
     #[arg(long, env = "STRONGROOM_KUBECONFIG")]
@@ -316,6 +323,20 @@ impl ServeArgs {
                 name: "STRONGROOM_SESSION_MAX_LIFETIME",
                 reason: "must be at least the idle timeout, and both above zero".into(),
             });
+        }
+        for (name, prefix) in [
+            ("STRONGROOM_USERNAME_PREFIX", &self.username_prefix),
+            ("STRONGROOM_GROUPS_PREFIX", &self.groups_prefix),
+        ] {
+            if let Some(problem) = (!prefix.is_empty())
+                .then(|| crate::kube::identity_value_problem(prefix))
+                .flatten()
+            {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("the prefix {problem}"),
+                });
+            }
         }
         for sink in self.audit_sinks.iter().chain(&self.audit_required) {
             if !matches!(sink.as_str(), "database" | "stdout") {

@@ -120,6 +120,7 @@ impl AppState {
             username_prefix: config.username_prefix.clone(),
             groups_claim: config.groups_claim.clone(),
             groups_prefix: config.groups_prefix.clone(),
+            required_claims: config.oidc_required_claims.clone(),
         };
         let audit = AuditStore::open(
             db.clone(),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Stack, TestServer, client, follow, sign_in};
+use common::{Stack, TestServer, client, follow, sign_in, sign_in_answer};
 use serde_json::Value;
 
 async fn me(client: &reqwest::Client, server: &str) -> (u16, Value) {
@@ -90,6 +90,72 @@ async fn system_groups_from_the_idp_are_dropped() {
     assert_eq!(me["groups"], serde_json::json!(["oidc:team-a-viewers"]));
     // system:masters would see every namespace; mallory only gets carol's view.
     assert_eq!(me["namespaces"], serde_json::json!(["team-a"]));
+    server.stop();
+}
+
+/// Signs `login` in and expects Strongroom to refuse: a 403 page whose text
+/// contains `names`, no session afterwards (the API answers 401).
+async fn assert_sign_in_refused(server: &str, login: &str, names: &str) {
+    let c = client();
+    let answer = sign_in_answer(&c, server, login, "/").await;
+    assert_eq!(answer.status(), 403, "{login} must be refused");
+    let page = answer.text().await.unwrap();
+    assert!(page.contains("Sign-in refused"), "{login}: {page}");
+    assert!(
+        page.contains(names),
+        "{login}: the page names {names}: {page}"
+    );
+    let (status, _) = me(&c, server).await;
+    assert_eq!(
+        status, 401,
+        "{login} has no session after a refused sign-in"
+    );
+}
+
+#[tokio::test]
+async fn hostile_claims_cannot_sign_in_as_someone_else() {
+    let server = TestServer::start(&[]).await;
+    // Alice's address, unverified: would be oidc:alice@example.com.
+    assert_sign_in_refused(&server.url, "mallet", "email_verified").await;
+    // "team-a-editors " would arrive as oidc:team-a-editors.
+    assert_sign_in_refused(&server.url, "trailer", "&quot;groups&quot;").await;
+    // "alice@example.com\t" would arrive as oidc:alice@example.com.
+    assert_sign_in_refused(&server.url, "tabby", "&quot;email&quot;").await;
+    // No username: never a request without (or with an empty) Impersonate-User.
+    assert_sign_in_refused(&server.url, "nameless", "&quot;email&quot;").await;
+    assert_sign_in_refused(&server.url, "blank", "&quot;email&quot;").await;
+    // The real owner of the address still signs in as herself.
+    let c = client();
+    sign_in(&c, &server.url, "alice", "/").await;
+    assert_eq!(
+        me(&c, &server.url).await.1["username"],
+        "oidc:alice@example.com"
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn with_an_empty_groups_prefix_a_padded_system_masters_is_refused() {
+    // The API server's own default groups prefix is empty; operators copy it.
+    let server = TestServer::start(&["--groups-prefix="]).await;
+    assert_sign_in_refused(&server.url, "spacey", "&quot;groups&quot;").await;
+    // mallory's plain system:masters is still dropped, her other group kept.
+    let c = client();
+    sign_in(&c, &server.url, "mallory", "/").await;
+    assert_eq!(
+        me(&c, &server.url).await.1["groups"],
+        serde_json::json!(["team-a-viewers"])
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn required_claims_admit_only_the_configured_tenant() {
+    let server = TestServer::start(&["--oidc-required-claims", "hd=example.com"]).await;
+    assert_sign_in_refused(&server.url, "outsider", "&quot;hd&quot;").await;
+    let c = client();
+    sign_in(&c, &server.url, "alice", "/").await;
+    assert_eq!(me(&c, &server.url).await.0, 200);
     server.stop();
 }
 

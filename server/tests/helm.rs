@@ -778,6 +778,29 @@ fn postgres_render_scales_out_behind_an_ingress() {
 }
 
 #[test]
+fn required_claims_render_as_claim_value_pairs() {
+    let none = objects(&must_template("defaults", &[]));
+    assert_eq!(env(container(&none), "STRONGROOM_OIDC_REQUIRED_CLAIMS"), None);
+    let objects = objects(&must_template(
+        "claims",
+        &[
+            "--set",
+            "identity.requiredClaims.hd=example.com",
+            "--set",
+            "identity.requiredClaims.tid=abc",
+        ],
+    ));
+    assert_eq!(
+        env(container(&objects), "STRONGROOM_OIDC_REQUIRED_CLAIMS"),
+        Some("hd=example.com,tid=abc")
+    );
+    assert!(
+        template("bad", &["--set", "identity.requiredClaims.hd=a b"]).is_err(),
+        "a value with a space cannot be one CLAIM=VALUE pair"
+    );
+}
+
+#[test]
 fn service_monitor_renders_only_when_enabled() {
     let off = must_template("x", &[]);
     assert!(!off.contains("kind: ServiceMonitor"));

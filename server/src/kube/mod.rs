@@ -34,6 +34,38 @@ const IMPERSONATE_USER: HeaderName = HeaderName::from_static("impersonate-user")
 const IMPERSONATE_GROUP: HeaderName = HeaderName::from_static("impersonate-group");
 const IMPERSONATE_UID: HeaderName = HeaderName::from_static("impersonate-uid");
 
+/// Why a username, group or uid cannot be sent as an impersonation value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityValueProblem {
+    /// Nothing (or only whitespace) to impersonate.
+    #[error("is empty")]
+    Empty,
+    /// Leading or trailing whitespace: HTTP servers (Go's among them) trim
+    /// it from header values, so the API server would see another name.
+    #[error("starts or ends with whitespace")]
+    Untrimmed,
+    /// A control character (C0, DEL or C1), which a header cannot carry.
+    #[error("contains a control character")]
+    ControlCharacter,
+}
+
+/// Checks that `value` reaches the API server exactly as written when sent
+/// as an `Impersonate-*` header: not empty, already trimmed (by Unicode's
+/// definition of whitespace, which covers HTTP's spaces and tabs), without
+/// control characters. Printable non-ASCII text is kept: it travels as its
+/// UTF-8 bytes, which the API server reads back unchanged.
+pub fn identity_value_problem(value: &str) -> Option<IdentityValueProblem> {
+    if value.trim().is_empty() {
+        Some(IdentityValueProblem::Empty)
+    } else if value.trim() != value {
+        Some(IdentityValueProblem::Untrimmed)
+    } else if value.chars().any(char::is_control) {
+        Some(IdentityValueProblem::ControlCharacter)
+    } else {
+        None
+    }
+}
+
 /// Errors talking to the Kubernetes API.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
@@ -301,8 +333,13 @@ impl UserKube {
             headers.remove(name);
         }
         let value = |v: &str| {
+            if let Some(problem) = identity_value_problem(v) {
+                return Err(KubeError::Config(format!(
+                    "an identity value that {problem} cannot be impersonated"
+                )));
+            }
             HeaderValue::from_str(v).map_err(|_| {
-                KubeError::Config(format!("identity value {v:?} cannot be sent as a header"))
+                KubeError::Config("an identity value cannot be sent as a header".into())
             })
         };
         headers.insert(IMPERSONATE_USER, value(&self.user.username)?);
@@ -385,13 +422,32 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if !request.headers().contains_key(IMPERSONATE_USER) {
-            return Box::pin(async {
-                Err("refused: a Kubernetes request without an impersonated user".into())
-            });
+        if let Some(refusal) = impersonation_refusal(request.headers()) {
+            return Box::pin(async move { Err(refusal.into()) });
         }
         let fut = self.inner.call(request);
         Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
+
+/// Why the guard refuses a request's impersonation headers, if it does:
+/// no `Impersonate-User`, more than one, or any `Impersonate-*` value that
+/// is empty, untrimmed or not text the API server reads back unchanged.
+fn impersonation_refusal(headers: &http::HeaderMap) -> Option<&'static str> {
+    let users = headers.get_all(IMPERSONATE_USER).iter().count();
+    if users != 1 {
+        return Some("refused: a Kubernetes request must impersonate exactly one user");
+    }
+    let all_sound = headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("impersonate-"))
+        .all(|(_, v)| {
+            std::str::from_utf8(v.as_bytes()).is_ok_and(|v| identity_value_problem(v).is_none())
+        });
+    if all_sound {
+        None
+    } else {
+        Some("refused: an impersonation header value is empty, untrimmed or not plain text")
     }
 }
 
@@ -569,5 +625,88 @@ mod header_tests {
             headers["impersonate-extra-strongroom.dev%2faudit-id"],
             "abc"
         );
+    }
+
+    fn headers(pairs: &[(&str, &[u8])]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn the_guard_refuses_missing_empty_doubled_or_untrimmed_impersonation() {
+        let refused: &[&[(&str, &[u8])]] = &[
+            &[],
+            &[("impersonate-group", b"oidc:team-a-editors")],
+            &[("impersonate-user", b"")],
+            &[("impersonate-user", b"   ")],
+            &[("impersonate-user", b"\t")],
+            &[("impersonate-user", b" oidc:alice")],
+            &[
+                ("impersonate-user", b"oidc:alice"),
+                ("impersonate-user", b"oidc:bob"),
+            ],
+            &[
+                ("impersonate-user", b"oidc:alice"),
+                ("impersonate-group", b" system:masters"),
+            ],
+            &[
+                ("impersonate-user", b"oidc:alice"),
+                ("impersonate-group", b""),
+            ],
+            &[
+                ("impersonate-user", b"oidc:alice"),
+                ("impersonate-uid", b"1 "),
+            ],
+            &[("impersonate-user", b"oidc:\xff")],
+        ];
+        for case in refused {
+            assert!(impersonation_refusal(&headers(case)).is_some(), "{case:?}");
+        }
+        let fine = headers(&[
+            ("impersonate-user", "oidc:josé@example.com".as_bytes()),
+            ("impersonate-group", b"oidc:team-a-editors"),
+            ("impersonate-extra-strongroom.dev%2faudit-id", b"abc"),
+        ]);
+        assert_eq!(impersonation_refusal(&fine), None);
+    }
+
+    #[tokio::test]
+    async fn an_unsafe_identity_is_never_sent() {
+        let kube = |username: &str, groups: &[&str]| UserKube {
+            client: kube::Client::new(
+                tower::service_fn(|_req: Request<Body>| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty()))
+                }),
+                "default",
+            ),
+            timeout: Duration::from_secs(1),
+            read_retry: ReadRetry::default(),
+            user: CurrentUser {
+                username: username.into(),
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+                uid: None,
+                name: None,
+            },
+            audit_id: None,
+        };
+        for (user, groups) in [
+            ("", &[][..]),
+            (" ", &[][..]),
+            ("oidc:alice ", &[][..]),
+            ("oidc:alice", &[" system:masters"][..]),
+            ("oidc:alice", &["a\u{85}"][..]),
+        ] {
+            let mut h = http::HeaderMap::new();
+            assert!(
+                kube(user, groups).impersonate(&mut h).is_err(),
+                "{user:?} {groups:?}"
+            );
+        }
     }
 }

@@ -207,6 +207,20 @@ pub async fn follow(
 /// Signs in as `login` through the IdP's real login and consent forms and
 /// returns the URL Strongroom finally sent the browser to.
 pub async fn sign_in(client: &reqwest::Client, server: &str, login: &str, next: &str) -> String {
+    sign_in_answer(client, server, login, next)
+        .await
+        .url()
+        .to_string()
+}
+
+/// Like [`sign_in`], but returns Strongroom's final answer (the page it
+/// ends on), for tests of sign-ins that must be refused.
+pub async fn sign_in_answer(
+    client: &reqwest::Client,
+    server: &str,
+    login: &str,
+    next: &str,
+) -> reqwest::Response {
     let start = client
         .get(format!("{server}/auth/login?next={}", urlencode(next)))
         .send()
@@ -244,7 +258,7 @@ pub async fn sign_in(client: &reqwest::Client, server: &str, login: &str, next: 
         let (_, r) = follow_until(client, after_consent, server).await;
         r
     };
-    final_response.url().to_string()
+    final_response
 }
 
 /// Follows redirects until the next hop would leave the IdP for `server`'s
