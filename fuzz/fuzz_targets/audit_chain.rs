@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use strongroom_server::audit::{AuditRecord, GENESIS_HASH, chain_hash, verify_chain};
+use strongroom_server::domain::audit::{AuditRecord, GENESIS_HASH, chain_hash, verify_chain};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(records) = serde_json::from_slice::<Vec<AuditRecord>>(data) else {

@@ -104,7 +104,7 @@ pub struct ServeArgs {
     /// string claim must equal the value, a list claim must contain it. For
     /// example `hd=example.com` admits only one Google Workspace domain.
     #[arg(long, env = "STRONGROOM_OIDC_REQUIRED_CLAIMS", value_delimiter = ',')]
-    pub oidc_required_claims: Vec<crate::auth::identity::RequiredClaim>,
+    pub oidc_required_claims: Vec<crate::domain::auth::identity::RequiredClaim>,
 
     /// Kubeconfig of the backend's own identity. Without it the in-cluster
     /// service account is used.
@@ -329,7 +329,7 @@ impl ServeArgs {
             ("STRONGROOM_GROUPS_PREFIX", &self.groups_prefix),
         ] {
             if let Some(problem) = (!prefix.is_empty())
-                .then(|| crate::kube::identity_value_problem(prefix))
+                .then(|| crate::infra::cluster::identity_value_problem(prefix))
                 .flatten()
             {
                 return Err(ConfigError::Invalid {

@@ -5,7 +5,7 @@ use clap::Parser;
 use strongroom_server::{
     AppState,
     config::{AuditCommand, Cli, Command},
-    http::router,
+    web::router,
 };
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
 /// files, served by `/pkg` in place of compressing on every request.
 fn precompress(dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let dir = dir.unwrap_or_else(|| "target/site".into());
-    let done = strongroom_server::http::precompress(&dir)
+    let done = strongroom_server::web::precompress(&dir)
         .with_context(|| format!("cannot precompress {}", dir.display()))?;
     for (path, raw, br, gz) in done {
         println!("{raw:>9} raw {br:>9} br {gz:>9} gz  {}", path.display());
@@ -46,20 +46,23 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
     let listen = config.listen;
     tracing::info!(?config, "starting");
     let state = AppState::build(config).await.context("start-up failed")?;
-    strongroom_server::audit::spawn_retention(state.clone());
+    strongroom_server::domain::audit::spawn_retention(
+        state.audit.clone(),
+        state.config.audit_retention,
+    );
     let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listen, database = state.db.kind(), "listening");
-    strongroom_server::http::serve(listener, app, shutdown()).await;
+    strongroom_server::web::serve(listener, app, shutdown()).await;
     Ok(())
 }
 
 /// `strongroom-server audit verify`: checks the hash chain of the audit
 /// trail in the configured database; exits non-zero at the first broken link.
 async fn verify(config: strongroom_server::config::ServeArgs) -> anyhow::Result<()> {
-    let store = strongroom_server::audit::AuditStore::open_for_verify(&config)
+    let store = strongroom_server::app::audit_store_for_verify(&config)
         .await
         .context("cannot open the audit trail")?;
     match store

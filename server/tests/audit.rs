@@ -54,8 +54,8 @@ async fn secret_records(
     server: &TestServer,
     secret: &str,
     action: Option<&str>,
-) -> Vec<strongroom_server::audit::AuditRecord> {
-    let query = strongroom_server::audit::store::AuditQuery {
+) -> Vec<strongroom_server::domain::audit::AuditRecord> {
+    let query = strongroom_server::domain::audit::store::AuditQuery {
         secret: Some(secret.to_string()),
         action: action.map(str::to_string),
         ..Default::default()
@@ -403,8 +403,10 @@ async fn retention_prunes_old_records_records_the_pruning_and_the_chain_still_ve
     assert!(before >= 2);
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let cutoff = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let event =
-        strongroom_server::audit::system_event("test", strongroom_server::audit::Action::Prune);
+    let event = strongroom_server::domain::audit::system_event(
+        "test",
+        strongroom_server::domain::audit::Action::Prune,
+    );
     let pruned = server.state.audit.prune(&cutoff, event).await.unwrap();
     assert_eq!(pruned as i64, before);
     assert_eq!(

@@ -8,8 +8,8 @@ use common::{Stack, unique};
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 use kube::api::{ObjectMeta, PostParams};
 use strongroom_server::{
-    auth::CurrentUser,
-    kube::{KubeAccess, KubeError},
+    domain::auth::CurrentUser,
+    infra::cluster::{KubeAccess, KubeError},
 };
 
 fn user(name: &str, groups: &[&str]) -> CurrentUser {
@@ -34,8 +34,8 @@ async fn backend() -> KubeAccess {
 #[tokio::test]
 async fn alice_creates_and_reads_a_secret_in_team_a_and_bob_is_forbidden() {
     let kube = backend().await;
-    let alice = kube.for_user(&user("alice", &["oidc:team-a-editors"]));
-    let bob = kube.for_user(&user("bob", &["oidc:team-b-editors"]));
+    let alice = kube.for_user(user("alice", &["oidc:team-a-editors"]).identity());
+    let bob = kube.for_user(user("bob", &["oidc:team-b-editors"]).identity());
     let name = unique("ground");
 
     let secret = Secret {
@@ -136,9 +136,9 @@ async fn the_backend_identity_itself_cannot_read_secrets() {
 #[tokio::test]
 async fn eve_without_groups_cannot_list_team_a_secrets() {
     let kube = backend().await;
-    let eve = kube.for_user(&user("eve", &[]));
+    let eve = kube.for_user(user("eve", &[]).identity());
     assert!(!eve.can_i("list", "secrets", "team-a").await.unwrap());
-    let carol = kube.for_user(&user("carol", &["oidc:team-a-viewers"]));
+    let carol = kube.for_user(user("carol", &["oidc:team-a-viewers"]).identity());
     assert!(carol.can_i("list", "secrets", "team-a").await.unwrap());
     assert!(!carol.can_i("get", "secrets", "team-a").await.unwrap());
 }

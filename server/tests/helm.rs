@@ -20,8 +20,8 @@ use common::Stack;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::{Value, json};
 use strongroom_server::{
-    auth::CurrentUser,
-    kube::{AUDIT_EXTRA_KEY, KubeAccess, KubeError},
+    domain::auth::CurrentUser,
+    infra::cluster::{AUDIT_EXTRA_KEY, KubeAccess, KubeError},
 };
 
 /// Namespace the test releases are installed into (labelled to enforce the
@@ -780,7 +780,10 @@ fn postgres_render_scales_out_behind_an_ingress() {
 #[test]
 fn required_claims_render_as_claim_value_pairs() {
     let none = objects(&must_template("defaults", &[]));
-    assert_eq!(env(container(&none), "STRONGROOM_OIDC_REQUIRED_CLAIMS"), None);
+    assert_eq!(
+        env(container(&none), "STRONGROOM_OIDC_REQUIRED_CLAIMS"),
+        None
+    );
     let objects = objects(&must_template(
         "claims",
         &[
@@ -1389,7 +1392,7 @@ async fn backend(release: &Release) -> KubeAccess {
 async fn the_server_works_under_the_classic_service_account() {
     let release = tokio::task::spawn_blocking(classic).await.unwrap();
     let kube = backend(release).await;
-    let alice = kube.for_user(&user("alice", ALICE_GROUP));
+    let alice = kube.for_user(user("alice", ALICE_GROUP).identity());
     let secret: Secret = alice
         .with_audit_id("helm-test-reveal")
         .call(get_secret("team-a"))
@@ -1398,7 +1401,7 @@ async fn the_server_works_under_the_classic_service_account() {
     assert_eq!(secret.data.unwrap()["token"].0, b"helm-test-value");
     assert!(alice.can_i("list", "secrets", "team-a").await.unwrap());
     assert!(!alice.can_i("list", "secrets", "team-b").await.unwrap());
-    let bob = kube.for_user(&user("bob", BOB_GROUP));
+    let bob = kube.for_user(user("bob", BOB_GROUP).identity());
     match bob.call::<Secret>(get_secret("team-a")).await {
         Err(KubeError::Api { code: 403, .. }) => {}
         other => panic!("bob must be refused, got {:?}", other.map(|_| "a secret")),
@@ -1409,7 +1412,7 @@ async fn the_server_works_under_the_classic_service_account() {
 async fn the_server_under_the_constrained_service_account() {
     let release = tokio::task::spawn_blocking(constrained).await.unwrap();
     let kube = backend(release).await;
-    let alice = kube.for_user(&user("alice", ALICE_GROUP));
+    let alice = kube.for_user(user("alice", ALICE_GROUP).identity());
     // Listing secrets and the access reviews behind /api/v1/me work.
     assert!(alice.can_i("list", "secrets", "team-a").await.unwrap());
     assert!(!alice.can_i("list", "secrets", "team-b").await.unwrap());

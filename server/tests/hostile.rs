@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 
 use common::{TestServer, client, create_secret, kubectl, sign_in, unique};
 use serde_json::{Value, json};
-use strongroom_server::audit::store::AuditQuery;
+use strongroom_server::domain::audit::store::AuditQuery;
 
 const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
 

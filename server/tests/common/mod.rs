@@ -15,7 +15,7 @@ use std::{
 };
 
 use clap::Parser;
-use strongroom_server::{AppState, config::Cli, http::router};
+use strongroom_server::{AppState, config::Cli, web::router};
 
 /// The local stack's settings, read from the env file the stack writes.
 pub struct Stack {
@@ -136,7 +136,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
-            strongroom_server::http::serve(listener, app, std::future::pending()).await;
+            strongroom_server::web::serve(listener, app, std::future::pending()).await;
         });
         TestServer {
             addr,

@@ -1,0 +1,201 @@
+//! Audit before answer, as types (invariant 4 in `docs/ARCHITECTURE.md`).
+//!
+//! - An [`AuditScope`] is one operation's audit record in the making: who,
+//!   from where, which action on which secret. [`AuditScope::record`]
+//!   commits it and consumes the scope, so an operation records at most
+//!   once.
+//! - A [`Receipt`] is the proof that a record was committed. Its fields are
+//!   private and it has no public constructor: only `record` makes one.
+//! - An [`Audited`] answer (a revealed value, a change report) can only be
+//!   built from a receipt, and the edge turns only `Audited` answers of the
+//!   secret operations into responses. A handler that skips the record has
+//!   no receipt, so it has no `Audited` to return: it does not compile.
+
+use super::{Action, AuditError, AuditStore, Fingerprint, Outcome, facts::RequestFacts};
+use crate::domain::auth::CurrentUser;
+
+/// One operation's audit record, before it is committed.
+#[must_use = "an operation that reaches Kubernetes records its outcome"]
+pub struct AuditScope {
+    store: AuditStore,
+    id: String,
+    facts: RequestFacts,
+    username: String,
+    groups: Vec<String>,
+    action: Action,
+    namespace: String,
+    secret: String,
+    keys: Vec<String>,
+    reason: Option<String>,
+}
+
+impl std::fmt::Debug for AuditScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditScope")
+            .field("id", &self.id)
+            .field("action", &self.action)
+            .field("namespace", &self.namespace)
+            .field("secret", &self.secret)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditScope {
+    /// A scope for `user` doing `action` on `namespace/secret`, with a new
+    /// record id (a UUIDv7, so ids sort by time).
+    pub fn new(
+        store: &AuditStore,
+        facts: RequestFacts,
+        user: &CurrentUser,
+        action: Action,
+        namespace: &str,
+        secret: &str,
+    ) -> Self {
+        Self {
+            store: store.clone(),
+            id: uuid::Uuid::now_v7().to_string(),
+            facts,
+            username: user.username.clone(),
+            groups: user.groups.clone(),
+            action,
+            namespace: namespace.to_string(),
+            secret: secret.to_string(),
+            keys: Vec::new(),
+            reason: None,
+        }
+    }
+
+    /// The id the record will have; it also travels to the API server.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The keys the operation is about.
+    pub fn set_keys(&mut self, keys: Vec<String>) {
+        self.keys = keys;
+    }
+
+    /// The reason the person gave (or why the operation was refused).
+    pub fn set_reason(&mut self, reason: Option<String>) {
+        self.reason = reason;
+    }
+
+    /// Checks that a required sink can commit right now, before a change is
+    /// made, so that a change is refused up front rather than made
+    /// unaudited.
+    pub async fn preflight(&self) -> Result<(), AuditError> {
+        self.store.preflight().await
+    }
+
+    /// Keyed fingerprints of values, for a record that shows which values
+    /// were seen without holding them.
+    pub fn fingerprint(&self, key: &str, value: &[u8]) -> Fingerprint {
+        Fingerprint {
+            key: key.to_string(),
+            hmac: self.store.fingerprinter().fingerprint(value),
+        }
+    }
+
+    /// Commits the record with its outcome. Consumes the scope: one
+    /// operation, one record.
+    pub async fn record(
+        self,
+        outcome: Outcome,
+        status: Option<u16>,
+        fingerprints: Vec<Fingerprint>,
+    ) -> Result<Receipt, AuditError> {
+        let event = super::AuditEvent {
+            id: self.id,
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            request_id: self.facts.request_id,
+            user: self.username,
+            groups: self.groups,
+            source_ip: self.facts.source_ip,
+            user_agent: self.facts.user_agent,
+            action: self.action,
+            cluster: self.store.cluster().to_string(),
+            namespace: self.namespace,
+            secret: self.secret,
+            keys: self.keys,
+            outcome,
+            status,
+            fingerprints,
+            reason: self.reason,
+        };
+        let record = self.store.append(event).await?;
+        Ok(Receipt {
+            id: record.event.id,
+            seq: record.seq,
+        })
+    }
+}
+
+impl AuditScope {
+    /// Commits the record of an operation that was refused or failed: its
+    /// answer is an error, which carries nothing that needs a receipt.
+    pub async fn record_refusal(
+        self,
+        outcome: Outcome,
+        status: Option<u16>,
+    ) -> Result<(), AuditError> {
+        self.record(outcome, status, vec![]).await.map(drop)
+    }
+}
+
+/// Proof that an audit record was committed. Only [`AuditScope::record`]
+/// makes one; it is neither `Clone` nor constructible elsewhere.
+#[derive(Debug)]
+#[must_use]
+pub struct Receipt {
+    id: String,
+    seq: i64,
+}
+
+impl Receipt {
+    /// The committed record's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The committed record's place in the chain (0 when only a sink
+    /// without a chain, stdout, took it).
+    pub fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+/// An answer that may leave the server because its audit record is
+/// committed: the answer and the receipt of its record, together.
+#[derive(Debug)]
+#[must_use]
+pub struct Audited<T> {
+    receipt: Receipt,
+    answer: T,
+}
+
+impl<T> Audited<T> {
+    /// Binds an answer to the receipt of its committed record.
+    pub fn new(receipt: Receipt, answer: T) -> Self {
+        Self { receipt, answer }
+    }
+
+    /// The receipt of the answer's record.
+    pub fn receipt(&self) -> &Receipt {
+        &self.receipt
+    }
+
+    /// The answer, for the edge to send.
+    pub fn into_answer(self) -> T {
+        self.answer
+    }
+
+    /// Another answer under the same receipt (the edge's wire form of the
+    /// domain's answer, say).
+    pub fn map<U>(self, f: impl FnOnce(T, &Receipt) -> U) -> Audited<U> {
+        let answer = f(self.answer, &self.receipt);
+        Audited {
+            receipt: self.receipt,
+            answer,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Changing a secret (add, replace or remove keys; labels; annotations) and
+//! deleting it. Updates are based on the resourceVersion the user saw: a
+//! concurrent change is a conflict, never a silent overwrite.
+
+use k8s_openapi::ByteString;
+use strongroom_app::{
+    api::{SecretDetail, UpdateSecretRequest},
+    secrets::rules,
+};
+
+use super::{
+    SecretsError, build::check_metadata, check_path, decode_b64, unrecorded, view::describe,
+};
+use crate::{
+    domain::{
+        KubeFailure,
+        audit::{AuditScope, Audited, Outcome},
+    },
+    infra::cluster::UserKube,
+};
+
+/// Applies `req` to `ns/name` as the handle's user, if the secret is still
+/// at the resourceVersion the person saw.
+pub async fn update(
+    kube: &UserKube,
+    mut scope: AuditScope,
+    ns: &str,
+    name: &str,
+    req: &UpdateSecretRequest,
+) -> Result<Audited<SecretDetail>, SecretsError> {
+    check_path(ns, Some(name))?;
+    let mut changed_keys: Vec<String> = req
+        .set
+        .iter()
+        .map(|e| e.key.clone())
+        .chain(req.remove.iter().cloned())
+        .collect();
+    changed_keys.sort();
+    changed_keys.dedup();
+    for (i, k) in req.set.iter().map(|e| &e.key).enumerate() {
+        rules::check_key(k).map_err(|m| SecretsError::invalid(format!("set.{i}.key"), m))?;
+    }
+    check_metadata(
+        &req.labels.clone().unwrap_or_default(),
+        &req.annotations.clone().unwrap_or_default(),
+    )?;
+    scope
+        .preflight()
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    scope.set_keys(changed_keys.clone());
+    let audit_id = scope.id().to_string();
+    let kube = kube.with_audit_id(&audit_id);
+    let user = kube.user().username.clone();
+    let api = kube.secrets(ns);
+    let failure = |e| KubeFailure::new(e, &user, "update", format!("secret {name}"), Some(ns));
+    let mut secret = match api.get(name).await {
+        Ok(s) => s,
+        Err(e) => {
+            let (outcome, status) = Outcome::of_error(&e);
+            scope
+                .record_refusal(outcome, status)
+                .await
+                .map_err(SecretsError::AuditUnavailable)?;
+            return Err(failure(e).into());
+        }
+    };
+    if secret.metadata.resource_version.as_deref() != Some(req.resource_version.as_str()) {
+        scope
+            .record_refusal(Outcome::Failed, Some(409))
+            .await
+            .map_err(SecretsError::AuditUnavailable)?;
+        return Err(SecretsError::Conflict(format!(
+            "The secret {name} was changed by someone else since you loaded it. Reload to see the current version; your input is kept."
+        )));
+    }
+    let mut data = secret.data.take().unwrap_or_default();
+    for k in &req.remove {
+        data.remove(k);
+    }
+    for (i, e) in req.set.iter().enumerate() {
+        data.insert(
+            e.key.clone(),
+            ByteString(decode_b64(&format!("set.{i}.value"), &e.value)?),
+        );
+    }
+    let entries: Vec<(String, Vec<u8>)> =
+        data.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    rules::check_data(&entries).map_err(|e| SecretsError::invalid(e.field, e.message))?;
+    secret.data = Some(data);
+    secret.string_data = None;
+    if let Some(labels) = req.labels.clone() {
+        secret.metadata.labels = Some(labels);
+    }
+    if let Some(annotations) = req.annotations.clone() {
+        secret.metadata.annotations = Some(annotations);
+    }
+    // The resourceVersion we checked stays in metadata: the API server
+    // refuses the write (409) if anything changed in between.
+    let result = api.replace(name, &secret).await;
+    let (outcome, status) = Outcome::of(&result, 200);
+    let result = result.map_err(failure);
+    let receipt = match scope.record(outcome, status, vec![]).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(unrecorded(
+                &result,
+                || format!("change to secret {name}"),
+                &audit_id,
+                e,
+            ));
+        }
+    };
+    let updated = result?;
+    tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, keys = ?changed_keys, "updated");
+    Ok(Audited::new(receipt, describe(ns, updated)))
+}
+
+/// A deletion that happened (the edge adds its record's id).
+#[derive(Debug)]
+pub struct Deletion {
+    /// The deleted secret's name.
+    pub name: String,
+}
+
+/// Deletes `ns/name` as the handle's user, once the person has typed its
+/// name (`confirm`), and only if it is still at `resource_version` when one
+/// is given.
+pub async fn delete(
+    kube: &UserKube,
+    scope: AuditScope,
+    ns: &str,
+    name: &str,
+    confirm: &str,
+    resource_version: Option<String>,
+) -> Result<Audited<Deletion>, SecretsError> {
+    check_path(ns, Some(name))?;
+    if confirm != name {
+        return Err(SecretsError::invalid(
+            "confirm",
+            format!("type the secret's name, {name}, to confirm"),
+        ));
+    }
+    scope
+        .preflight()
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let audit_id = scope.id().to_string();
+    let kube = kube.with_audit_id(&audit_id);
+    let user = kube.user().username.clone();
+    let result = kube.secrets(ns).delete(name, resource_version).await;
+    let (outcome, status) = Outcome::of(&result, 200);
+    let result = result
+        .map_err(|e| KubeFailure::new(e, &user, "delete", format!("secret {name}"), Some(ns)));
+    let receipt = match scope.record(outcome, status, vec![]).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(unrecorded(
+                &result,
+                || format!("secret {name} was deleted"),
+                &audit_id,
+                e,
+            ));
+        }
+    };
+    result?;
+    tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, "deleted");
+    Ok(Audited::new(
+        receipt,
+        Deletion {
+            name: name.to_string(),
+        },
+    ))
+}

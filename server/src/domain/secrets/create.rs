@@ -1,0 +1,79 @@
+//! Creating a secret from one of the forms. The data is built with the same
+//! rules kubectl uses ([`super::build`]), written as `data` (never
+//! `stringData`), and the creation is audited.
+
+use k8s_openapi::{ByteString, api::core::v1::Secret};
+use kube::api::ObjectMeta;
+use strongroom_app::{
+    api::{CreateSecretRequest, SecretDetail},
+    secrets::rules,
+};
+
+use super::{
+    SecretsError,
+    build::{build, check_metadata},
+    check_path, unrecorded,
+    view::describe,
+};
+use crate::{
+    domain::{
+        KubeFailure,
+        audit::{AuditScope, Audited, Outcome},
+    },
+    infra::cluster::UserKube,
+};
+
+/// Creates the secret `req` describes in `ns`, as the handle's user.
+/// Refused before anything is sent when the record could not be written.
+pub async fn create(
+    kube: &UserKube,
+    mut scope: AuditScope,
+    ns: &str,
+    req: &CreateSecretRequest,
+) -> Result<Audited<SecretDetail>, SecretsError> {
+    check_path(ns, None)?;
+    rules::check_name(&req.name).map_err(|m| SecretsError::invalid("name", m))?;
+    check_metadata(&req.labels, &req.annotations)?;
+    let (type_, data) = build(&req.input)?;
+    scope.set_keys(data.keys().cloned().collect());
+    // Refuse before changing anything if the change could not be audited.
+    scope
+        .preflight()
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let audit_id = scope.id().to_string();
+    let kube = kube.with_audit_id(&audit_id);
+    let user = kube.user().username.clone();
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(req.name.clone()),
+            namespace: Some(ns.to_string()),
+            labels: (!req.labels.is_empty()).then(|| req.labels.clone()),
+            annotations: (!req.annotations.is_empty()).then(|| req.annotations.clone()),
+            ..Default::default()
+        },
+        type_: Some(type_),
+        data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
+        immutable: req.immutable.then_some(true),
+        ..Default::default()
+    };
+    let result = kube.secrets(ns).create(&secret).await;
+    let (outcome, status) = Outcome::of(&result, 201);
+    let result = result.map_err(|e| {
+        KubeFailure::new(e, &user, "create", format!("secret {}", req.name), Some(ns))
+    });
+    let receipt = match scope.record(outcome, status, vec![]).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(unrecorded(
+                &result,
+                || format!("secret {} was created", req.name),
+                &audit_id,
+                e,
+            ));
+        }
+    };
+    let created = result?;
+    tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %req.name, "created");
+    Ok(Audited::new(receipt, describe(ns, created)))
+}

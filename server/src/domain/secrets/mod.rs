@@ -1,0 +1,106 @@
+//! Secrets as the signed-in user: list, detail, reveal, create, change,
+//! delete. Each operation takes the impersonated Kubernetes handle (and,
+//! when it reveals or changes something, an [`AuditScope`]) and answers with
+//! a [`SecretsError`] or, for reveals and changes, an [`Audited`] answer:
+//! values and change reports exist only after their record is committed.
+//!
+//! [`AuditScope`]: crate::domain::audit::AuditScope
+//! [`Audited`]: crate::domain::audit::Audited
+
+pub mod build;
+pub mod change;
+pub mod create;
+pub mod list;
+pub mod reveal;
+pub mod tls;
+pub mod view;
+
+use base64::Engine;
+
+use crate::domain::{KubeFailure, audit::AuditError};
+
+/// How a secret operation can fail. Messages are for the person; none
+/// carries a value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// The input breaks a rule; `field` names the form field.
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
+    /// A key (or other part) the request names does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The secret changed since the person loaded it.
+    #[error("{0}")]
+    Conflict(String),
+    /// Kubernetes refused or failed the call.
+    #[error(transparent)]
+    Kube(#[from] KubeFailure),
+    /// A list's continue token expired (410 from the API server).
+    #[error("The list changed too much while paging; start again from the first page.")]
+    ListExpired,
+    /// Over the per-user reveal rate (recorded as denied).
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u64 },
+    /// No required audit sink could commit: nothing was revealed or changed.
+    #[error("the audit trail cannot be written: {0}")]
+    AuditUnavailable(#[source] AuditError),
+    /// The change was made in Kubernetes, but its record could not be
+    /// committed. `audit_id` is the record's id, also in the API server's
+    /// own audit log as the impersonated user's extra value.
+    #[error("the {change} was made but its audit record {audit_id} could not be written: {source}")]
+    NotRecorded {
+        /// What was done, for the person (`secret db was created`).
+        change: String,
+        audit_id: String,
+        #[source]
+        source: AuditError,
+    },
+}
+
+impl SecretsError {
+    /// An input error about one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        SecretsError::Invalid {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks a namespace and (optionally) a secret name before they reach a URL.
+pub fn check_path(ns: &str, name: Option<&str>) -> Result<(), SecretsError> {
+    strongroom_app::secrets::rules::check_name(ns)
+        .map_err(|m| SecretsError::invalid("namespace", m))?;
+    if let Some(name) = name {
+        strongroom_app::secrets::rules::check_name(name)
+            .map_err(|m| SecretsError::invalid("name", m))?;
+    }
+    Ok(())
+}
+
+fn decode_b64(field: &str, value: &str) -> Result<Vec<u8>, SecretsError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .map_err(|_| SecretsError::invalid(field, "the value is not valid base64"))
+}
+
+/// What a change's record failing means: before the change, nothing
+/// happened; after a change that Kubernetes made, say exactly that.
+fn unrecorded<T>(
+    result: &Result<T, KubeFailure>,
+    change: impl FnOnce() -> String,
+    audit_id: &str,
+    source: AuditError,
+) -> SecretsError {
+    match result {
+        Ok(_) => SecretsError::NotRecorded {
+            change: change(),
+            audit_id: audit_id.to_string(),
+            source,
+        },
+        Err(_) => SecretsError::AuditUnavailable(source),
+    }
+}

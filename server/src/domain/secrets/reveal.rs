@@ -1,0 +1,201 @@
+//! Revealing values: the only answer that carries them. The audit record
+//! (with an HMAC fingerprint of each value) is committed first; when it
+//! cannot be, the answer is an error and no value leaves the server.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Serialize;
+use strongroom_app::api::{RevealResponse, RevealedValue};
+
+use super::{SecretsError, check_path};
+use crate::{
+    domain::{
+        KubeFailure,
+        audit::{AuditScope, Audited, Outcome},
+    },
+    infra::cluster::UserKube,
+};
+
+/// The most reveals one user may make in a period.
+pub struct RevealLimit {
+    limiter: governor::DefaultKeyedRateLimiter<String>,
+    count: u32,
+    period: Duration,
+}
+
+impl RevealLimit {
+    /// `count` reveals per `period` per user; `None` when that is no limit.
+    pub fn new(count: u32, period: Duration) -> Option<Self> {
+        let every = period / count.max(1);
+        let quota =
+            governor::Quota::with_period(every)?.allow_burst(std::num::NonZeroU32::new(count)?);
+        Some(Self {
+            limiter: governor::RateLimiter::keyed(quota),
+            count,
+            period,
+        })
+    }
+
+    /// Takes one reveal from `user`'s allowance, or says how long to wait.
+    fn take(&self, user: &str) -> Result<(), Duration> {
+        self.limiter
+            .check_key(&user.to_string())
+            .map_err(|not_until| {
+                not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ))
+            })
+    }
+}
+
+/// What a reveal asks for.
+#[derive(Clone, Debug, Default)]
+pub struct RevealRequest {
+    /// The keys to reveal; empty means all.
+    pub keys: Vec<String>,
+    /// Why, when the person says (at most 500 characters are kept).
+    pub reason: Option<String>,
+}
+
+/// The rules a reveal is held to.
+#[derive(Clone, Copy, Default)]
+pub struct RevealPolicy<'a> {
+    /// A reason must be given (the namespace asks for one).
+    pub reason_required: bool,
+    /// The per-user rate, when limited.
+    pub limit: Option<&'a RevealLimit>,
+}
+
+/// Revealed values. Only [`reveal`] makes them, and only inside an
+/// [`Audited`] answer.
+pub struct Revealed(RevealResponse);
+
+impl std::fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revealed")
+            .field(
+                "keys",
+                &self.0.values.iter().map(|v| &v.key).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serialize for Revealed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// Reveals `req.keys` of `ns/name` as the handle's user. Every outcome that
+/// reaches the rate limit or Kubernetes is recorded in `scope`: a refusal
+/// (rate limit, 403, 404) as denied or failed, a reveal with the
+/// fingerprints of the values; the values are returned only after that
+/// record is committed.
+pub async fn reveal(
+    kube: &UserKube,
+    mut scope: AuditScope,
+    policy: RevealPolicy<'_>,
+    ns: &str,
+    name: &str,
+    req: RevealRequest,
+) -> Result<Audited<Revealed>, SecretsError> {
+    check_path(ns, Some(name))?;
+    let reason = req
+        .reason
+        .map(|r| r.chars().take(500).collect::<String>())
+        .filter(|r| !r.trim().is_empty());
+    if reason.is_none() && policy.reason_required {
+        return Err(SecretsError::invalid(
+            "reason",
+            format!(
+                "Namespace {ns} asks for a reason before values are revealed; say why you need them."
+            ),
+        ));
+    }
+    scope.set_reason(reason);
+    scope.set_keys(req.keys.clone());
+    let user = kube.user().username.clone();
+    // Over the per-user rate: refused before Kubernetes is asked, and the
+    // refusal itself is recorded.
+    if let Some(limit) = policy.limit
+        && let Err(wait) = limit.take(&user)
+    {
+        scope.set_reason(Some(format!(
+            "rate limited: more than {} reveals per {}",
+            limit.count,
+            humantime::format_duration(limit.period),
+        )));
+        scope
+            .record_refusal(Outcome::Denied, Some(429))
+            .await
+            .map_err(SecretsError::AuditUnavailable)?;
+        let seconds = wait.as_secs().max(1);
+        return Err(SecretsError::RateLimited {
+            message: format!(
+                "You have revealed many values in a short time; try again in {seconds} seconds."
+            ),
+            retry_after: seconds,
+        });
+    }
+    // The audit id travels to the API server too, so its own audit event
+    // (with impersonatedUser) can be joined with ours.
+    let kube = kube.with_audit_id(scope.id());
+    let secret = match kube.secrets(ns).get(name).await {
+        Ok(s) => s,
+        Err(e) => {
+            let (outcome, status) = Outcome::of_error(&e);
+            scope
+                .record_refusal(outcome, status)
+                .await
+                .map_err(SecretsError::AuditUnavailable)?;
+            return Err(
+                KubeFailure::new(e, &user, "get", format!("secret {name}"), Some(ns)).into(),
+            );
+        }
+    };
+    let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
+    let data = secret.data.unwrap_or_default();
+    let wanted: Vec<String> = if req.keys.is_empty() {
+        data.keys().cloned().collect()
+    } else {
+        req.keys
+    };
+    scope.set_keys(wanted.clone());
+    if let Some(missing) = wanted.iter().find(|k| !data.contains_key(*k)) {
+        let message = format!("The secret {name} has no key {missing:?}.");
+        scope
+            .record_refusal(Outcome::Failed, Some(404))
+            .await
+            .map_err(SecretsError::AuditUnavailable)?;
+        return Err(SecretsError::NotFound(message));
+    }
+    let fingerprints = wanted
+        .iter()
+        .map(|k| scope.fingerprint(k, &data[k].0))
+        .collect();
+    let receipt = scope
+        .record(Outcome::Allowed, Some(200), fingerprints)
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    tracing::info!(audit.id = %receipt.id(), user.name = %user, secret.namespace = %ns, secret.name = %name, keys = ?wanted, "revealed");
+    let values = wanted
+        .into_iter()
+        .map(|key| {
+            let bytes = &data[&key].0;
+            RevealedValue {
+                base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+                text: String::from_utf8(bytes.clone()).ok(),
+                size: bytes.len(),
+                key,
+            }
+        })
+        .collect();
+    let answer = Revealed(RevealResponse {
+        audit_id: receipt.id().to_string(),
+        resource_version,
+        values,
+    });
+    Ok(Audited::new(receipt, answer))
+}

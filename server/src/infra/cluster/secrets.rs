@@ -1,0 +1,214 @@
+//! Typed verbs on one namespace's Secrets, as the handle's user: what
+//! kube-rs's `Api<Secret>` offers, over the impersonating [`UserKube`]
+//! transport (whose guard refuses anything not impersonated).
+//!
+//! `list` asks for the API server's Table rendering with metadata-only
+//! objects, so a list never carries values into Strongroom.
+
+use k8s_openapi::{
+    api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta as KubeMeta,
+};
+use kube::api::{DeleteParams, PostParams, Preconditions};
+use serde::Deserialize;
+
+use super::{KubeError, UserKube};
+
+/// Secrets of one namespace, as one user.
+pub struct SecretsApi<'a> {
+    kube: &'a UserKube,
+    namespace: String,
+}
+
+/// What one page of a metadata-only list asks for.
+#[derive(Clone, Debug, Default)]
+pub struct ListParams {
+    /// Page size.
+    pub limit: usize,
+    /// The previous page's continue token.
+    pub continue_token: Option<String>,
+    /// A label selector.
+    pub label_selector: Option<String>,
+    /// Only this `type`.
+    pub type_: Option<String>,
+}
+
+/// One row of the Table: a secret's metadata and key count.
+#[derive(Clone, Debug)]
+pub struct SecretRow {
+    pub metadata: KubeMeta,
+    /// The `type`, as the Table shows it.
+    pub type_: Option<String>,
+    /// How many keys it has.
+    pub keys: Option<usize>,
+}
+
+/// One page of a metadata-only list.
+#[derive(Clone, Debug, Default)]
+pub struct SecretTable {
+    pub rows: Vec<SecretRow>,
+    /// The token for the next page; `None` at the end.
+    pub continue_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Table {
+    #[serde(default, rename = "columnDefinitions")]
+    columns: Vec<Column>,
+    #[serde(default)]
+    rows: Vec<Row>,
+    #[serde(default)]
+    metadata: TableMeta,
+}
+
+#[derive(Deserialize)]
+struct Column {
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+struct TableMeta {
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    cells: Vec<serde_json::Value>,
+    object: Option<RowObject>,
+}
+
+#[derive(Deserialize)]
+struct RowObject {
+    metadata: KubeMeta,
+}
+
+impl UserKube {
+    /// The Secrets of `namespace`, as this handle's user.
+    pub fn secrets(&self, namespace: &str) -> SecretsApi<'_> {
+        SecretsApi {
+            kube: self,
+            namespace: namespace.to_string(),
+        }
+    }
+}
+
+fn config(e: impl std::fmt::Display) -> KubeError {
+    KubeError::Config(e.to_string())
+}
+
+impl SecretsApi<'_> {
+    fn path(&self) -> String {
+        format!("/api/v1/namespaces/{}/secrets", self.namespace)
+    }
+
+    fn request(&self) -> kube::core::Request {
+        kube::core::Request::new(self.path())
+    }
+
+    /// Reads one secret, values included (they stay on the server).
+    pub async fn get(&self, name: &str) -> Result<Secret, KubeError> {
+        let request = self
+            .request()
+            .get(name, &Default::default())
+            .map_err(config)?;
+        self.kube.call(request).await
+    }
+
+    /// One page of the namespace's secrets as a metadata-only Table.
+    pub async fn list(&self, params: &ListParams) -> Result<SecretTable, KubeError> {
+        let mut query = vec![
+            format!("limit={}", params.limit),
+            "includeObject=Metadata".to_string(),
+        ];
+        if let Some(c) = params.continue_token.as_deref().filter(|c| !c.is_empty()) {
+            query.push(format!("continue={}", urlencode(c)));
+        }
+        if let Some(l) = params.label_selector.as_deref().filter(|l| !l.is_empty()) {
+            query.push(format!("labelSelector={}", urlencode(l)));
+        }
+        if let Some(t) = params.type_.as_deref().filter(|t| !t.is_empty()) {
+            query.push(format!("fieldSelector={}", urlencode(&format!("type={t}"))));
+        }
+        let request = http::Request::get(format!("{}?{}", self.path(), query.join("&")))
+            .header(
+                http::header::ACCEPT,
+                "application/json;as=Table;v=v1;g=meta.k8s.io, application/json",
+            )
+            .body(Vec::new())
+            .map_err(config)?;
+        let table: Table = self.kube.call(request).await?;
+        let col = |name: &str| {
+            table
+                .columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(name))
+        };
+        let (type_col, data_col) = (col("Type"), col("Data"));
+        let rows = table
+            .rows
+            .into_iter()
+            .filter_map(|row| {
+                let object = row.object?;
+                Some(SecretRow {
+                    metadata: object.metadata,
+                    type_: type_col
+                        .and_then(|i| row.cells.get(i))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                    keys: data_col
+                        .and_then(|i| row.cells.get(i))
+                        .and_then(|v| v.as_u64())
+                        .map(|n| n as usize),
+                })
+            })
+            .collect();
+        Ok(SecretTable {
+            rows,
+            continue_token: table.metadata.continue_token.filter(|c| !c.is_empty()),
+        })
+    }
+
+    /// Creates `secret` (its namespace is this API's).
+    pub async fn create(&self, secret: &Secret) -> Result<Secret, KubeError> {
+        let body = serde_json::to_vec(secret).map_err(config)?;
+        let request = self
+            .request()
+            .create(&PostParams::default(), body)
+            .map_err(config)?;
+        self.kube.call(request).await
+    }
+
+    /// Replaces the secret `name` with `secret`. The resourceVersion in its
+    /// metadata makes the API server refuse (409) a write over a change it
+    /// has not seen.
+    pub async fn replace(&self, name: &str, secret: &Secret) -> Result<Secret, KubeError> {
+        let body = serde_json::to_vec(secret).map_err(config)?;
+        let request = self
+            .request()
+            .replace(name, &PostParams::default(), body)
+            .map_err(config)?;
+        self.kube.call(request).await
+    }
+
+    /// Deletes the secret `name`, only if it still has `resource_version`
+    /// when one is given.
+    pub async fn delete(
+        &self,
+        name: &str,
+        resource_version: Option<String>,
+    ) -> Result<(), KubeError> {
+        let params = DeleteParams {
+            preconditions: resource_version.map(|rv| Preconditions {
+                resource_version: Some(rv),
+                uid: None,
+            }),
+            ..Default::default()
+        };
+        let request = self.request().delete(name, &params).map_err(config)?;
+        self.kube.call_raw(request).await.map(drop)
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -1,0 +1,213 @@
+//! `/auth/login`, `/auth/callback` and `/auth/logout`.
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Query, Request, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{AppState, error_page, security::check_csrf};
+use crate::domain::auth::{
+    CurrentUser,
+    oidc::{OidcError, PendingLogin},
+    session::{ID_TOKEN_KEY, PENDING_LOGIN_KEY, SessionUser, USER_KEY},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", get(login))
+        .route("/auth/callback", get(callback))
+        .route("/auth/logout", post(logout))
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Accepts only same-origin relative paths as a return target: one leading
+/// slash, no scheme, no authority (`//host`), no backslash tricks (`/\host`,
+/// which browsers read as `//host`), no control characters.
+pub fn safe_next(next: Option<&str>) -> String {
+    let Some(next) = next else { return "/".into() };
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control())
+        && !next.starts_with("/auth/");
+    if ok { next.to_string() } else { "/".into() }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref());
+    let (url, pending) = match state.oidc.begin(next).await {
+        Ok(v) => v,
+        Err(e) => return sign_in_error(e),
+    };
+    if let Err(e) = session.insert(PENDING_LOGIN_KEY, &pending).await {
+        tracing::error!(error = %e, "cannot store the pending login");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in unavailable",
+            "The session store is unavailable right now. Please try again shortly.",
+        );
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    // The pending login is single-use: taken out before anything else, so a
+    // replayed callback finds nothing.
+    let pending: Option<PendingLogin> = match session.remove(PENDING_LOGIN_KEY).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the pending login");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in unavailable",
+                "The session store is unavailable right now. Please try again shortly.",
+            );
+        }
+    };
+    if let Some(error) = q.error {
+        let detail = q.error_description.unwrap_or(error);
+        return sign_in_error(OidcError::Provider(detail));
+    }
+    let (Some(pending), Some(code), Some(returned_state)) = (pending, q.code, q.state) else {
+        return sign_in_error(OidcError::StateMismatch);
+    };
+    let verified = match state.oidc.finish(&pending, &code, &returned_state).await {
+        Ok(v) => v,
+        Err(e) => return sign_in_error(e),
+    };
+    let identity = match state.identity.map(&verified.claims) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in refused: identity mapping");
+            return error_page(StatusCode::FORBIDDEN, "Sign-in refused", &e.to_string());
+        }
+    };
+    let user = CurrentUser {
+        username: identity.username,
+        groups: identity.groups,
+        uid: identity.uid,
+        name: identity.name,
+    };
+    // A new session id at the privilege change defeats session fixation.
+    if let Err(e) = session.cycle_id().await {
+        tracing::error!(error = %e, "cannot rotate the session id");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in unavailable",
+            "The session store is unavailable right now. Please try again shortly.",
+        );
+    }
+    let stored = SessionUser {
+        user: user.clone(),
+        signed_in_at: chrono::Utc::now().timestamp(),
+        touched_at: chrono::Utc::now().timestamp(),
+    };
+    let saved = async {
+        session.insert(USER_KEY, &stored).await?;
+        session.insert(ID_TOKEN_KEY, &verified.id_token).await?;
+        session.save().await
+    }
+    .await;
+    if let Err(e) = saved {
+        tracing::error!(error = %e, "cannot store the session");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in unavailable",
+            "The session store is unavailable right now. Please try again shortly.",
+        );
+    }
+    tracing::info!(user.name = %user.username, user.groups = ?user.groups, "signed in");
+    Redirect::to(&safe_next(Some(&pending.next))).into_response()
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request<Body>,
+) -> Response {
+    if let Err(e) = check_csrf(&state, &request, false) {
+        return e.into_response();
+    }
+    let id_token: Option<String> = session.get(ID_TOKEN_KEY).await.ok().flatten();
+    if let Ok(Some(user)) = session.get::<SessionUser>(USER_KEY).await {
+        tracing::info!(user.name = %user.user.username, "signed out");
+    }
+    // Destroys the server-side record: the old cookie is worthless from now on.
+    if let Err(e) = session.flush().await {
+        tracing::error!(error = %e, "cannot destroy the session");
+    }
+    match state.oidc.logout_url(id_token.as_deref()).await {
+        Some(url) => Redirect::to(url.as_str()).into_response(),
+        None => Redirect::to("/").into_response(),
+    }
+}
+
+fn sign_in_error(e: OidcError) -> Response {
+    tracing::warn!(error = %e, "sign-in failed");
+    match e {
+        OidcError::Unreachable { .. } => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in service unreachable",
+            "The company sign-in service cannot be reached right now. Please try again in a minute; if it persists, tell your platform team.",
+        ),
+        OidcError::StateMismatch => {
+            error_page(StatusCode::BAD_REQUEST, "Sign-in expired", &e.to_string())
+        }
+        _ => error_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The sign-in could not be completed. Please sign in again.",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn relative_paths_are_kept() {
+        assert_eq!(safe_next(Some("/ns/team-a?x=1")), "/ns/team-a?x=1");
+    }
+
+    #[test]
+    fn off_site_targets_fall_back_to_home() {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "/\tx",
+            "/auth/login",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,51 @@
+//! What handlers share: [`AppState`], built once by the composition root
+//! (`crate::app`).
+
+use std::{ops::Deref, sync::Arc};
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use tower_sessions::SessionManagerLayer;
+
+use crate::{
+    config::ServeArgs,
+    domain::{
+        audit::AuditStore,
+        auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
+        secrets::reveal::RevealLimit,
+    },
+    infra::{cluster::KubeAccess, db::Db},
+};
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+pub struct Inner {
+    pub config: ServeArgs,
+    pub origin: String,
+    /// The IdP's origin, where the sign-out form ends up.
+    pub oidc_origin: String,
+    pub leptos: LeptosOptions,
+    pub kube: KubeAccess,
+    pub oidc: Oidc,
+    pub identity: IdentityMapping,
+    pub db: Db,
+    pub sessions: SessionManagerLayer<Store>,
+    pub audit: AuditStore,
+    /// Reveals per user, when limited.
+    pub reveal_limit: Option<RevealLimit>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
