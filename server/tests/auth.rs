@@ -160,6 +160,41 @@ async fn required_claims_admit_only_the_configured_tenant() {
 }
 
 #[tokio::test]
+async fn a_session_signed_in_under_other_identity_rules_ends() {
+    // Signed in while any tenant was admitted; the operator then requires
+    // hd=example.com. The session must not outlive the rules it was made
+    // under (nor a fix of the mapping itself).
+    let port = common::test_port();
+    let first = TestServer::start_on(port, None, &[]).await;
+    let data_dir = first.data_dir.clone();
+    let c = client();
+    sign_in(&c, &first.url, "alice", "/").await;
+    assert_eq!(me(&c, &first.url).await.0, 200);
+    first.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let same = TestServer::start_on(port, Some(data_dir.clone()), &[]).await;
+    assert_eq!(
+        me(&c, &same.url).await.0,
+        200,
+        "same rules: still signed in"
+    );
+    same.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stricter = TestServer::start_on(
+        port,
+        Some(data_dir),
+        &["--oidc-required-claims", "hd=example.com"],
+    )
+    .await;
+    assert_eq!(
+        me(&c, &stricter.url).await.0,
+        401,
+        "other rules: signed out"
+    );
+    stricter.stop();
+}
+
+#[tokio::test]
 async fn forged_impersonation_headers_from_the_browser_have_no_effect() {
     let server = TestServer::start(&[]).await;
     let c = client();

@@ -801,6 +801,14 @@ fn required_claims_render_as_claim_value_pairs() {
         template("bad", &["--set", "identity.requiredClaims.hd=a b"]).is_err(),
         "a value with a space cannot be one CLAIM=VALUE pair"
     );
+    assert!(
+        template(
+            "bad",
+            &["--set-json", r#"identity.requiredClaims={"hd=x,tid":"y"}"#]
+        )
+        .is_err(),
+        "a claim name with '=' or ',' would smuggle another pair"
+    );
 }
 
 #[test]

@@ -127,6 +127,7 @@ async fn callback(
         user: user.clone(),
         signed_in_at: chrono::Utc::now().timestamp(),
         touched_at: chrono::Utc::now().timestamp(),
+        mapping: state.identity.fingerprint(),
     };
     let saved = async {
         session.insert(USER_KEY, &stored).await?;

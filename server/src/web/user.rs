@@ -26,6 +26,7 @@ where
             &session,
             app.config.session_max_lifetime,
             app.config.session_idle_timeout,
+            &app.identity.fingerprint(),
         )
         .await?
         .ok_or(AppError::Unauthenticated)

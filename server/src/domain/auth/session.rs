@@ -36,10 +36,18 @@ pub struct SessionUser {
     /// Unix seconds of the last time the session's idle timer was renewed.
     #[serde(default)]
     pub touched_at: i64,
+    /// The fingerprint of the identity rules the user was signed in under
+    /// ([`IdentityMapping::fingerprint`](super::identity::IdentityMapping::fingerprint)):
+    /// a session from before a change of the rules (a required claim added,
+    /// a prefix changed, a fix in the mapping itself) ends, rather than
+    /// keeping an identity the current rules would refuse.
+    #[serde(default)]
+    pub mapping: String,
 }
 
 /// The signed-in user of a session, or `None`. A session past its absolute
-/// lifetime is destroyed here, whatever its idle timer says.
+/// lifetime, or signed in under other identity rules than `mapping`, is
+/// destroyed here, whatever its idle timer says.
 ///
 /// Activity renews the idle timer: the store only learns of it when the
 /// session is saved, so a session in use is saved again once a quarter of
@@ -49,11 +57,17 @@ pub async fn current_user(
     session: &Session,
     max_lifetime: Duration,
     idle_timeout: Duration,
+    mapping: &str,
 ) -> Result<Option<CurrentUser>, SessionError> {
     let stored: Option<SessionUser> = session.get(USER_KEY).await?;
     let Some(stored) = stored else {
         return Ok(None);
     };
+    if stored.mapping != mapping {
+        tracing::info!(user.name = %stored.user.username, "session ended: signed in under other identity rules");
+        session.flush().await?;
+        return Ok(None);
+    }
     let age = chrono::Utc::now().timestamp() - stored.signed_in_at;
     if age < 0 || age as u64 > max_lifetime.as_secs() {
         session.flush().await?;

@@ -54,6 +54,9 @@ const IMPERSONATE_USER: HeaderName = HeaderName::from_static("impersonate-user")
 const IMPERSONATE_GROUP: HeaderName = HeaderName::from_static("impersonate-group");
 const IMPERSONATE_UID: HeaderName = HeaderName::from_static("impersonate-uid");
 
+/// Names Kubernetes reserves for itself (`system:masters`, `system:admin`).
+const RESERVED_PREFIX: &str = "system:";
+
 /// Why a username, group or uid cannot be sent as an impersonation value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityValueProblem {
@@ -67,13 +70,34 @@ pub enum IdentityValueProblem {
     /// A control character (C0, DEL or C1), which a header cannot carry.
     #[error("contains a control character")]
     ControlCharacter,
+    /// An invisible or direction-changing character (zero-width spaces and
+    /// joiners, soft hyphen, bidirectional overrides and isolates, BOM):
+    /// Kubernetes would keep it, but people and audit logs would read the
+    /// name as someone else's.
+    #[error("contains an invisible or direction-changing character")]
+    InvisibleCharacter,
+}
+
+/// Format characters (Unicode category Cf) that can occur in names people
+/// read: each renders as nothing or reorders the text around it.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Checks that `value` reaches the API server exactly as written when sent
 /// as an `Impersonate-*` header: not empty, already trimmed (by Unicode's
 /// definition of whitespace, which covers HTTP's spaces and tabs), without
-/// control characters. Printable non-ASCII text is kept: it travels as its
-/// UTF-8 bytes, which the API server reads back unchanged.
+/// control characters, without invisible or direction-changing ones.
+/// Printable non-ASCII text is kept: it travels as its UTF-8 bytes, which
+/// the API server reads back unchanged.
 pub fn identity_value_problem(value: &str) -> Option<IdentityValueProblem> {
     if value.trim().is_empty() {
         Some(IdentityValueProblem::Empty)
@@ -81,6 +105,8 @@ pub fn identity_value_problem(value: &str) -> Option<IdentityValueProblem> {
         Some(IdentityValueProblem::Untrimmed)
     } else if value.chars().any(char::is_control) {
         Some(IdentityValueProblem::ControlCharacter)
+    } else if value.chars().any(is_invisible) {
+        Some(IdentityValueProblem::InvisibleCharacter)
     } else {
         None
     }
@@ -369,6 +395,11 @@ impl UserKube {
             headers.remove(name);
         }
         let value = |v: &str| {
+            if v.starts_with(RESERVED_PREFIX) {
+                return Err(KubeError::Config(
+                    "a system: user or group cannot be impersonated".into(),
+                ));
+            }
             if let Some(problem) = identity_value_problem(v) {
                 return Err(KubeError::Config(format!(
                     "an identity value that {problem} cannot be impersonated"
@@ -480,11 +511,18 @@ fn impersonation_refusal(headers: &http::HeaderMap) -> Option<&'static str> {
         .all(|(_, v)| {
             std::str::from_utf8(v.as_bytes()).is_ok_and(|v| identity_value_problem(v).is_none())
         });
-    if all_sound {
-        None
-    } else {
-        Some("refused: an impersonation header value is empty, untrimmed or not plain text")
+    if !all_sound {
+        return Some(
+            "refused: an impersonation header value is empty, untrimmed or not plain text",
+        );
     }
+    // Kubernetes' reserved names are never anyone a person signed in as.
+    let reserved = headers
+        .get_all(IMPERSONATE_USER)
+        .iter()
+        .chain(headers.get_all(IMPERSONATE_GROUP).iter())
+        .any(|v| v.as_bytes().starts_with(RESERVED_PREFIX.as_bytes()));
+    reserved.then_some("refused: a Kubernetes request may not impersonate a system: user or group")
 }
 
 #[cfg(test)]
@@ -699,6 +737,13 @@ mod header_tests {
                 ("impersonate-uid", b"1 "),
             ],
             &[("impersonate-user", b"oidc:\xff")],
+            &[("impersonate-user", b"system:admin")],
+            &[
+                ("impersonate-user", b"oidc:alice"),
+                ("impersonate-group", b"system:masters"),
+            ],
+            &[("impersonate-user", "oidc:al\u{202e}ice".as_bytes())],
+            &[("impersonate-user", "oidc:al\u{200b}ice".as_bytes())],
         ];
         for case in refused {
             assert!(impersonation_refusal(&headers(case)).is_some(), "{case:?}");
@@ -735,6 +780,9 @@ mod header_tests {
             ("oidc:alice ", &[][..]),
             ("oidc:alice", &[" system:masters"][..]),
             ("oidc:alice", &["a\u{85}"][..]),
+            ("system:admin", &[][..]),
+            ("oidc:alice", &["system:masters"][..]),
+            ("oidc:alice", &["a\u{2066}b"][..]),
         ] {
             let mut h = http::HeaderMap::new();
             assert!(
