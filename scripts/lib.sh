@@ -212,3 +212,40 @@ stop_test_stack() {
   stop_postgres "$PG_DIR"
   "$ROOT/deploy/local/stack.sh" stop >/dev/null 2>&1
 }
+
+# The admin kubectl of the stack in $STRONGROOM_STACK_DIR (its env file
+# holds `export KUBECTL='...'` lines).
+stack_kubectl() {
+  sed -n "s/^export KUBECTL='\(.*\)'$/\1/p" "$STRONGROOM_STACK_DIR/env"
+}
+
+# What scripts/dev prints once the stack is up. Args: url
+dev_hint() {
+  cat <<MSG
+
+  Strongroom is starting at  $1
+
+  Demo users (any password works on the demo sign-in form):
+    alice  edits secrets in team-a          bob    edits secrets in team-b
+    carol  lists team-a secrets, no values  dave   auditor
+    eve    belongs to no team
+
+  Admin kubectl for the local cluster:
+    $(stack_kubectl) --kubeconfig $STRONGROOM_STACK_DIR/admin.kubeconfig get secrets -A
+
+MSG
+}
+
+# The release server for the browser tests, on $E2E_PORT against the test
+# stack. Args: data-dir
+start_e2e_server() {
+  port_free "$E2E_PORT" || die "port $E2E_PORT is in use"
+  STRONGROOM_LISTEN="127.0.0.1:$E2E_PORT" STRONGROOM_PUBLIC_URL="$E2E_URL" \
+    STRONGROOM_OIDC_ISSUER="http://127.0.0.1:$OIDC_PORT" STRONGROOM_OIDC_CLIENT_SECRET=strongroom-local-secret \
+    STRONGROOM_KUBECONFIG="$STRONGROOM_STACK_DIR/backend.kubeconfig" STRONGROOM_NAMESPACES=team-a,team-b \
+    STRONGROOM_DATA_DIR="$1" STRONGROOM_COOKIE_SECURE=false \
+    STRONGROOM_SITE_ROOT="$SITE_ROOT" \
+    nohup "$SERVER_BIN" >"$STRONGROOM_STACK_DIR/e2e-server.log" 2>&1 &
+  echo $! >"$STRONGROOM_STACK_DIR/e2e-server.pid"
+  wait_http "$E2E_URL/healthz" 30 || { tail -20 "$STRONGROOM_STACK_DIR/e2e-server.log"; die "the server did not start"; }
+}

@@ -238,7 +238,7 @@ fn Metadata(detail: SecretDetail) -> impl IntoView {
         <dl class="facts" data-testid="metadata">
             <dt>"Namespace"</dt><dd>{detail.namespace.clone()}</dd>
             <dt>"Created"</dt><dd><time datetime=created.clone() title=created.clone()>{format::age(&created)}</time></dd>
-            <dt>"Resource version"</dt><dd><code>{detail.resource_version.clone()}</code></dd>
+            <dt>"Resource version"</dt><dd><code data-testid="resource-version">{detail.resource_version.clone()}</code></dd>
             <dt>"Labels"</dt><dd>{if detail.labels.is_empty() { view! { <span class="muted">"none"</span> }.into_any() } else {
                 detail.labels.iter().map(|(k, v)| view! { <span class="badge">{format!("{k}={v}")}</span> " " }).collect_view().into_any() }}</dd>
             <dt>"Annotations"</dt><dd>{if detail.annotations.is_empty() { view! { <span class="muted">"none"</span> }.into_any() } else {

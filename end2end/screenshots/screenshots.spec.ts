@@ -1,25 +1,56 @@
 import { test, expect, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { signIn } from "./helpers";
+import { signIn } from "../tests/helpers";
 
-// Saves pictures of the main pages, light and dark, for the README.
+// The README's pictures of the main pages, light and dark, from fixed data:
+// team-a holds only the demo secrets below, the audit store is fresh
+// (scripts/screenshots), and what differs from run to run by nature (times,
+// resource versions) is masked. An unchanged page gives an unchanged file.
 const dir = path.resolve(__dirname, "../../docs/screenshots");
+
+/** The admin's kubectl of the test stack, for fixed set-up data. */
+function kubectl(...args: string[]) {
+  const env = readFileSync(path.join(process.env.STRONGROOM_STACK_DIR!, "env"), "utf8");
+  const value = (name: string) => env.match(new RegExp(`^export ${name}='(.*)'$`, "m"))![1];
+  return execFileSync(value("KUBECTL"), ["--kubeconfig", value("ADMIN_KUBECONFIG"), ...args], {
+    encoding: "utf8",
+  });
+}
 
 async function shoot(page: Page, name: string) {
   for (const scheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
+    await page.emulateMedia({ colorScheme: scheme, reducedMotion: "reduce" });
     await page.waitForTimeout(150);
-    await page.screenshot({ path: path.join(dir, `${name}-${scheme}.png`), fullPage: true });
+    await page.screenshot({
+      path: path.join(dir, `${name}-${scheme}.png`),
+      fullPage: true,
+      animations: "disabled",
+      caret: "hide",
+      mask: [page.locator("time"), page.getByTestId("resource-version")],
+      maskColor: "#8884",
+    });
   }
 }
 
 test("screenshots of the main pages", async ({ page }) => {
+  // Fixed data: team-a holds exactly these secrets.
+  kubectl("delete", "secrets", "--all", "-n", "team-a", "--wait=true");
+  kubectl("create", "secret", "generic", "database-credentials", "-n", "team-a",
+    "--from-literal=username=app", "--from-literal=password=correct-horse-battery");
+  kubectl("label", "secret", "database-credentials", "-n", "team-a", "app=orders");
+  kubectl("create", "secret", "docker-registry", "registry-pull", "-n", "team-a",
+    "--docker-server=registry.example.com", "--docker-username=ci", "--docker-password=example");
+  kubectl("create", "secret", "generic", "webhook-signing-key", "-n", "team-a",
+    "--from-literal=key=whsec_example");
+
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto("/");
   await expect(page.locator("input[name=login]")).toBeVisible();
   await shoot(page, "sign-in");
 
-  const name = `payments-api-${Date.now().toString(36)}`;
+  const name = "payments-api";
   await signIn(page, "alice", "/ns/team-a/new");
   await page.locator("input[name=name]").fill(name);
   await page.getByTestId("template").selectOption("aws");
