@@ -5,7 +5,29 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::api::{API_BASE, ApiError, Me};
+use crate::api::{API_BASE, ApiError, AuditPage, Me};
+
+/// Percent-encodes one path segment or query value (the client's one URL
+/// encoder).
+pub fn urlencode(s: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        String::from(js_sys::encode_uri_component(s))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        s.to_string()
+    }
+}
+
+/// What the app does when the API says the session is gone (401): set once
+/// by the app's root, so the client knows nothing of pages or drafts.
+static ON_UNAUTHORIZED: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what happens when an API call answers 401 (the first call wins).
+pub fn on_unauthorized(hook: fn()) {
+    let _ = ON_UNAUTHORIZED.set(hook);
+}
 
 /// A failed API call: the HTTP status (0 when the request never got an
 /// answer) and the server's error body.
@@ -105,9 +127,10 @@ async fn send<B: Serialize, T: DeserializeOwned>(
             .await
             .map_err(|e| ClientError::network(format!("unexpected answer from the server: {e}")));
     }
-    if status == 401 {
-        crate::ui::draft::save_before_sign_in();
-        crate::auth::send_to_login();
+    if status == 401
+        && let Some(hook) = ON_UNAUTHORIZED.get()
+    {
+        hook();
     }
     let error = response
         .json::<ApiError>()
@@ -141,16 +164,7 @@ pub mod secrets {
         SecretPage, UpdateSecretRequest,
     };
 
-    fn enc(s: &str) -> String {
-        #[cfg(feature = "hydrate")]
-        {
-            String::from(js_sys::encode_uri_component(s))
-        }
-        #[cfg(not(feature = "hydrate"))]
-        {
-            s.to_string()
-        }
-    }
+    use super::urlencode as enc;
 
     pub async fn list(ns: &str, query: &str) -> Result<SecretPage, ClientError> {
         super::get(&format!("/namespaces/{}/secrets?{query}", enc(ns))).await
@@ -198,6 +212,27 @@ pub mod secrets {
             &format!("/namespaces/{}/secrets/{}", enc(ns), enc(name)),
             Some(req),
         )
+        .await
+    }
+}
+
+/// Audit trail calls.
+pub mod audit {
+    use super::{AuditPage, ClientError, urlencode as enc};
+
+    /// `GET /audit?QUERY`: a page of the whole trail (auditors only).
+    /// `query` is already encoded, e.g. `limit=50&user=oidc%3Aalice`.
+    pub async fn trail(query: &str) -> Result<AuditPage, ClientError> {
+        super::get(&format!("/audit?{query}")).await
+    }
+
+    /// The newest `limit` records of one secret's access history.
+    pub async fn history(ns: &str, name: &str, limit: u32) -> Result<AuditPage, ClientError> {
+        super::get(&format!(
+            "/namespaces/{}/secrets/{}/history?limit={limit}",
+            enc(ns),
+            enc(name)
+        ))
         .await
     }
 }

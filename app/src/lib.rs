@@ -84,6 +84,12 @@ fn set_page_security_headers() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // An expired session: keep the form's draft, then sign in and come back.
+    #[cfg(feature = "hydrate")]
+    client::on_unauthorized(|| {
+        ui::draft::save_before_sign_in();
+        auth::send_to_login();
+    });
     view! {
         <Title text="Strongroom" />
         <Router>

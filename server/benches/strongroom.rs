@@ -18,11 +18,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Stack, b64, client, kubectl, sign_in};
+use common::{ApiSession, CSRF, Stack, b64, kubectl};
 use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 
-const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
 /// Registered as redirect URIs at the local IdP (scripts/lib.sh).
 const PORT: u16 = 23039;
 const LIST_NS: &str = "bench-list";
@@ -81,7 +80,7 @@ async fn main() {
     );
 
     // 2. First load, as served and compressed.
-    let alice = Session::new(&url, "alice").await;
+    let alice = ApiSession::new(&url, "alice").await;
     let load = first_load(&alice).await;
     table.row(
         "First load, brotli (HTML + JS + wasm + CSS)",
@@ -161,7 +160,7 @@ async fn main() {
         let n = if quick { 100 } else { concurrency.max(4) * 100 };
         let via = load_run(n, concurrency, |_| {
             let alice = alice.clone();
-            async move { alice.reveal().await }
+            async move { reveal_value(&alice).await }
         })
         .await;
         revealed += n as u64;
@@ -215,7 +214,7 @@ async fn main() {
     let total = if quick { 1_000 } else { 10_000 };
     let mut people = Vec::new();
     for i in 0..sessions {
-        people.push(Session::new(&url, if i % 2 == 0 { "alice" } else { "carol" }).await);
+        people.push(ApiSession::new(&url, if i % 2 == 0 { "alice" } else { "carol" }).await);
     }
     let people = Arc::new(people);
     let mixed = load_run(total, sessions, |i| {
@@ -236,7 +235,7 @@ async fn main() {
                 6 => s.status("/api/v1/me").await,
                 // carol may list but not read values: her reveals are 403s
                 // by RBAC, which is an answer, not an error.
-                _ => s.reveal_status().await,
+                _ => reveal_status(s).await,
             }
         }
     })
@@ -371,88 +370,43 @@ fn ureq_get(url: &str) -> std::io::Result<u16> {
 }
 
 // ---------------------------------------------------------------------------
-// A signed-in browser session, through the real IdP
+// Reveals of the benchmark's secret, by a signed-in session (common::ApiSession)
 
-#[derive(Clone)]
-struct Session {
-    c: reqwest::Client,
-    url: String,
+/// POSTs a single-key reveal of the benchmark's secret.
+async fn post_reveal(s: &ApiSession) -> Result<reqwest::Response, String> {
+    s.c.post(format!(
+        "{}/api/v1/namespaces/{REVEAL_NS}/secrets/{REVEAL_SECRET}/reveal",
+        s.url
+    ))
+    .header(CSRF.0, CSRF.1)
+    .json(&json!({ "keys": ["token"] }))
+    .send()
+    .await
+    .map_err(|e| e.to_string())
 }
 
-impl Session {
-    async fn new(url: &str, login: &str) -> Session {
-        let c = client();
-        sign_in(&c, url, login, "/").await;
-        Session {
-            c,
-            url: url.to_string(),
-        }
+/// A reveal whose answer may be a refusal (403 is RBAC speaking).
+async fn reveal_status(s: &ApiSession) -> Result<(), String> {
+    let r = post_reveal(s).await?;
+    let status = r.status();
+    let _ = r.bytes().await;
+    if status.is_server_error() || status == 401 {
+        return Err(format!("reveal: {status}"));
     }
+    Ok(())
+}
 
-    async fn get_json(&self, path: &str) -> Value {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "GET {path}: {}", r.status());
-        r.json().await.unwrap()
+/// One single-key reveal that must succeed and return the value.
+async fn reveal_value(s: &ApiSession) -> Result<(), String> {
+    let r = post_reveal(s).await?;
+    if r.status() != 200 {
+        return Err(format!("reveal: {}", r.status()));
     }
-
-    /// GET `path`; Ok for any answer below 500 (403 is RBAC speaking).
-    async fn status(&self, path: &str) -> Result<(), String> {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = r.status();
-        let _ = r.bytes().await;
-        if status.is_server_error() || status == 401 {
-            return Err(format!("GET {path}: {status}"));
-        }
+    let body: Value = r.json().await.map_err(|e| e.to_string())?;
+    if body.to_string().contains(&b64(b"bench-value")) {
         Ok(())
-    }
-
-    /// POSTs a single-key reveal of the benchmark's secret.
-    async fn post_reveal(&self) -> Result<reqwest::Response, String> {
-        self.c
-            .post(format!(
-                "{}/api/v1/namespaces/{REVEAL_NS}/secrets/{REVEAL_SECRET}/reveal",
-                self.url
-            ))
-            .header(CSRF.0, CSRF.1)
-            .json(&json!({ "keys": ["token"] }))
-            .send()
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// A reveal whose answer may be a refusal (403 is RBAC speaking).
-    async fn reveal_status(&self) -> Result<(), String> {
-        let r = self.post_reveal().await?;
-        let status = r.status();
-        let _ = r.bytes().await;
-        if status.is_server_error() || status == 401 {
-            return Err(format!("reveal: {status}"));
-        }
-        Ok(())
-    }
-
-    /// One single-key reveal that must succeed and return the value.
-    async fn reveal(&self) -> Result<(), String> {
-        let r = self.post_reveal().await?;
-        if r.status() != 200 {
-            return Err(format!("reveal: {}", r.status()));
-        }
-        let body: Value = r.json().await.map_err(|e| e.to_string())?;
-        if body.to_string().contains(&b64(b"bench-value")) {
-            Ok(())
-        } else {
-            Err("reveal answered without the value".into())
-        }
+    } else {
+        Err("reveal answered without the value".into())
     }
 }
 
@@ -468,8 +422,8 @@ struct FirstLoad {
 
 /// Downloads the first page after sign-in and everything it loads, as the
 /// browser would, counting the bytes on the wire for each encoding.
-async fn first_load(s: &Session) -> FirstLoad {
-    let html = s.get_json_text("/").await;
+async fn first_load(s: &ApiSession) -> FirstLoad {
+    let html = s.get_text("/").await;
     let mut assets: Vec<String> = Vec::new();
     for attr in [
         "href=\"", "src=\"", "from '", "import('", "init('", "path: '",
@@ -494,9 +448,9 @@ async fn first_load(s: &Session) -> FirstLoad {
         parts: Vec::new(),
     };
     for (i, path) in std::iter::once("/".to_string()).chain(assets).enumerate() {
-        let raw = s.wire_bytes(&path, "identity").await;
-        let br = s.wire_bytes(&path, "br").await;
-        let gz = s.wire_bytes(&path, "gzip").await;
+        let raw = wire_bytes(s, &path, "identity").await;
+        let br = wire_bytes(s, &path, "br").await;
+        let gz = wire_bytes(s, &path, "gzip").await;
         load.raw += raw;
         load.br += br;
         load.gzip += gz;
@@ -515,42 +469,28 @@ async fn first_load(s: &Session) -> FirstLoad {
     load
 }
 
-impl Session {
-    async fn get_json_text(&self, path: &str) -> String {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "GET {path}");
-        r.text().await.unwrap()
-    }
-
-    /// Bytes of the body as sent for `Accept-Encoding: encoding` (this client
-    /// does not decompress, so this is what crossed the wire).
-    async fn wire_bytes(&self, path: &str, encoding: &str) -> u64 {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.url))
+/// Bytes of the body as sent for `Accept-Encoding: encoding` (this client
+/// does not decompress, so this is what crossed the wire).
+async fn wire_bytes(s: &ApiSession, path: &str, encoding: &str) -> u64 {
+    let r =
+        s.c.get(format!("{}{path}", s.url))
             .header("accept-encoding", encoding)
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200, "GET {path}");
-        let sent = r
-            .headers()
-            .get("content-encoding")
-            .map(|v| v.to_str().unwrap().to_string());
-        if encoding != "identity" {
-            assert_eq!(
-                sent.as_deref(),
-                Some(encoding),
-                "{path} should be served {encoding}-compressed"
-            );
-        }
-        r.bytes().await.unwrap().len() as u64
+    assert_eq!(r.status(), 200, "GET {path}");
+    let sent = r
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_string());
+    if encoding != "identity" {
+        assert_eq!(
+            sent.as_deref(),
+            Some(encoding),
+            "{path} should be served {encoding}-compressed"
+        );
     }
+    r.bytes().await.unwrap().len() as u64
 }
 
 /// Time to interactive through Playwright: (empty cache, warm cache) medians.
@@ -651,7 +591,7 @@ impl Direct {
 }
 
 /// Strongroom's list API, page by page; returns the number of secrets.
-async fn list_via_strongroom(s: &Session) -> usize {
+async fn list_via_strongroom(s: &ApiSession) -> usize {
     let mut n = 0;
     let mut token: Option<String> = None;
     loop {
@@ -903,7 +843,7 @@ async fn soak(bin: &Path, site: &Path, length: Duration) {
     let url = server.url.clone();
     let mut sessions = Vec::new();
     for _ in 0..50 {
-        sessions.push(Session::new(&url, "alice").await);
+        sessions.push(ApiSession::new(&url, "alice").await);
     }
     let before = audit_all(&server.data_dir).await;
     let counts: Arc<[AtomicU64; 5]> = Arc::new(Default::default());
@@ -922,7 +862,7 @@ async fn soak(bin: &Path, site: &Path, length: Duration) {
                         .status("/api/v1/namespaces/team-a/secrets?limit=100")
                         .await
                         .map(|()| lists),
-                    5..=7 => s.reveal().await.map(|()| reveals),
+                    5..=7 => reveal_value(&s).await.map(|()| reveals),
                     8 => {
                         let name = format!("soak-{w}-{i}-{}", std::process::id());
                         let r = s

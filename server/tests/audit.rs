@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Stack, TestServer, b64, client, sign_in, unique};
+use common::{CSRF, Stack, TestServer, b64, client, sign_in, unique};
 use serde_json::{Value, json};
 
 async fn signed_in(server: &TestServer, login: &str) -> reqwest::Client {
@@ -16,7 +16,7 @@ async fn signed_in(server: &TestServer, login: &str) -> reqwest::Client {
 async fn post(c: &reqwest::Client, url: String, body: Value) -> (u16, Value, String) {
     let r = c
         .post(url)
-        .header("x-strongroom-csrf", "1")
+        .header(CSRF.0, CSRF.1)
         .json(&body)
         .send()
         .await
@@ -191,7 +191,7 @@ async fn fingerprints_match_for_the_same_value_and_differ_after_rotation() {
     reveal(&alice, &server, &name).await;
     let r = alice
         .patch(format!("{}/api/v1/namespaces/team-a/secrets/{name}", server.url))
-        .header("x-strongroom-csrf", "1")
+        .header(CSRF.0, CSRF.1)
         .json(&json!({"resource_version": created["resource_version"], "set": [{"key": "token", "value": b64(b"v2")}]}))
         .send()
         .await

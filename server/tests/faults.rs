@@ -15,11 +15,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Stack, TestServer, b64, client, create_secret, kubectl, sign_in, unique};
+use common::{CSRF, Stack, TestServer, b64, client, create_secret, kubectl, sign_in, unique};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-
-const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
 
 /// One fault at a time: they take down processes every test depends on.
 static SERIAL: Mutex<()> = Mutex::const_new(());

@@ -5,11 +5,9 @@ mod common;
 
 use std::io::{Read, Write};
 
-use common::{TestServer, client, create_secret, kubectl, sign_in, unique};
+use common::{CSRF, TestServer, client, create_secret, kubectl, sign_in, unique};
 use serde_json::{Value, json};
 use strongroom_server::domain::audit::store::AuditQuery;
-
-const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
 
 #[tokio::test]
 async fn every_page_carries_the_security_headers_and_data_is_never_cached() {

@@ -5,11 +5,9 @@
 mod common;
 
 use base64::Engine;
-use common::{TestServer, client, kubectl, sign_in, unique};
+use common::{CSRF, TestServer, client, kubectl, sign_in, unique};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-
-const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
 
 #[test]
 fn any_value_round_trips_byte_for_byte_through_create_and_reveal() {

@@ -19,7 +19,11 @@ fn the_dev_hint_names_the_stacks_kubectl_and_it_runs() {
         )
         .output()
         .expect("run bash");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let hint = String::from_utf8(out.stdout).unwrap();
     let kubectl = stack.var("KUBECTL");
     assert!(!kubectl.is_empty());
@@ -28,7 +32,10 @@ fn the_dev_hint_names_the_stacks_kubectl_and_it_runs() {
         .find(|l| l.contains("--kubeconfig"))
         .expect("a kubectl line");
     let command: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(command[0], kubectl, "the hint names the stack's kubectl: {line}");
+    assert_eq!(
+        command[0], kubectl,
+        "the hint names the stack's kubectl: {line}"
+    );
     // The printed command works as printed.
     let run = std::process::Command::new(command[0])
         .args(&command[1..])

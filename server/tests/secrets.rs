@@ -4,63 +4,8 @@
 
 mod common;
 
-use common::{Stack, TestServer, b64, client, kubectl, sign_in, unique};
+use common::{ApiSession, Stack, TestServer, b64, kubectl, unique};
 use serde_json::{Value, json};
-
-const CSRF: (&str, &str) = ("x-strongroom-csrf", "1");
-
-struct Session {
-    c: reqwest::Client,
-    url: String,
-}
-
-impl Session {
-    async fn new(server: &TestServer, login: &str) -> Session {
-        let c = client();
-        sign_in(&c, &server.url, login, "/").await;
-        Session {
-            c,
-            url: server.url.clone(),
-        }
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .c
-            .get(format!("{}/api/v1{path}", self.url))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .c
-            .request(method, format!("{}/api/v1{path}", self.url))
-            .header(CSRF.0, CSRF.1)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, body).await
-    }
-    async fn create(&self, ns: &str, name: &str, input: Value) -> (u16, Value) {
-        self.post(
-            &format!("/namespaces/{ns}/secrets"),
-            json!({ "name": name, "input": input }),
-        )
-        .await
-    }
-    async fn reveal(&self, ns: &str, name: &str, keys: &[&str]) -> (u16, Value) {
-        self.post(
-            &format!("/namespaces/{ns}/secrets/{name}/reveal"),
-            json!({ "keys": keys }),
-        )
-        .await
-    }
-}
 
 /// The secret as the API server stores it, read with the admin kubectl.
 fn stored(ns: &str, name: &str) -> Value {
@@ -111,7 +56,7 @@ fn assert_parity(ours: &Value, theirs: &Value) {
 #[tokio::test]
 async fn generic_literals_match_kubectl() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let name = unique("lit");
     let (status, body) = alice
         .create(
@@ -143,7 +88,7 @@ async fn generic_literals_match_kubectl() {
 #[tokio::test]
 async fn files_are_binary_safe_and_match_kubectl() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let name = unique("files");
     let binary: Vec<u8> = (0..=255u8).chain([0, 0, 0xff, 0xfe]).collect();
     let dir = std::env::temp_dir().join(&name);
@@ -181,7 +126,7 @@ async fn files_are_binary_safe_and_match_kubectl() {
 #[tokio::test]
 async fn env_files_match_kubectl() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let name = unique("env");
     let text = "# database\nDB_HOST=db.internal\n  DB_PASSWORD=p@ss=word  \n\nEMPTY=\nQUOTED=\"kept as is\"\r\n";
     let file = std::env::temp_dir().join(format!("{name}.env"));
@@ -206,7 +151,7 @@ async fn env_files_match_kubectl() {
 #[tokio::test]
 async fn docker_registry_secrets_match_kubectl() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     for (server_url, email) in [("registry.example.com:5000", "ci@example.com"), ("", "")] {
         let name = unique("docker");
         let (status, body) = alice
@@ -265,7 +210,7 @@ fn make_cert(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::pat
 #[tokio::test]
 async fn tls_secrets_match_kubectl_and_mismatched_pairs_are_refused() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let dir = std::env::temp_dir().join(unique("tls"));
     std::fs::create_dir_all(&dir).unwrap();
     let (crt, key) = make_cert(&dir, "one");
@@ -318,7 +263,7 @@ async fn tls_secrets_match_kubectl_and_mismatched_pairs_are_refused() {
 #[tokio::test]
 async fn basic_auth_and_ssh_auth_have_their_types_and_keys() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let name = unique("basic");
     let (status, _) = alice
         .create(
@@ -349,7 +294,7 @@ async fn basic_auth_and_ssh_auth_have_their_types_and_keys() {
 #[tokio::test]
 async fn validation_errors_name_the_field_and_create_nothing() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let cases = [
         (
             unique("v"),
@@ -400,7 +345,7 @@ async fn validation_errors_name_the_field_and_create_nothing() {
 #[tokio::test]
 async fn one_mebibyte_fits_and_one_byte_more_is_refused() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let limit = 1024 * 1024;
     let name = unique("big");
     let (status, body) = alice.create("team-a", &name, json!({"kind": "generic", "entries": [{"key": "blob", "value": b64(&vec![7u8; limit])}]})).await;
@@ -414,7 +359,7 @@ async fn one_mebibyte_fits_and_one_byte_more_is_refused() {
 #[tokio::test]
 async fn a_concurrent_update_is_a_conflict_and_loses_nothing() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let name = unique("conflict");
     let (_, created) = alice
         .create(
@@ -426,16 +371,14 @@ async fn a_concurrent_update_is_a_conflict_and_loses_nothing() {
     let rv = created["resource_version"].as_str().unwrap().to_string();
     let path = format!("/namespaces/team-a/secrets/{name}");
     let (s1, b1) = alice
-        .send(
-            reqwest::Method::PATCH,
+        .patch(
             &path,
             json!({"resource_version": rv, "set": [{"key": "a", "value": b64(b"2")}]}),
         )
         .await;
     assert_eq!(s1, 200, "{b1}");
     let (s2, b2) = alice
-        .send(
-            reqwest::Method::PATCH,
+        .patch(
             &path,
             json!({"resource_version": rv, "set": [{"key": "a", "value": b64(b"3")}]}),
         )
@@ -458,12 +401,12 @@ async fn a_concurrent_update_is_a_conflict_and_loses_nothing() {
 #[tokio::test]
 async fn rotating_and_removing_keys_and_deleting_with_confirmation() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let name = unique("rotate");
     let (_, created) = alice.create("team-a", &name, json!({"kind": "generic", "entries": [{"key": "a", "value": b64(b"1")}, {"key": "b", "value": b64(b"2")}]})).await;
     let path = format!("/namespaces/team-a/secrets/{name}");
     let (status, updated) = alice
-        .send(reqwest::Method::PATCH, &path, json!({"resource_version": created["resource_version"], "set": [{"key": "a", "value": b64(b"new")}, {"key": "c", "value": b64(b"3")}], "remove": ["b"]}))
+        .patch(&path, json!({"resource_version": created["resource_version"], "set": [{"key": "a", "value": b64(b"new")}, {"key": "c", "value": b64(b"3")}], "remove": ["b"]}))
         .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(
@@ -471,7 +414,7 @@ async fn rotating_and_removing_keys_and_deleting_with_confirmation() {
         json!({"a": b64(b"new"), "c": b64(b"3")})
     );
     let (status, relabelled) = alice
-        .send(reqwest::Method::PATCH, &path, json!({"resource_version": updated["resource_version"], "labels": {"team": "payments"}, "annotations": {"owner": "alice@example.com"}}))
+        .patch(&path, json!({"resource_version": updated["resource_version"], "labels": {"team": "payments"}, "annotations": {"owner": "alice@example.com"}}))
         .await;
     assert_eq!(status, 200, "{relabelled}");
     let s = stored("team-a", &name);
@@ -483,12 +426,10 @@ async fn rotating_and_removing_keys_and_deleting_with_confirmation() {
         "data untouched by a metadata edit"
     );
     let (status, body) = alice
-        .send(reqwest::Method::PATCH, &path, json!({"resource_version": relabelled["resource_version"], "labels": {"bad key!": "x"}}))
+        .patch(&path, json!({"resource_version": relabelled["resource_version"], "labels": {"bad key!": "x"}}))
         .await;
     assert_eq!((status, body["field"].as_str()), (422, Some("labels")));
-    let (status, _) = alice
-        .send(reqwest::Method::DELETE, &path, json!({"confirm": "wrong"}))
-        .await;
+    let (status, _) = alice.delete(&path, json!({"confirm": "wrong"})).await;
     assert_eq!(status, 422);
     assert!(
         kubectl(&["get", "secret", &name, "-n", "team-a"])
@@ -496,9 +437,7 @@ async fn rotating_and_removing_keys_and_deleting_with_confirmation() {
             .success(),
         "still there"
     );
-    let (status, _) = alice
-        .send(reqwest::Method::DELETE, &path, json!({"confirm": name}))
-        .await;
+    let (status, _) = alice.delete(&path, json!({"confirm": name})).await;
     assert_eq!(status, 200);
     assert!(
         !kubectl(&["get", "secret", &name, "-n", "team-a"])
@@ -512,7 +451,7 @@ async fn rotating_and_removing_keys_and_deleting_with_confirmation() {
 #[tokio::test]
 async fn values_appear_only_in_reveals() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let name = unique("leak");
     let value = format!("canary-{}", uuid::Uuid::new_v4());
     let (status, created) = alice.create("team-a", &name, json!({"kind": "generic", "entries": [{"key": "token", "value": b64(value.as_bytes())}]})).await;
@@ -565,7 +504,7 @@ async fn values_appear_only_in_reveals() {
 #[tokio::test]
 async fn carol_can_list_but_not_reveal_and_bob_cannot_see_team_a() {
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let name = unique("shared");
     alice
         .create(
@@ -574,7 +513,7 @@ async fn carol_can_list_but_not_reveal_and_bob_cannot_see_team_a() {
             json!({"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}),
         )
         .await;
-    let carol = Session::new(&server, "carol").await;
+    let carol = ApiSession::new(&server.url, "carol").await;
     let (status, page) = carol
         .get(&format!("/namespaces/team-a/secrets?name={name}"))
         .await;
@@ -588,7 +527,7 @@ async fn carol_can_list_but_not_reveal_and_bob_cannot_see_team_a() {
         msg.contains("oidc:carol@example.com") && msg.contains("get") && msg.contains("team-a"),
         "{msg}"
     );
-    let bob = Session::new(&server, "bob").await;
+    let bob = ApiSession::new(&server.url, "bob").await;
     let (status, body) = bob.get("/namespaces/team-a/secrets").await;
     assert_eq!(status, 403);
     assert!(body["message"].as_str().unwrap().contains("list"));
@@ -638,7 +577,7 @@ async fn ten_thousand_secrets_are_listed_page_by_page() {
             .await;
     }
     let server = TestServer::start(&[]).await;
-    let alice = Session::new(&server, "alice").await;
+    let alice = ApiSession::new(&server.url, "alice").await;
     let mut names = std::collections::BTreeSet::new();
     let mut token: Option<String> = None;
     let mut pages = 0;

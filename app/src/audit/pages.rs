@@ -3,9 +3,8 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::{AuditEntry, AuditPage},
-    client,
-    secrets::list_page::urlencode,
+    api::AuditEntry,
+    client::{self, urlencode},
     ui::{format, layout::ErrorPanel},
 };
 
@@ -37,7 +36,7 @@ pub fn AuditPageView() -> impl IntoView {
         if let Some(b) = before.get().last() {
             q.push_str(&format!("&before={b}"));
         }
-        async move { client::get::<AuditPage>(&format!("/audit?{q}")).await }
+        async move { client::audit::trail(&q).await }
     });
     let field = move |label: &'static str, name: &'static str, sig: RwSignal<String>| {
         view! {
@@ -94,12 +93,8 @@ pub fn AuditPageView() -> impl IntoView {
 #[component]
 pub fn AccessHistory(ns: String, name: String) -> impl IntoView {
     let data = LocalResource::new(move || {
-        let path = format!(
-            "/namespaces/{}/secrets/{}/history?limit=20",
-            urlencode(&ns),
-            urlencode(&name)
-        );
-        async move { client::get::<AuditPage>(&path).await }
+        let (ns, name) = (ns.clone(), name.clone());
+        async move { client::audit::history(&ns, &name, 20).await }
     });
     view! {
         <h2>"Access history"</h2>

@@ -8,7 +8,14 @@ use base64::Engine;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use super::rules;
+use super::{
+    create_fields::{
+        FieldError, KeyValueRow, KindTabs, PemField, Row, SecretField, TextField, read_files,
+    },
+    kind::SecretKind,
+    metadata_text::parse_labels,
+    rules,
+};
 use crate::{
     api::{CreateSecretRequest, DataEntry, SecretInput},
     client::{self, ClientError},
@@ -38,36 +45,11 @@ const TEMPLATES: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-#[derive(Clone)]
-struct Row {
-    id: usize,
-    key: RwSignal<String>,
-    text: RwSignal<String>,
-    /// A file's bytes, when the value came from an upload.
-    file: RwSignal<Option<(String, Vec<u8>)>>,
-}
-
-impl Row {
-    fn new(id: usize, key: &str) -> Self {
-        Row {
-            id,
-            key: RwSignal::new(key.into()),
-            text: RwSignal::new(String::new()),
-            file: RwSignal::new(None),
-        }
-    }
-    fn bytes(&self) -> Vec<u8> {
-        self.file
-            .with_untracked(|f| f.as_ref().map(|(_, b)| b.clone()))
-            .unwrap_or_else(|| self.text.get_untracked().into_bytes())
-    }
-}
-
 #[component]
 pub fn CreateSecretPage() -> impl IntoView {
     let params = use_params_map();
     let ns = move || params.read().get("ns").unwrap_or_default();
-    let kind = RwSignal::new("generic".to_string());
+    let kind = RwSignal::new(SecretKind::Generic);
     let name = RwSignal::new(String::new());
     let next_id = StoredValue::new(1usize);
     let rows = RwSignal::new(vec![Row::new(0, "")]);
@@ -90,7 +72,7 @@ pub fn CreateSecretPage() -> impl IntoView {
     };
     let apply_template = move |t: String| {
         if let Some((_, _, keys)) = TEMPLATES.iter().find(|(id, _, _)| *id == t) {
-            kind.set("generic".into());
+            kind.set(SecretKind::Generic);
             rows.set(Vec::new());
             for k in keys.iter() {
                 add_row(k);
@@ -124,7 +106,7 @@ pub fn CreateSecretPage() -> impl IntoView {
     crate::ui::draft::keep_draft(move || {
         serde_json::json!({
             "name": name.get_untracked(),
-            "kind": kind.get_untracked(),
+            "kind": kind.get_untracked().id(),
             "keys": rows.get_untracked().iter().map(|r| r.key.get_untracked()).collect::<Vec<_>>(),
             "labels": labels.get_untracked(),
             "immutable": immutable.get_untracked(),
@@ -136,11 +118,7 @@ pub fn CreateSecretPage() -> impl IntoView {
         };
         let text = |k: &str| draft[k].as_str().unwrap_or_default().to_string();
         name.set(text("name"));
-        kind.set(
-            Some(text("kind"))
-                .filter(|k| !k.is_empty())
-                .unwrap_or_else(|| "generic".into()),
-        );
+        kind.set(SecretKind::from_id(&text("kind")).unwrap_or_default());
         labels.set(text("labels"));
         immutable.set(draft["immutable"].as_bool().unwrap_or(false));
         if let Some(keys) = draft["keys"].as_array() {
@@ -167,8 +145,8 @@ pub fn CreateSecretPage() -> impl IntoView {
             }
         };
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let input = match kind.get_untracked().as_str() {
-            "env-file" => {
+        let input = match kind.get_untracked() {
+            SecretKind::EnvFile => {
                 if let Err(e) = rules::parse_env_file(env_text.get_untracked().as_bytes()) {
                     errs.insert("envFile".into(), e.message);
                 }
@@ -176,24 +154,24 @@ pub fn CreateSecretPage() -> impl IntoView {
                     file: b64(env_text.get_untracked().as_bytes()),
                 }
             }
-            "docker-registry" => SecretInput::DockerRegistry {
+            SecretKind::DockerRegistry => SecretInput::DockerRegistry {
                 server: f_server.get_untracked(),
                 username: f_user.get_untracked(),
                 password: f_pass.get_untracked(),
                 email: f_email.get_untracked(),
             },
-            "tls" => SecretInput::Tls {
+            SecretKind::Tls => SecretInput::Tls {
                 cert: f_cert.get_untracked(),
                 key: f_key.get_untracked(),
             },
-            "basic-auth" => SecretInput::BasicAuth {
+            SecretKind::BasicAuth => SecretInput::BasicAuth {
                 username: f_user.get_untracked(),
                 password: f_pass.get_untracked(),
             },
-            "ssh-auth" => SecretInput::SshAuth {
+            SecretKind::SshAuth => SecretInput::SshAuth {
                 private_key: f_key.get_untracked(),
             },
-            _ => {
+            SecretKind::Generic => {
                 let entries: Vec<(String, Vec<u8>)> = rows
                     .get_untracked()
                     .iter()
@@ -252,8 +230,8 @@ pub fn CreateSecretPage() -> impl IntoView {
                     </label>
                 </div>
 
-                <div role="tabpanel" id="kind-panel" class="form" aria-labelledby=move || format!("kind-tab-{}", kind.get())>
-                <Show when=move || kind.get() == "generic">
+                <div role="tabpanel" id="kind-panel" class="form" aria-labelledby=move || format!("kind-tab-{}", kind.get().id())>
+                <Show when=move || kind.get() == SecretKind::Generic>
                     <fieldset class="rows">
                         <legend>"Data"</legend>
                         <For each=move || rows.get() key=|r| r.id let:row>
@@ -278,7 +256,7 @@ pub fn CreateSecretPage() -> impl IntoView {
                         </div>
                     </fieldset>
                 </Show>
-                <Show when=move || kind.get() == "env-file">
+                <Show when=move || kind.get() == SecretKind::EnvFile>
                     <label class="field">
                         <span>"Env file (KEY=VALUE per line)"</span>
                         <textarea name="envFile" class="mono" rows="8" spellcheck="false" prop:value=env_text on:input=move |ev| env_text.set(event_target_value(&ev))></textarea>
@@ -288,24 +266,24 @@ pub fn CreateSecretPage() -> impl IntoView {
                         <input type="file" class="visually-hidden" on:change=move |ev| read_files(ev, reading, move |_, bytes| env_text.set(String::from_utf8_lossy(&bytes).into_owned())) />
                     </label>
                 </Show>
-                <Show when=move || kind.get() == "docker-registry">
+                <Show when=move || kind.get() == SecretKind::DockerRegistry>
                     <TextField label="Registry server" name="server" value=f_server placeholder="https://index.docker.io/v1/" />
                     <TextField label="Username" name="username" value=f_user placeholder="" />
                     <SecretField label="Password" name="password" value=f_pass />
                     <TextField label="Email (optional)" name="email" value=f_email placeholder="" />
                     <FieldError id="docker-error" message=Signal::derive(move || errors.with(|m| m.get("username").or(m.get("password")).cloned())) />
                 </Show>
-                <Show when=move || kind.get() == "tls">
+                <Show when=move || kind.get() == SecretKind::Tls>
                     <PemField label="Certificate (PEM)" name="cert" value=f_cert />
                     <FieldError id="cert-error" message=Signal::derive(err("cert")) />
                     <PemField label="Private key (PEM)" name="key" value=f_key />
                     <FieldError id="key-error" message=Signal::derive(err("key")) />
                 </Show>
-                <Show when=move || kind.get() == "basic-auth">
+                <Show when=move || kind.get() == SecretKind::BasicAuth>
                     <TextField label="Username" name="username" value=f_user placeholder="" />
                     <SecretField label="Password" name="password" value=f_pass />
                 </Show>
-                <Show when=move || kind.get() == "ssh-auth">
+                <Show when=move || kind.get() == SecretKind::SshAuth>
                     <PemField label="SSH private key" name="privateKey" value=f_key />
                     <FieldError id="ssh-error" message=Signal::derive(err("privateKey")) />
                 </Show>
@@ -327,150 +305,32 @@ pub fn CreateSecretPage() -> impl IntoView {
                     <button type="submit" class="button" data-testid="create-submit" disabled=move || submit.pending().get()>"Create secret"</button>
                     <a class="button ghost" href=move || format!("/ns/{}", ns())>"Cancel"</a>
                 </div>
-                <p class="hint">"kubectl: " <code>{move || kubectl_hint(&ns(), &name.get(), &kind.get(), &rows.get())}</code></p>
+                <p class="hint">"kubectl: " <code>{move || kubectl_hint(&ns(), &name.get(), kind.get(), &rows.get())}</code></p>
             </form>
         </section>
     }
 }
 
-/// The kinds of secret, as tabs (arrow keys move between them).
-const KINDS: &[(&str, &str)] = &[
-    ("generic", "Generic"),
-    ("env-file", "Env file"),
-    ("docker-registry", "Docker registry"),
-    ("tls", "TLS"),
-    ("basic-auth", "Basic auth"),
-    ("ssh-auth", "SSH auth"),
-];
-
-#[component]
-fn KindTabs(kind: RwSignal<String>) -> impl IntoView {
-    let select = move |index: usize| {
-        let (id, _) = KINDS[index % KINDS.len()];
-        kind.set(id.to_string());
-        #[cfg(feature = "hydrate")]
-        {
-            use wasm_bindgen::JsCast;
-            if let Some(tab) = document()
-                .get_element_by_id(&format!("kind-tab-{id}"))
-                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
-            {
-                let _ = tab.focus();
-            }
-        }
-    };
-    view! {
-        <div class="tabs" role="tablist" aria-label="Kind of secret">
-            {KINDS.iter().enumerate().map(|(index, (id, label))| {
-                let selected = move || kind.get() == *id;
-                view! {
-                    <button type="button" role="tab" class="tab" id=format!("kind-tab-{id}") data-kind=*id
-                        aria-controls="kind-panel"
-                        aria-selected=move || selected().to_string()
-                        tabindex=move || if selected() { "0" } else { "-1" }
-                        on:click=move |_| kind.set(id.to_string())
-                        on:keydown=move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
-                            "ArrowRight" => { ev.prevent_default(); select(index + 1) }
-                            "ArrowLeft" => { ev.prevent_default(); select(index + KINDS.len() - 1) }
-                            "Home" => { ev.prevent_default(); select(0) }
-                            "End" => { ev.prevent_default(); select(KINDS.len() - 1) }
-                            _ => {}
-                        }>
-                        {*label}
-                    </button>
-                }
-            }).collect_view()}
-        </div>
-    }
-}
-
-#[component]
-fn KeyValueRow(row: Row, on_remove: impl Fn(usize) + Send + Sync + 'static) -> impl IntoView {
-    let id = row.id;
-    let file = row.file;
-    view! {
-        <div class="kv-row" data-testid="kv-row">
-            <label class="field"><span>"Key"</span>
-                <input name="key" autocomplete="off" prop:value=row.key on:input=move |ev| row.key.set(event_target_value(&ev)) />
-            </label>
-            {move || match file.get() {
-                Some((file_name, bytes)) => view! { <p class="file-value">{format!("{file_name}: {} bytes from a file", bytes.len())}</p> }.into_any(),
-                None => view! {
-                    <label class="field"><span>"Value"</span>
-                        <textarea name="value" rows="1" class="mono" autocomplete="off" spellcheck="false" prop:value=row.text on:input=move |ev| row.text.set(event_target_value(&ev))></textarea>
-                    </label>
-                }.into_any(),
-            }}
-            <button type="button" class="button ghost" aria-label="Remove this key" on:click=move |_| on_remove(id)>"✕"</button>
-        </div>
-    }
-}
-
-#[component]
-fn TextField(
-    label: &'static str,
-    name: &'static str,
-    value: RwSignal<String>,
-    placeholder: &'static str,
-) -> impl IntoView {
-    view! {
-        <label class="field"><span>{label}</span>
-            <input name=name autocomplete="off" placeholder=placeholder prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
-        </label>
-    }
-}
-
-#[component]
-fn SecretField(label: &'static str, name: &'static str, value: RwSignal<String>) -> impl IntoView {
-    view! {
-        <label class="field"><span>{label}</span>
-            <input type="password" name=name autocomplete="new-password" prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
-        </label>
-    }
-}
-
-#[component]
-fn PemField(label: &'static str, name: &'static str, value: RwSignal<String>) -> impl IntoView {
-    view! {
-        <label class="field"><span>{label}</span>
-            <textarea name=name rows="6" class="mono" spellcheck="false" autocomplete="off" prop:value=value on:input=move |ev| value.set(event_target_value(&ev))></textarea>
-        </label>
-    }
-}
-
-#[component]
-fn FieldError(id: &'static str, message: Signal<Option<String>>) -> impl IntoView {
-    view! { <span class="field-error" id=id role="alert">{move || message.get()}</span> }
-}
-
-pub(crate) fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let (k, v) = line
-            .split_once('=')
-            .ok_or_else(|| format!("{line:?}: write key=value"))?;
-        rules::check_qualified_name(k.trim()).map_err(|m| format!("label {k:?}: {m}"))?;
-        rules::check_label_value(v.trim()).map_err(|m| format!("label {k:?}: {m}"))?;
-        out.insert(k.trim().to_string(), v.trim().to_string());
-    }
-    Ok(out)
-}
-
 /// The equivalent kubectl command, with placeholders instead of values.
-fn kubectl_hint(ns: &str, name: &str, kind: &str, rows: &[Row]) -> String {
+fn kubectl_hint(ns: &str, name: &str, kind: SecretKind, rows: &[Row]) -> String {
     let name = if name.is_empty() { "NAME" } else { name };
     match kind {
-        "env-file" => format!("kubectl create secret generic {name} -n {ns} --from-env-file=FILE"),
-        "docker-registry" => format!(
+        SecretKind::EnvFile => {
+            format!("kubectl create secret generic {name} -n {ns} --from-env-file=FILE")
+        }
+        SecretKind::DockerRegistry => format!(
             "kubectl create secret docker-registry {name} -n {ns} --docker-server=SERVER --docker-username=USER --docker-password=…"
         ),
-        "tls" => {
+        SecretKind::Tls => {
             format!("kubectl create secret tls {name} -n {ns} --cert=CERT_FILE --key=KEY_FILE")
         }
-        "basic-auth" | "ssh-auth" => {
-            format!("kubectl apply -n {ns} -f secret.yaml  # type kubernetes.io/{kind}")
+        SecretKind::BasicAuth | SecretKind::SshAuth => {
+            format!(
+                "kubectl apply -n {ns} -f secret.yaml  # type kubernetes.io/{}",
+                kind.id()
+            )
         }
-        _ => {
+        SecretKind::Generic => {
             let args: Vec<String> = rows
                 .iter()
                 .map(|r| {
@@ -488,52 +348,4 @@ fn kubectl_hint(ns: &str, name: &str, kind: &str, rows: &[Row]) -> String {
             )
         }
     }
-}
-
-/// Reads the files chosen in a file input, binary-safe.
-fn read_files(
-    ev: leptos::ev::Event,
-    reading: RwSignal<u32>,
-    on_file: impl Fn(String, Vec<u8>) + Clone + 'static,
-) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let Some(input) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-        else {
-            return;
-        };
-        let Some(files) = input.files() else { return };
-        for i in 0..files.length() {
-            let Some(file) = files.get(i) else { continue };
-            let on_file = on_file.clone();
-            reading.update(|n| *n += 1);
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(buf) = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
-                    on_file(file.name(), js_sys::Uint8Array::new(&buf).to_vec());
-                }
-                reading.update(|n| *n = n.saturating_sub(1));
-            });
-        }
-        input.set_value("");
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = (ev, reading, on_file);
-    }
-}
-
-/// Annotations as `key=value` lines; values may contain `=` and spaces.
-pub(crate) fn parse_annotations(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let (k, v) = line
-            .split_once('=')
-            .ok_or_else(|| format!("{line:?}: write key=value"))?;
-        rules::check_qualified_name(k.trim()).map_err(|m| format!("annotation {k:?}: {m}"))?;
-        out.insert(k.trim().to_string(), v.to_string());
-    }
-    Ok(out)
 }

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::SecretSummary,
-    client,
+    client::{self, urlencode},
     ui::{format, layout::ErrorPanel},
 };
 
@@ -117,16 +117,5 @@ fn SecretTable(ns: String, items: Vec<SecretSummary>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
-    }
-}
-
-pub(crate) fn urlencode(s: &str) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        String::from(js_sys::encode_uri_component(s))
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        s.to_string()
     }
 }

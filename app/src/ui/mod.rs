@@ -1,5 +1,6 @@
 //! Building blocks shared by all pages: layout, error panels, theme.
 
+pub mod clipboard;
 pub mod draft;
 pub mod format;
 pub mod layout;

@@ -218,7 +218,7 @@ impl From<SecretsError> for AppError {
             SecretsError::Invalid { field, message } => AppError::Invalid { field, message },
             SecretsError::NotFound(m) => AppError::NotFound(m),
             SecretsError::Conflict(m) => AppError::Conflict(m),
-            SecretsError::Kube(f) => f.into(),
+            SecretsError::Kube(f) => (*f).into(),
             SecretsError::ListExpired => AppError::Conflict(e.to_string()),
             SecretsError::RateLimited {
                 message,

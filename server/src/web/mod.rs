@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
             security::require_page_login,
         ))
         // Pages are compressed on the fly: they carry no secret values
-        // (invariant 4), so there is nothing for a compression side channel
+        // (invariant 3), so there is nothing for a compression side channel
         // to find. API answers, which may carry values, are not compressed.
         .layer(tower_http::compression::CompressionLayer::new());
 

@@ -152,6 +152,142 @@ impl TestServer {
     }
 }
 
+/// The header (and the value) every state-changing API request carries.
+pub const CSRF: (&str, &str) = (strongroom_app::api::CSRF_HEADER, "1");
+
+/// A browser-like session signed in through the real IdP, with helpers for
+/// the JSON API (paths under `/api/v1` unless a helper says otherwise).
+#[derive(Clone)]
+pub struct ApiSession {
+    pub c: reqwest::Client,
+    pub url: String,
+}
+
+impl ApiSession {
+    /// Signs `login` in to the server at `url` through the IdP's forms.
+    pub async fn new(url: &str, login: &str) -> ApiSession {
+        let c = client();
+        sign_in(&c, url, login, "/").await;
+        ApiSession {
+            c,
+            url: url.to_string(),
+        }
+    }
+
+    /// GET `/api/v1{path}`: the status and the JSON body (null if none).
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .c
+            .get(format!("{}/api/v1{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `method` on `/api/v1{path}` with a JSON body and the CSRF header.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .c
+            .request(method, format!("{}/api/v1{path}", self.url))
+            .header(CSRF.0, CSRF.1)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::PATCH, path, body).await
+    }
+
+    pub async fn delete(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::DELETE, path, body).await
+    }
+
+    /// Creates secret `name` in `ns` from the API's `input` form.
+    pub async fn create(
+        &self,
+        ns: &str,
+        name: &str,
+        input: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.post(
+            &format!("/namespaces/{ns}/secrets"),
+            serde_json::json!({ "name": name, "input": input }),
+        )
+        .await
+    }
+
+    /// Reveals `keys` of secret `name` in `ns`.
+    pub async fn reveal(&self, ns: &str, name: &str, keys: &[&str]) -> (u16, serde_json::Value) {
+        self.post(
+            &format!("/namespaces/{ns}/secrets/{name}/reveal"),
+            serde_json::json!({ "keys": keys }),
+        )
+        .await
+    }
+
+    /// GET `path` (from the server's root) whose answer must be a success;
+    /// its JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let r = self
+            .c
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// GET `path` (from the server's root) whose answer must be 200; its
+    /// body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let r = self
+            .c
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.text().await.unwrap()
+    }
+
+    /// GET `path` (from the server's root); Ok for any answer below 500
+    /// other than 401 (403 is RBAC speaking).
+    pub async fn status(&self, path: &str) -> Result<(), String> {
+        let r = self
+            .c
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status();
+        let _ = r.bytes().await;
+        if status.is_server_error() || status == 401 {
+            return Err(format!("GET {path}: {status}"));
+        }
+        Ok(())
+    }
+}
+
 /// A browser-like HTTP client: cookie jar, no automatic redirects.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -241,7 +377,7 @@ pub async fn sign_in_answer(
         .await
         .unwrap();
     let (consent_url, consent) = follow(client, after_login).await;
-    let final_response = if consent_url.starts_with(server) {
+    if consent_url.starts_with(server) {
         consent
     } else {
         let html = consent.text().await.unwrap();
@@ -257,8 +393,7 @@ pub async fn sign_in_answer(
             .unwrap();
         let (_, r) = follow_until(client, after_consent, server).await;
         r
-    };
-    final_response
+    }
 }
 
 /// Follows redirects until the next hop would leave the IdP for `server`'s

@@ -35,9 +35,9 @@ pub enum SecretsError {
     /// The secret changed since the person loaded it.
     #[error("{0}")]
     Conflict(String),
-    /// Kubernetes refused or failed the call.
+    /// Kubernetes refused or failed the call (boxed: errors stay small).
     #[error(transparent)]
-    Kube(#[from] KubeFailure),
+    Kube(Box<KubeFailure>),
     /// A list's continue token expired (410 from the API server).
     #[error("The list changed too much while paging; start again from the first page.")]
     ListExpired,
@@ -58,6 +58,12 @@ pub enum SecretsError {
         #[source]
         source: AuditError,
     },
+}
+
+impl From<KubeFailure> for SecretsError {
+    fn from(f: KubeFailure) -> Self {
+        SecretsError::Kube(Box::new(f))
+    }
 }
 
 impl SecretsError {

@@ -1,0 +1,147 @@
+//! What a secret's page exports: the kubectl command that recreates it
+//! (values as placeholders) and its YAML (values redacted unless revealed).
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+
+use crate::{
+    api::{RevealedValue, SecretDetail},
+    ui::clipboard::{copy_to_clipboard, timers},
+};
+
+/// "Copy as kubectl command" (values as placeholders) and the YAML of the
+/// secret with values redacted unless revealed.
+#[component]
+pub fn ExportPanel(
+    detail: SecretDetail,
+    revealed: RwSignal<BTreeMap<String, RevealedValue>>,
+) -> impl IntoView {
+    let d = StoredValue::new(detail);
+    let command = move || d.with_value(kubectl_command);
+    let yaml = move || d.with_value(|d| revealed.with(|r| secret_yaml(d, r)));
+    view! {
+        <details class="panel">
+            <summary>"Export"</summary>
+            <h3>"kubectl command (values as placeholders)"</h3>
+            <pre class="mono" data-testid="export-command">{command}</pre>
+            <button type="button" class="button ghost" on:click=move |_| copy_to_clipboard(&command(), timers().clipboard_clear)>"Copy command"</button>
+            <h3>"YAML (values redacted unless revealed)"</h3>
+            <pre class="mono" data-testid="export-yaml">{yaml}</pre>
+        </details>
+    }
+}
+
+/// The kubectl command that creates this secret, with placeholders for values.
+pub fn kubectl_command(d: &SecretDetail) -> String {
+    let target = format!("{} -n {}", d.name, d.namespace);
+    match d.type_.as_str() {
+        "kubernetes.io/dockerconfigjson" => format!(
+            "kubectl create secret docker-registry {target} --docker-server=<server> --docker-username=<username> --docker-password=<password>"
+        ),
+        "kubernetes.io/tls" => {
+            format!("kubectl create secret tls {target} --cert=<tls.crt file> --key=<tls.key file>")
+        }
+        _ => {
+            let mut parts = vec![format!("kubectl create secret generic {target}")];
+            if d.type_ != "Opaque" {
+                parts.push(format!("--type={}", d.type_));
+            }
+            parts.extend(
+                d.keys
+                    .iter()
+                    .map(|k| format!("--from-literal={}=<{}>", k.name, k.name)),
+            );
+            parts.extend(
+                d.labels
+                    .iter()
+                    .map(|(k, v)| format!("&& kubectl label secret {target} {k}={v}")),
+            );
+            parts.join(" ")
+        }
+    }
+}
+
+/// The secret as YAML; each value is the revealed base64 or `<redacted>`.
+pub fn secret_yaml(d: &SecretDetail, revealed: &BTreeMap<String, RevealedValue>) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}\n  namespace: {}\n",
+        q(&d.name),
+        q(&d.namespace)
+    );
+    if !d.labels.is_empty() {
+        out.push_str("  labels:\n");
+        for (k, v) in &d.labels {
+            out.push_str(&format!("    {}: {}\n", q(k), q(v)));
+        }
+    }
+    out.push_str(&format!("type: {}\n", q(&d.type_)));
+    if d.immutable {
+        out.push_str("immutable: true\n");
+    }
+    out.push_str("data:\n");
+    for k in &d.keys {
+        let value = revealed
+            .get(&k.name)
+            .map(|v| q(&v.base64))
+            .unwrap_or_else(|| "<redacted>".into());
+        out.push_str(&format!("  {}: {}\n", q(&k.name), value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::KeyInfo;
+
+    fn detail() -> SecretDetail {
+        SecretDetail {
+            namespace: "team-a".into(),
+            name: "db".into(),
+            type_: "Opaque".into(),
+            keys: vec![
+                KeyInfo {
+                    name: "password".into(),
+                    size: 7,
+                },
+                KeyInfo {
+                    name: "user".into(),
+                    size: 5,
+                },
+            ],
+            labels: [("app".to_string(), "web".to_string())].into(),
+            annotations: BTreeMap::new(),
+            immutable: false,
+            owners: vec![],
+            created: None,
+            resource_version: "1".into(),
+            uid: None,
+        }
+    }
+
+    #[test]
+    fn the_kubectl_command_has_placeholders_not_values() {
+        let c = kubectl_command(&detail());
+        assert!(c.starts_with("kubectl create secret generic db -n team-a --from-literal=password=<password> --from-literal=user=<user>"), "{c}");
+    }
+
+    #[test]
+    fn yaml_redacts_values_unless_revealed() {
+        let mut revealed = BTreeMap::new();
+        revealed.insert(
+            "user".to_string(),
+            RevealedValue {
+                key: "user".into(),
+                base64: "YWxpY2U=".into(),
+                text: Some("alice".into()),
+                size: 5,
+            },
+        );
+        let y = secret_yaml(&detail(), &revealed);
+        assert!(y.contains("\"password\": <redacted>"), "{y}");
+        assert!(y.contains("\"user\": \"YWxpY2U=\""), "{y}");
+        assert!(!y.contains("alice\n"), "{y}");
+    }
+}
