@@ -449,6 +449,78 @@ async fn rotating_and_removing_keys_and_deleting_with_confirmation() {
 }
 
 #[tokio::test]
+async fn editing_annotations_keeps_the_ones_the_user_was_not_shown() {
+    let server = TestServer::start(&[]).await;
+    let alice = ApiSession::new(&server.url, "alice").await;
+    let name = unique("applied");
+    // Made with kubectl apply: it keeps its last-applied-configuration.
+    let manifest = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": "team-a", "annotations": {"team": "payments", "drop-me": "x"}},
+        "data": {"k": b64(b"v")},
+    });
+    let file = std::env::temp_dir().join(format!("{name}.json"));
+    std::fs::write(&file, manifest.to_string()).unwrap();
+    let out = kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = format!("/namespaces/team-a/secrets/{name}");
+    let (_, detail) = alice.get(&path).await;
+    assert!(
+        detail["annotations"]
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_none(),
+        "never shown: {detail}"
+    );
+    // The person keeps `team`, removes `drop-me`, adds `owner`.
+    let (status, body) = alice
+        .patch(&path, json!({"resource_version": detail["resource_version"], "annotations": {"team": "payments", "owner": "alice"}}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let annotations = &stored("team-a", &name)["metadata"]["annotations"];
+    assert_eq!(annotations["team"], "payments");
+    assert_eq!(annotations["owner"], "alice");
+    assert!(annotations.get("drop-me").is_none(), "{annotations}");
+    assert!(
+        annotations
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_some(),
+        "kubectl's annotation survives an edit it was not part of: {annotations}"
+    );
+    let _ = std::fs::remove_file(file);
+    server.stop();
+}
+
+#[tokio::test]
+async fn an_env_file_error_never_repeats_the_line() {
+    let server = TestServer::start(&[]).await;
+    let alice = ApiSession::new(&server.url, "alice").await;
+    // A private key pasted into the env-file field by mistake.
+    let pem = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+    let file = format!("API_URL=https://example.com\n{pem}\n");
+    let name = unique("envleak");
+    let (status, body) = alice
+        .create(
+            "team-a",
+            &name,
+            json!({"kind": "env-file", "file": b64(file.as_bytes())}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "envFile");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("line 2"), "{message}");
+    assert!(
+        !message.contains("MIIEvQ"),
+        "the line is not echoed: {message}"
+    );
+    server.stop();
+}
+
+#[tokio::test]
 async fn values_appear_only_in_reveals() {
     let server = TestServer::start(&[]).await;
     let alice = ApiSession::new(&server.url, "alice").await;

@@ -12,6 +12,7 @@ use super::{
     create_fields::{
         FieldError, KeyValueRow, KindTabs, PemField, Row, SecretField, TextField, read_files,
     },
+    export::shell_word,
     kind::SecretKind,
     metadata_text::parse_labels,
     rules,
@@ -311,28 +312,54 @@ pub fn CreateSecretPage() -> impl IntoView {
     }
 }
 
-/// The equivalent kubectl command, with placeholders instead of values.
+/// The equivalent kubectl command, with placeholders instead of values,
+/// every word shell-quoted (a typed name or key is never shell syntax).
 fn kubectl_hint(ns: &str, name: &str, kind: SecretKind, rows: &[Row]) -> String {
     let name = if name.is_empty() { "NAME" } else { name };
+    let command = |words: Vec<String>| {
+        words
+            .iter()
+            .map(|w| shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let create = |kind: &str, rest: Vec<String>| {
+        let mut words: Vec<String> = ["kubectl", "create", "secret", kind, name, "-n", ns]
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        words.extend(rest);
+        command(words)
+    };
     match kind {
-        SecretKind::EnvFile => {
-            format!("kubectl create secret generic {name} -n {ns} --from-env-file=FILE")
-        }
-        SecretKind::DockerRegistry => format!(
-            "kubectl create secret docker-registry {name} -n {ns} --docker-server=SERVER --docker-username=USER --docker-password=…"
+        SecretKind::EnvFile => create("generic", vec!["--from-env-file=FILE".into()]),
+        SecretKind::DockerRegistry => create(
+            "docker-registry",
+            vec![
+                "--docker-server=SERVER".into(),
+                "--docker-username=USER".into(),
+                "--docker-password=…".into(),
+            ],
         ),
-        SecretKind::Tls => {
-            format!("kubectl create secret tls {name} -n {ns} --cert=CERT_FILE --key=KEY_FILE")
-        }
-        SecretKind::BasicAuth | SecretKind::SshAuth => {
-            format!(
-                "kubectl apply -n {ns} -f secret.yaml  # type kubernetes.io/{}",
-                kind.id()
-            )
-        }
-        SecretKind::Generic => {
-            let args: Vec<String> = rows
-                .iter()
+        SecretKind::Tls => create(
+            "tls",
+            vec!["--cert=CERT_FILE".into(), "--key=KEY_FILE".into()],
+        ),
+        SecretKind::BasicAuth | SecretKind::SshAuth => format!(
+            "{}  # type kubernetes.io/{}",
+            command(vec![
+                "kubectl".into(),
+                "apply".into(),
+                "-n".into(),
+                ns.into(),
+                "-f".into(),
+                "secret.yaml".into()
+            ]),
+            kind.id()
+        ),
+        SecretKind::Generic => create(
+            "generic",
+            rows.iter()
                 .map(|r| {
                     let k = r.key.get_untracked();
                     if r.file.with_untracked(Option::is_some) {
@@ -341,11 +368,7 @@ fn kubectl_hint(ns: &str, name: &str, kind: SecretKind, rows: &[Row]) -> String 
                         format!("--from-literal={k}=…")
                     }
                 })
-                .collect();
-            format!(
-                "kubectl create secret generic {name} -n {ns} {}",
-                args.join(" ")
-            )
-        }
+                .collect(),
+        ),
     }
 }

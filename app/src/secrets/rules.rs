@@ -168,8 +168,9 @@ pub fn parse_env_file(text: &[u8]) -> Result<Vec<(String, Vec<u8>)>, RuleError> 
         let Some((key, value)) = line.split_once('=') else {
             return Err(err(
                 "envFile",
+                // The line is not repeated: it may be part of a pasted key.
                 format!(
-                    "line {line_no}: {line:?} has no '='; write KEY=VALUE (kubectl would read a bare KEY from its own environment)"
+                    "line {line_no}: there is no '='; write KEY=VALUE (kubectl would read a bare KEY from its own environment)"
                 ),
             ));
         };
@@ -177,20 +178,25 @@ pub fn parse_env_file(text: &[u8]) -> Result<Vec<(String, Vec<u8>)>, RuleError> 
             return Err(err(
                 "envFile",
                 format!(
-                    "line {line_no}: {key:?} is not a valid key: use letters, digits, '-', '_' or '.', not starting with a digit"
+                    "line {line_no}: the part before '=' is not a valid key: use letters, digits, '-', '_' or '.', not starting with a digit"
                 ),
             ));
         }
         // An environment variable name may still be no valid data key
         // (`.`, `..`, longer than 253): kubectl would pass it on and the API
         // server refuse the whole secret. Found by fuzzing.
-        if let Err(why) = check_key(key) {
-            return Err(err("envFile", format!("line {line_no}: {why}")));
+        if check_key(key).is_err() {
+            return Err(err(
+                "envFile",
+                format!(
+                    "line {line_no}: the part before '=' cannot be a data key (not '.' or '..', at most 253 characters)"
+                ),
+            ));
         }
         if out.iter().any(|(k, _)| k == key) {
             return Err(err(
                 "envFile",
-                format!("line {line_no}: the key {key:?} is given twice"),
+                format!("line {line_no}: its key is given twice (first on another line)"),
             ));
         }
         out.push((key.to_string(), value.as_bytes().to_vec()));
@@ -321,5 +327,20 @@ mod tests {
                 .contains("twice")
         );
         assert!(parse_env_file(b"A=\xff").is_err());
+    }
+
+    #[test]
+    fn env_file_errors_never_repeat_the_line() {
+        // A PEM body pasted by mistake: its lines must not come back in the
+        // error (it reaches logs, toasts and screen readers).
+        for text in [
+            &b"A=1\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC\n"[..],
+            b"MIIEvQIBADAN=1\nMIIEvQIBADAN=2",
+            b"MIIEvQIBADAN/x+=1",
+        ] {
+            let e = parse_env_file(text).unwrap_err();
+            assert!(!e.message.contains("MIIEvQIBADAN"), "{}", e.message);
+            assert!(e.message.starts_with("line "), "{}", e.message);
+        }
     }
 }

@@ -9,7 +9,10 @@ use strongroom_app::{
 };
 
 use super::{
-    SecretsError, build::check_metadata, check_path, decode_b64, unrecorded, view::describe,
+    SecretsError,
+    build::check_metadata,
+    check_path, decode_b64, unrecorded,
+    view::{HIDDEN_ANNOTATIONS, describe},
 };
 use crate::{
     domain::{
@@ -93,7 +96,12 @@ pub async fn update(
         secret.metadata.labels = Some(labels);
     }
     if let Some(annotations) = req.annotations.clone() {
-        secret.metadata.annotations = Some(annotations);
+        // The person edited the annotations they were shown; the hidden
+        // ones (kubectl's last-applied-configuration) stay as they were.
+        let mut kept = secret.metadata.annotations.take().unwrap_or_default();
+        kept.retain(|k, _| HIDDEN_ANNOTATIONS.contains(&k.as_str()));
+        kept.extend(annotations);
+        secret.metadata.annotations = Some(kept);
     }
     // The resourceVersion we checked stays in metadata: the API server
     // refuses the write (409) if anything changed in between.

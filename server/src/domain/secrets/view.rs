@@ -5,6 +5,11 @@ use std::collections::BTreeMap;
 
 use strongroom_app::api::{KeyInfo, SecretDetail};
 
+/// Annotations never shown (nor sent to the browser): kubectl apply keeps
+/// the whole object, values included, in this one. Edits keep them as they
+/// are, since nobody could have edited what they were not shown.
+pub const HIDDEN_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+
 /// The metadata view of a secret: keys and sizes, never values.
 pub fn describe(ns: &str, secret: k8s_openapi::api::core::v1::Secret) -> SecretDetail {
     let meta = secret.metadata;
@@ -19,7 +24,7 @@ pub fn describe(ns: &str, secret: k8s_openapi::api::core::v1::Secret) -> SecretD
     let mut annotations = meta.annotations.unwrap_or_default();
     // kubectl apply keeps the whole object, values included, in this
     // annotation: never pass it on.
-    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    annotations.retain(|k, _| !HIDDEN_ANNOTATIONS.contains(&k.as_str()));
     SecretDetail {
         namespace: ns.to_string(),
         name: meta.name.unwrap_or_default(),
