@@ -1,0 +1,336 @@
+//! What the chart's ServiceAccounts may do on the API server: impersonation
+//! verbs only, classic or constrained (Secrets only), limited to the allowed
+//! groups, never reading a Secret themselves; and the example team Roles.
+
+use serde_json::Value;
+use strongroom_server::infra::cluster::AUDIT_EXTRA_KEY;
+
+use crate::{
+    ALICE, ALICE_GROUP, BOB, BOB_GROUP, CONFIG_MAP, NS, SECRET, TENANT_NS,
+    releases::{classic, constrained, constrained_extra_key, postgres},
+    support::{has_kind, kubectl, names, ok, stdout},
+};
+
+#[test]
+fn the_service_account_is_granted_impersonation_verbs_only() {
+    for release in [classic(), constrained(), postgres()] {
+        let rules = release.cluster_role_rules();
+        let verbs: Vec<&str> = rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["verbs"].as_array().unwrap())
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(!verbs.is_empty());
+        for verb in verbs {
+            assert!(
+                verb == "impersonate"
+                    || verb == "impersonate:user-info"
+                    || verb.starts_with("impersonate-on:user-info:"),
+                "{verb} is not an impersonation verb: {rules}"
+            );
+        }
+        // The only RoleBinding/ClusterRoleBinding naming the ServiceAccount
+        // is the one to the impersonator role.
+        let bindings: Vec<&Value> = release
+            .objects
+            .iter()
+            .filter(|o| {
+                o["subjects"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["kind"] == "ServiceAccount"))
+            })
+            .collect();
+        assert_eq!(bindings.len(), 1, "{:?}", names(&release.objects));
+        assert!(
+            bindings[0]["roleRef"]["name"]
+                .as_str()
+                .unwrap()
+                .ends_with("-impersonator")
+        );
+    }
+}
+
+#[test]
+fn classic_service_account_can_impersonate_but_cannot_read_secrets_itself() {
+    let sa = classic();
+    assert!(sa.can_i(&["impersonate", "users"]));
+    assert!(sa.can_i(&["impersonate", "groups"]));
+    assert!(sa.may("impersonate", "authentication.k8s.io", "uids", ""));
+    assert!(sa.may(
+        "impersonate",
+        "authentication.k8s.io",
+        "userextras",
+        AUDIT_EXTRA_KEY
+    ));
+    assert!(!sa.may(
+        "impersonate",
+        "authentication.k8s.io",
+        "userextras",
+        "other-key"
+    ));
+    assert!(!sa.can_i(&["impersonate", "serviceaccounts", "-A"]));
+    for verb in ["get", "list", "watch"] {
+        assert!(!sa.can_i(&[verb, "secrets", "-A"]), "{verb} secrets");
+        assert!(
+            !sa.can_i(&[verb, "secrets", "-n", "team-a"]),
+            "{verb} secrets in team-a"
+        );
+    }
+    assert!(!sa.can_i(&["create", "secrets", "-n", "team-a"]));
+    assert!(!sa.can_i(&["get", "configmaps", "-n", "team-a"]));
+    assert!(!sa.can_i(&["create", "pods", "-n", NS]));
+    // With its own token, not only in a review:
+    let own = sa.as_user("", &[], &[], &["get", "secret", SECRET, "-n", "team-a"]);
+    assert!(own.is_err_and(|e| e.contains("Forbidden")));
+}
+
+#[test]
+fn classic_service_account_acts_for_alice_and_bob_as_their_rbac_allows() {
+    let sa = classic();
+    let extra = format!("{AUDIT_EXTRA_KEY}=helm-test");
+    let get = |ns| vec!["get", "secret", SECRET, "-n", ns, "-o", "name"];
+    let alice = sa
+        .as_user(ALICE, &[ALICE_GROUP], &[&extra], &get("team-a"))
+        .expect("alice reads team-a's secret through the backend");
+    assert_eq!(alice.trim(), format!("secret/{SECRET}"));
+    sa.as_user(BOB, &[BOB_GROUP], &[&extra], &get("team-b"))
+        .expect("bob reads team-b's secret");
+    let refused = sa
+        .as_user(BOB, &[BOB_GROUP], &[], &get("team-a"))
+        .expect_err("bob must not read team-a's secret");
+    assert!(
+        refused.contains(&format!("User \"{BOB}\" cannot get resource \"secrets\"")),
+        "refused by bob's own RBAC: {refused}"
+    );
+    // Classic impersonation is all or nothing: the backend can act for alice
+    // on anything alice may touch, ConfigMaps included.
+    sa.as_user(
+        ALICE,
+        &[ALICE_GROUP],
+        &[],
+        &["get", "configmap", CONFIG_MAP, "-n", "team-a"],
+    )
+    .expect("classic mode is not limited to Secrets");
+}
+
+#[test]
+fn constrained_service_account_can_act_for_users_on_secrets_only() {
+    let sa = constrained();
+    // Nothing of classic impersonation.
+    assert!(!sa.can_i(&["impersonate", "users"]));
+    assert!(!sa.can_i(&["impersonate", "groups"]));
+    // impersonate:user-info on who is impersonated ...
+    for resource in ["users", "groups", "uids"] {
+        assert!(
+            sa.may(
+                "impersonate:user-info",
+                "authentication.k8s.io",
+                resource,
+                ""
+            ),
+            "impersonate:user-info {resource}"
+        );
+    }
+    assert!(sa.may(
+        "impersonate:user-info",
+        "authentication.k8s.io",
+        "userextras",
+        constrained_extra_key()
+    ));
+    assert!(!sa.may(
+        "impersonate:serviceaccount",
+        "authentication.k8s.io",
+        "serviceaccounts",
+        ""
+    ));
+    // ... and impersonate-on:user-info:<verb> on what is done: Secrets.
+    for verb in [
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ] {
+        let v = format!("impersonate-on:user-info:{verb}");
+        assert!(sa.can_i(&[&v, "secrets", "-n", "team-a"]), "{v} secrets");
+        assert!(
+            !sa.can_i(&[&v, "configmaps", "-n", "team-a"]),
+            "{v} configmaps"
+        );
+        assert!(!sa.can_i(&[&v, "pods", "-n", "team-a"]), "{v} pods");
+    }
+    // Itself: no Secrets.
+    for verb in ["get", "list", "watch"] {
+        assert!(!sa.can_i(&[verb, "secrets", "-A"]), "{verb} secrets");
+    }
+
+    // Real requests through the ServiceAccount's own token.
+    let extra = format!("{}=helm-test", constrained_extra_key());
+    let secret = sa
+        .as_user(
+            ALICE,
+            &[ALICE_GROUP],
+            &[&extra],
+            &[
+                "--as-uid=alice",
+                "get",
+                "secret",
+                SECRET,
+                "-n",
+                "team-a",
+                "-o",
+                "name",
+            ],
+        )
+        .expect("alice's secret read through constrained impersonation");
+    assert_eq!(secret.trim(), format!("secret/{SECRET}"));
+    sa.as_user(
+        BOB,
+        &[BOB_GROUP],
+        &[],
+        &["get", "secret", SECRET, "-n", "team-b"],
+    )
+    .expect("bob's secret read");
+    let config_map = sa
+        .as_user(
+            ALICE,
+            &[ALICE_GROUP],
+            &[],
+            &["get", "configmap", CONFIG_MAP, "-n", "team-a"],
+        )
+        .expect_err("alice may read the ConfigMap, but not through the backend");
+    assert!(
+        config_map.contains("cannot impersonate-on:user-info:get resource \"configmaps\""),
+        "{config_map}"
+    );
+    // Even alice herself (with kubectl as admin impersonating her) may read it:
+    // the refusal above is the backend's limit, not alice's.
+    ok(
+        kubectl(
+            &[
+                "get",
+                "configmap",
+                CONFIG_MAP,
+                "-n",
+                "team-a",
+                &format!("--as={ALICE}"),
+                &format!("--as-group={ALICE_GROUP}"),
+            ],
+            None,
+        ),
+        "alice reads the ConfigMap herself",
+    );
+    let masters = sa
+        .as_user(
+            "mallory",
+            &["system:masters"],
+            &[],
+            &["get", "secret", SECRET, "-n", "team-a"],
+        )
+        .expect_err("system:masters must never be impersonated");
+    assert!(masters.contains("Forbidden"), "{masters}");
+    let service_account = sa
+        .as_user(
+            "system:serviceaccount:kube-system:default",
+            &[],
+            &[],
+            &["get", "secret", SECRET, "-n", "team-a"],
+        )
+        .expect_err("service accounts are not users");
+    assert!(service_account.contains("Forbidden"), "{service_account}");
+}
+
+#[test]
+fn constrained_impersonation_refuses_extra_keys_without_a_domain_prefix() {
+    // Why the chart refuses constrained mode with such a key: the API server
+    // rejects it before RBAC is even asked.
+    let sa = constrained();
+    let err = sa
+        .as_user(
+            ALICE,
+            &[ALICE_GROUP],
+            &["strongroom-audit-id=helm-test"],
+            &["get", "secret", SECRET, "-n", "team-a"],
+        )
+        .expect_err("an extra key without a domain prefix");
+    assert!(
+        err.contains("impersonating an invalid key in extra is not allowed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn allowed_groups_limit_which_groups_can_be_impersonated() {
+    let sa = postgres();
+    sa.as_user(
+        ALICE,
+        &[ALICE_GROUP],
+        &[],
+        &["get", "secret", SECRET, "-n", "team-a"],
+    )
+    .expect("a listed group");
+    for group in ["system:masters", "oidc:someone-else"] {
+        let err = sa
+            .as_user(
+                ALICE,
+                &[group],
+                &[],
+                &["get", "secret", SECRET, "-n", "team-a"],
+            )
+            .expect_err("a group outside rbac.allowedGroups");
+        assert!(
+            err.contains("cannot impersonate resource \"groups\""),
+            "{group}: {err}"
+        );
+    }
+}
+
+#[test]
+fn classic_impersonation_without_allowed_groups_reaches_system_masters() {
+    // Why the NOTES warn and rbac.allowedGroups exists: classic "impersonate
+    // groups" without resourceNames includes system:masters, so the token
+    // of the classic release is as strong as cluster-admin.
+    let sa = classic();
+    let masters = sa.as_user(
+        "mallory",
+        &["system:masters"],
+        &[],
+        &["auth", "can-i", "*", "*"],
+    );
+    assert_eq!(
+        masters.expect("classic may impersonate any group").trim(),
+        "yes"
+    );
+}
+
+#[test]
+fn example_team_roles_bind_the_teams_groups() {
+    let release = postgres();
+    assert!(has_kind(&release.objects, "RoleBinding"));
+    let can = |groups: &[&str], args: &[&str]| {
+        let mut all = vec!["auth", "can-i"];
+        all.extend_from_slice(args);
+        let user = "--as=oidc:helm-test-person".to_string();
+        all.push(&user);
+        let group_flags: Vec<String> = groups.iter().map(|g| format!("--as-group={g}")).collect();
+        all.extend(group_flags.iter().map(String::as_str));
+        stdout(&kubectl(&all, None)).trim() == "yes"
+    };
+    let editors = ["oidc:helm-test-editors"];
+    let listers = ["oidc:helm-test-listers"];
+    let auditors = ["oidc:helm-test-auditors"];
+    for verb in ["get", "list", "create", "update", "delete"] {
+        assert!(
+            can(&editors, &[verb, "secrets", "-n", TENANT_NS]),
+            "editors {verb}"
+        );
+    }
+    assert!(
+        !can(&editors, &["get", "secrets", "-n", "team-b"]),
+        "only their namespace"
+    );
+    assert!(can(&listers, &["list", "secrets", "-n", TENANT_NS]));
+    assert!(!can(&listers, &["get", "secrets", "-n", TENANT_NS]));
+    assert!(!can(&listers, &["create", "secrets", "-n", TENANT_NS]));
+    assert!(can(&auditors, &["list", "namespaces"]));
+    assert!(!can(&auditors, &["get", "secrets", "-n", TENANT_NS]));
+    assert!(!can(&auditors, &["list", "secrets", "-n", TENANT_NS]));
+}

@@ -1,0 +1,347 @@
+//! `helm lint` and `helm template`: the chart renders what each
+//! configuration asks for, refuses configurations that cannot work, and the
+//! plain manifests and the local stack's RBAC agree with it.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use strongroom_server::infra::cluster::AUDIT_EXTRA_KEY;
+
+use crate::{
+    releases::{constrained_extra_key, postgres_values},
+    support::{
+        chart, container, env, find, has_kind, helm_cmd, must_template, objects, ok, repo, run,
+        template,
+    },
+};
+
+#[test]
+fn helm_is_the_version_pinned_in_the_wrapper_module() {
+    let go_mod = std::fs::read_to_string(repo().join("deploy/helm-bin/go.mod")).unwrap();
+    let pinned = go_mod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("helm.sh/helm/v3 "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("go.mod requires helm.sh/helm/v3");
+    let version = ok(
+        helm_cmd(&["version", "--template", "{{.Version}}"]),
+        "helm version",
+    );
+    assert_eq!(version.trim(), pinned);
+}
+
+#[test]
+fn helm_lint_passes_for_every_configuration() {
+    let chart = chart();
+    let values = postgres_values();
+    let key = format!("rbac.auditExtraKey={}", constrained_extra_key());
+    let configurations: [&[&str]; 3] = [
+        &[],
+        &["--set", "rbac.mode=constrained", "--set", &key],
+        &["-f", &values],
+    ];
+    for extra in configurations {
+        let mut args = vec!["lint", "--strict", chart.as_str()];
+        args.extend_from_slice(extra);
+        let out = ok(helm_cmd(&args), &format!("helm lint {extra:?}"));
+        assert!(
+            out.contains("1 chart(s) linted, 0 chart(s) failed"),
+            "helm lint {extra:?}: {out}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_with_two_replicas_fails_to_render_with_a_clear_message() {
+    let err = template("x", &["--set", "replicaCount=2"]).expect_err("must not render");
+    assert!(
+        err.contains("replicaCount is 2 but database.mode is sqlite")
+            && err.contains("exactly one replica")
+            && err.contains("database.mode: postgres"),
+        "unclear message: {err}"
+    );
+    // The same count on PostgreSQL is fine.
+    must_template(
+        "x",
+        &[
+            "--set",
+            "replicaCount=2",
+            "--set",
+            "database.mode=postgres",
+            "--set",
+            "database.postgres.existingSecret=db",
+        ],
+    );
+}
+
+#[test]
+fn configurations_that_cannot_work_fail_to_render() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--set", "database.mode=postgres"],
+            "set database.postgres.existingSecret",
+        ),
+        (
+            &["--set", "publicUrl=http://strongroom.example.com"],
+            "secure cookies need https",
+        ),
+        (
+            &["--set", "audit.required={stdout}"],
+            "\"stdout\", which is not in audit.sinks",
+        ),
+        (
+            &["--set", "oidc.existingSecret="],
+            "oidc.existingSecret is required",
+        ),
+        (&["--set", "rbac.mode=legacy"], "/rbac/mode"),
+    ];
+    for (args, message) in cases {
+        let err = template("x", args).expect_err(&format!("{args:?} must not render"));
+        assert!(
+            err.contains(message),
+            "{args:?}: expected {message:?} in {err}"
+        );
+    }
+}
+
+#[test]
+fn constrained_mode_refuses_an_audit_extra_key_without_a_domain_prefix() {
+    // Constrained impersonation only accepts domain-prefixed extra keys
+    // (checked against the API server in
+    // constrained_impersonation_refuses_extra_keys_without_a_domain_prefix),
+    // so the chart refuses to render RBAC under which every reveal fails.
+    let err = template(
+        "x",
+        &[
+            "--set",
+            "rbac.mode=constrained",
+            "--set",
+            "rbac.auditExtraKey=strongroom-audit-id",
+        ],
+    )
+    .expect_err("must not render");
+    assert!(err.contains("has no domain prefix"), "{err}");
+    let yaml = must_template(
+        "x",
+        &[
+            "--set",
+            "rbac.mode=constrained",
+            "--set",
+            "rbac.auditExtraKey=strongroom.dev/audit-id",
+        ],
+    );
+    assert!(yaml.contains("userextras/strongroom.dev/audit-id"));
+}
+
+#[test]
+fn default_render_is_one_hardened_replica_on_sqlite() {
+    let objects = objects(&must_template("defaults", &[]));
+    let deployment = find(&objects, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = container(&objects);
+    let sc = &c["securityContext"];
+    assert_eq!(sc["runAsNonRoot"], true);
+    assert_eq!(sc["runAsUser"], 65532);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(c["ports"][0]["containerPort"], 3000);
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["resources"]["requests"]["cpu"], "50m");
+    assert_eq!(c["resources"]["requests"]["memory"], "64Mi");
+    assert_eq!(c["resources"]["limits"]["memory"], "256Mi");
+    assert_eq!(env(c, "STRONGROOM_LISTEN"), Some("0.0.0.0:3000"));
+    assert_eq!(env(c, "STRONGROOM_COOKIE_SECURE"), Some("true"));
+    assert_eq!(env(c, "STRONGROOM_DATA_DIR"), Some("/var/lib/strongroom"));
+    assert_eq!(
+        env(c, "STRONGROOM_OIDC_CLIENT_SECRET_FILE"),
+        Some("/etc/strongroom/oidc/client-secret")
+    );
+    assert_eq!(env(c, "STRONGROOM_DATABASE_URL_FILE"), None);
+    assert_eq!(
+        env(c, "STRONGROOM_OIDC_CLIENT_SECRET"),
+        None,
+        "secrets come from files"
+    );
+    // The only writable places: /tmp (emptyDir) and the SQLite volume.
+    let volumes = pod["volumes"].as_array().unwrap();
+    let tmp = volumes.iter().find(|v| v["name"] == "tmp").unwrap();
+    assert!(tmp["emptyDir"].is_object());
+    let mounts = c["volumeMounts"].as_array().unwrap();
+    assert!(mounts.iter().any(|m| m["mountPath"] == "/tmp"));
+    let data = volumes.iter().find(|v| v["name"] == "data").unwrap();
+    let pvc = find(&objects, "PersistentVolumeClaim");
+    assert_eq!(
+        data["persistentVolumeClaim"]["claimName"],
+        pvc["metadata"]["name"]
+    );
+    assert_eq!(pvc["spec"]["accessModes"], json!(["ReadWriteOnce"]));
+    assert!(!has_kind(&objects, "PodDisruptionBudget"), "one replica");
+    assert!(!has_kind(&objects, "Ingress"));
+    assert!(!has_kind(&objects, "ServiceMonitor"));
+    let policy = find(&objects, "NetworkPolicy");
+    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "http");
+    let egress_ports: Vec<&Value> = policy["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["ports"].as_array().unwrap())
+        .map(|p| &p["port"])
+        .collect();
+    for port in [53, 443, 6443] {
+        assert!(egress_ports.contains(&&json!(port)), "egress to {port}");
+    }
+    assert!(
+        !egress_ports.contains(&&json!(5432)),
+        "no database egress with SQLite"
+    );
+}
+
+#[test]
+fn postgres_render_scales_out_behind_an_ingress() {
+    let objects = objects(&must_template("scaled", &["-f", &postgres_values()]));
+    let deployment = find(&objects, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+    assert!(!has_kind(&objects, "PersistentVolumeClaim"));
+    let pdb = find(&objects, "PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    let c = container(&objects);
+    assert_eq!(
+        env(c, "STRONGROOM_DATABASE_URL_FILE"),
+        Some("/etc/strongroom/database/url")
+    );
+    assert_eq!(
+        env(c, "STRONGROOM_AUDIT_HMAC_KEY_FILE"),
+        Some("/etc/strongroom/audit/hmac-key")
+    );
+    assert_eq!(env(c, "STRONGROOM_DATA_DIR"), None);
+    assert_eq!(env(c, "STRONGROOM_NAMESPACES"), Some("team-a,team-b"));
+    assert_eq!(env(c, "STRONGROOM_AUDIT_SINKS"), Some("database,stdout"));
+    assert_eq!(
+        env(c, "STRONGROOM_PUBLIC_URL"),
+        Some("https://strongroom.helm-test.example"),
+        "derived from the Ingress host"
+    );
+    let volumes = &deployment["spec"]["template"]["spec"]["volumes"];
+    let db = volumes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "database")
+        .unwrap();
+    assert_eq!(db["secret"]["secretName"], "strongroom-db");
+    let ingress = find(&objects, "Ingress");
+    assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
+    assert_eq!(
+        ingress["spec"]["tls"][0]["secretName"],
+        "strongroom-helm-test-tls"
+    );
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "strongroom.helm-test.example"
+    );
+    let policy = find(&objects, "NetworkPolicy");
+    assert!(
+        policy["spec"]["egress"].to_string().contains("5432"),
+        "egress to PostgreSQL"
+    );
+}
+
+#[test]
+fn required_claims_render_as_claim_value_pairs() {
+    let none = objects(&must_template("defaults", &[]));
+    assert_eq!(
+        env(container(&none), "STRONGROOM_OIDC_REQUIRED_CLAIMS"),
+        None
+    );
+    let objects = objects(&must_template(
+        "claims",
+        &[
+            "--set",
+            "identity.requiredClaims.hd=example.com",
+            "--set",
+            "identity.requiredClaims.tid=abc",
+        ],
+    ));
+    assert_eq!(
+        env(container(&objects), "STRONGROOM_OIDC_REQUIRED_CLAIMS"),
+        Some("hd=example.com,tid=abc")
+    );
+    assert!(
+        template("bad", &["--set", "identity.requiredClaims.hd=a b"]).is_err(),
+        "a value with a space cannot be one CLAIM=VALUE pair"
+    );
+    assert!(
+        template(
+            "bad",
+            &["--set-json", r#"identity.requiredClaims={"hd=x,tid":"y"}"#]
+        )
+        .is_err(),
+        "a claim name with '=' or ',' would smuggle another pair"
+    );
+}
+
+#[test]
+fn service_monitor_renders_only_when_enabled() {
+    let off = must_template("x", &[]);
+    assert!(!off.contains("kind: ServiceMonitor"));
+    // No Prometheus Operator CRDs on the test API server, so this one is
+    // checked as text only.
+    let on = must_template("x", &["--set", "metrics.serviceMonitor.enabled=true"]);
+    let doc = on
+        .split("\n---")
+        .find(|d| d.contains("kind: ServiceMonitor"))
+        .expect("a ServiceMonitor");
+    assert!(doc.contains("apiVersion: monitoring.coreos.com/v1"));
+    assert!(doc.contains("path: /metrics"));
+    assert!(doc.contains("port: http"));
+}
+
+#[test]
+fn classic_rules_are_those_of_deploy_rbac_backend_impersonator() {
+    // The local stack runs the backend with deploy/rbac/backend-impersonator.yaml;
+    // it must grant exactly what the chart grants.
+    let file =
+        std::fs::read_to_string(repo().join("deploy/rbac/backend-impersonator.yaml")).unwrap();
+    let from_file = objects(&file);
+    let file_rules = &find(&from_file, "ClusterRole")["rules"];
+    let chart_objects = objects(&must_template("x", &["--set", "rbac.mode=classic"]));
+    let chart_rules = &find(&chart_objects, "ClusterRole")["rules"];
+    assert_eq!(chart_rules, file_rules);
+    // ... and the one extra key they allow is the one the server sends.
+    assert!(
+        chart_rules
+            .to_string()
+            .contains(&format!("\"userextras/{AUDIT_EXTRA_KEY}\"")),
+        "the chart must allow the server's extra key {AUDIT_EXTRA_KEY}: {chart_rules}"
+    );
+}
+
+#[test]
+fn plain_manifests_are_up_to_date() {
+    let script = repo().join("deploy/manifests/render.sh");
+    let mut cmd = Command::new(&script);
+    cmd.arg("--stdout");
+    let rendered = ok(run(cmd, None), "deploy/manifests/render.sh --stdout");
+    let committed =
+        std::fs::read_to_string(repo().join("deploy/manifests/strongroom.yaml")).unwrap();
+    assert!(
+        rendered == committed,
+        "deploy/manifests/strongroom.yaml is out of date: run deploy/manifests/render.sh"
+    );
+}
