@@ -609,3 +609,47 @@ async fn activity_keeps_a_session_past_its_idle_timeout_and_idleness_ends_it() {
     );
     server.stop();
 }
+
+#[tokio::test]
+async fn a_change_is_never_followed_by_a_session_save_that_could_fail_it() {
+    // The session is saved after the handler answers; if that save failed
+    // after a change was made, the change's answer would become an error.
+    // So only reads renew the idle timer: a change never saves the session.
+    let server = TestServer::start(&[
+        "--session-idle-timeout",
+        "4s",
+        "--session-max-lifetime",
+        "1h",
+    ])
+    .await;
+    let (c, _) = common::sign_in_for_cookie(&server.url, "alice").await;
+    let name = common::unique("nosave");
+    // Renewal is due (a quarter of the idle timeout has passed).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let created = c
+        .post(format!("{}/api/v1/namespaces/team-a/secrets", server.url))
+        .header(common::CSRF.0, common::CSRF.1)
+        .header("origin", &server.url)
+        .json(&serde_json::json!({"name": name, "input": {"kind": "generic", "entries": [{"key": "k", "value": common::b64(b"v")}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert!(
+        created.headers().get("set-cookie").is_none(),
+        "a change does not save the session"
+    );
+    // A read renews it instead.
+    let read = c
+        .get(format!("{}/api/v1/me", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert!(
+        read.headers().get("set-cookie").is_some(),
+        "a read renews the idle timer"
+    );
+    let _ = common::kubectl(&["delete", "secret", &name, "-n", "team-a"]);
+    server.stop();
+}

@@ -152,6 +152,7 @@ pub async fn require_page_login(
         state.config.session_max_lifetime,
         state.config.session_idle_timeout,
         &state.identity.fingerprint(),
+        true,
     )
     .await
     {

@@ -27,6 +27,11 @@ where
             app.config.session_max_lifetime,
             app.config.session_idle_timeout,
             &app.identity.fingerprint(),
+            // Only reads renew the idle timer (see `current_user`).
+            matches!(
+                parts.method,
+                axum::http::Method::GET | axum::http::Method::HEAD
+            ),
         )
         .await?
         .ok_or(AppError::Unauthenticated)

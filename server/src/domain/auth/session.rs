@@ -52,12 +52,16 @@ pub struct SessionUser {
 /// Activity renews the idle timer: the store only learns of it when the
 /// session is saved, so a session in use is saved again once a quarter of
 /// the idle timeout (at most a minute) has passed since the last renewal —
-/// one write per minute per active session, not one per request.
+/// one write per minute per active session, not one per request. Only
+/// requests that change nothing renew (`renew`): the session is saved after
+/// the handler has answered, and a save that fails then would replace the
+/// answer to a change that was made (and recorded) with an error.
 pub async fn current_user(
     session: &Session,
     max_lifetime: Duration,
     idle_timeout: Duration,
     mapping: &str,
+    renew: bool,
 ) -> Result<Option<CurrentUser>, SessionError> {
     let stored: Option<SessionUser> = session.get(USER_KEY).await?;
     let Some(stored) = stored else {
@@ -75,7 +79,7 @@ pub async fn current_user(
     }
     let now = chrono::Utc::now().timestamp();
     let renew_every = (idle_timeout.as_secs() / 4).clamp(1, 60) as i64;
-    if now - stored.touched_at.max(stored.signed_in_at) >= renew_every {
+    if renew && now - stored.touched_at.max(stored.signed_in_at) >= renew_every {
         let touched = SessionUser {
             touched_at: now,
             ..stored.clone()
