@@ -11,6 +11,7 @@ pub mod facts;
 pub mod reading;
 pub mod scope;
 pub mod store;
+mod writer;
 
 use std::time::Duration;
 

@@ -1,17 +1,19 @@
 //! Writing and reading audit records: the database sink (SQLite or
 //! PostgreSQL, one hash chain shared by all replicas) and the stdout sink.
-
-use std::io::Write as _;
+//!
+//! [`AuditStore`] decides which sinks a record goes to and when a failure
+//! refuses the request; the writes themselves (the group-commit writer task
+//! and the stdout line) are in the sibling `writer` module.
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::sync::Arc;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::Mutex;
 
 use super::{
-    AuditEvent, AuditRecord, AuditSettings, ChainError, Fingerprinter, GENESIS_HASH, chain_hash,
-    verify_chain,
+    AuditEvent, AuditRecord, AuditSettings, ChainError, Fingerprinter, GENESIS_HASH, verify_chain,
+    writer::{Writer, write_stdout},
 };
 use crate::infra::db::Db;
 
@@ -96,15 +98,6 @@ impl AuditQuery {
     }
 }
 
-/// The most records one transaction commits together.
-const MAX_BATCH: usize = 256;
-
-/// A record waiting for the writer, and where its fate is reported.
-struct Pending {
-    event: AuditEvent,
-    done: oneshot::Sender<Result<AuditRecord, String>>,
-}
-
 /// The audit trail. Cheap to clone: clones share the writer.
 #[derive(Clone)]
 pub struct AuditStore {
@@ -118,7 +111,7 @@ pub struct AuditStore {
     /// are committed together by the next one (group commit), so concurrent
     /// requests share one fsync. Each request still waits for its own
     /// record's commit.
-    writer: mpsc::Sender<Pending>,
+    writer: Writer,
 }
 
 impl AuditStore {
@@ -157,8 +150,7 @@ impl AuditStore {
             None => hex::decode(stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         };
         let write_lock = Arc::new(Mutex::new(()));
-        let (writer, queue) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(db.clone(), write_lock.clone(), queue));
+        let writer = Writer::spawn(db.clone(), write_lock.clone());
         Ok(Self {
             db,
             settings,
@@ -233,7 +225,7 @@ impl AuditStore {
         let mut failures = Vec::new();
         let mut record = None;
         if self.settings.database {
-            match tokio::time::timeout(self.settings.timeout, self.append_db(&event)).await {
+            match tokio::time::timeout(self.settings.timeout, self.writer.commit(&event)).await {
                 Ok(Ok(r)) => record = Some(r),
                 Ok(Err(e)) => {
                     crate::infra::metrics::audit_write("database", false);
@@ -261,12 +253,7 @@ impl AuditStore {
             hash: String::new(),
         });
         if self.settings.stdout {
-            let line = serde_json::to_string(&serde_json::json!({ "audit": &record }))
-                .expect("records serialize");
-            let written = {
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "{line}").and_then(|()| out.flush())
-            };
+            let written = write_stdout(&record);
             crate::infra::metrics::audit_write("stdout", written.is_ok());
             if let Err(e) = written
                 && self.settings.stdout_required
@@ -279,20 +266,6 @@ impl AuditStore {
         } else {
             Err(AuditError::Unavailable(failures.join("; ")))
         }
-    }
-
-    /// Hands the record to the writer and waits until it is committed.
-    async fn append_db(&self, event: &AuditEvent) -> Result<AuditRecord, String> {
-        let stopped = || "the audit writer has stopped".to_string();
-        let (done, outcome) = oneshot::channel();
-        self.writer
-            .send(Pending {
-                event: event.clone(),
-                done,
-            })
-            .await
-            .map_err(|_| stopped())?;
-        outcome.await.map_err(|_| stopped())?
     }
 
     /// Deletes records older than `cutoff` (RFC 3339) and records the
@@ -420,15 +393,6 @@ impl AuditStore {
         }
     }
 }
-
-fn outcome_str(o: super::Outcome) -> &'static str {
-    match o {
-        super::Outcome::Allowed => "allowed",
-        super::Outcome::Denied => "denied",
-        super::Outcome::Failed => "failed",
-    }
-}
-
 fn row_to_record<R: Row>(row: R) -> Result<AuditRecord, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -442,108 +406,4 @@ where
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
-}
-
-/// The writer task: takes every record waiting (up to [`MAX_BATCH`]),
-/// commits them in one transaction, then answers each. A failed commit fails
-/// every record of its batch; none of them is answered as written.
-async fn write_batches(db: Db, lock: Arc<Mutex<()>>, mut queue: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let result = {
-            let _guard = lock.lock().await;
-            let events: Vec<&AuditEvent> = batch.iter().map(|p| &p.event).collect();
-            write_batch(&db, &events).await
-        };
-        match result {
-            Ok(records) => {
-                for (pending, record) in batch.drain(..).zip(records) {
-                    let _ = pending.done.send(Ok(record));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for pending in batch.drain(..) {
-                    let _ = pending.done.send(Err(message.clone()));
-                }
-            }
-        }
-    }
-}
-
-/// Appends `events` to the chain in one transaction, in order.
-async fn write_batch(db: &Db, events: &[&AuditEvent]) -> Result<Vec<AuditRecord>, sqlx::Error> {
-    macro_rules! insert_all {
-        ($conn:expr, $head_sql:expr) => {{
-            let head = sqlx::query($head_sql).fetch_one(&mut *$conn).await?;
-            let mut seq: i64 = head.try_get("seq")?;
-            let mut prev_hash: String = head.try_get("hash")?;
-            let mut records = Vec::with_capacity(events.len());
-            for event in events {
-                seq += 1;
-                let hash = chain_hash(&prev_hash, seq, event);
-                let json = serde_json::to_string(event).expect("events serialize");
-                sqlx::query(
-                    "INSERT INTO audit_records (seq, id, time, username, namespace, secret, action, outcome, event, prev_hash, hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(seq)
-                .bind(&event.id)
-                .bind(&event.time)
-                .bind(&event.user)
-                .bind(&event.namespace)
-                .bind(&event.secret)
-                .bind(event.action.as_str())
-                .bind(outcome_str(event.outcome))
-                .bind(&json)
-                .bind(&prev_hash)
-                .bind(&hash)
-                .execute(&mut *$conn)
-                .await?;
-                records.push(AuditRecord { seq, event: (*event).clone(), prev_hash: prev_hash.clone(), hash: hash.clone() });
-                prev_hash = hash;
-            }
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(seq)
-                .bind(&prev_hash)
-                .execute(&mut *$conn)
-                .await?;
-            records
-        }};
-    }
-    match db {
-        Db::Sqlite(pool) => {
-            let mut conn = pool.acquire().await?;
-            // IMMEDIATE takes the write lock up front; with WAL and
-            // synchronous=FULL the COMMIT is on disk when it returns.
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-            let result: Result<Vec<AuditRecord>, sqlx::Error> = async {
-                Ok(insert_all!(
-                    conn,
-                    "SELECT seq, hash FROM audit_head WHERE id = 1"
-                ))
-            }
-            .await;
-            // A failed COMMIT is rolled back too: the connection goes back to
-            // the pool outside any transaction.
-            let committed = match result {
-                Ok(r) => sqlx::query("COMMIT").execute(&mut *conn).await.map(|_| r),
-                Err(e) => Err(e),
-            };
-            if committed.is_err() {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            }
-            committed
-        }
-        Db::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            // The head row lock serialises writers across replicas.
-            let r = insert_all!(
-                tx,
-                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-            );
-            tx.commit().await?;
-            Ok(r)
-        }
-    }
 }

@@ -1,0 +1,54 @@
+//! Questions about the user rather than about Secrets: what the API server
+//! lets them do (a SelfSubjectAccessReview) and which namespaces they may
+//! list. Both are asked as the user, through the same impersonating handle.
+
+use super::{KubeError, UserKube};
+
+impl UserKube {
+    /// Asks the API server whether the user may do `verb` on `resource` in
+    /// `namespace` (a SelfSubjectAccessReview, made as the user).
+    pub async fn can_i(
+        &self,
+        verb: &str,
+        resource: &str,
+        namespace: &str,
+    ) -> Result<bool, KubeError> {
+        use k8s_openapi::api::authorization::v1::{
+            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        };
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(namespace.to_string()),
+                    verb: Some(verb.to_string()),
+                    resource: Some(resource.to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let body = serde_json::to_vec(&review).map_err(|e| KubeError::Decode(e.to_string()))?;
+        let request =
+            kube::core::Request::new("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+                .create(&kube::api::PostParams::default(), body)
+                .map_err(|e| KubeError::Config(e.to_string()))?;
+        let answer: SelfSubjectAccessReview = self.call(request).await?;
+        Ok(answer.status.is_some_and(|s| s.allowed))
+    }
+
+    /// Names of all namespaces, if the user may list them.
+    pub async fn namespace_names(&self) -> Result<Vec<String>, KubeError> {
+        use k8s_openapi::api::core::v1::Namespace;
+        use kube::core::{ObjectList, PartialObjectMeta};
+        let request = kube::core::Request::new("/api/v1/namespaces")
+            .list_metadata(&kube::api::ListParams::default())
+            .map_err(|e| KubeError::Config(e.to_string()))?;
+        let list: ObjectList<PartialObjectMeta<Namespace>> = self.call(request).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|i| i.metadata.name)
+            .collect())
+    }
+}
