@@ -507,6 +507,8 @@ type Refusals = std::collections::HashMap<(String, String), (u32, Option<u64>)>;
 #[derive(Clone, Default)]
 struct Busy {
     rules: std::sync::Arc<std::sync::Mutex<Refusals>>,
+    /// How long every request waits before it is passed on.
+    slow: std::sync::Arc<std::sync::Mutex<std::time::Duration>>,
     seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Instant)>>>,
 }
 
@@ -527,6 +529,11 @@ impl Busy {
             .filter(|(m, p, _)| m == method && p == path)
             .map(|(_, _, t)| *t)
             .collect()
+    }
+
+    /// Delays every request by `delay` from now on.
+    fn slow_down(&self, delay: std::time::Duration) {
+        *self.slow.lock().unwrap() = delay;
     }
 
     fn clear(&self) {
@@ -554,6 +561,10 @@ impl Busy {
                     .lock()
                     .unwrap()
                     .push((method.clone(), path.clone(), Instant::now()));
+                let delay = *busy.slow.lock().unwrap();
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 let refusal = {
                     let mut rules = busy.rules.lock().unwrap();
                     match rules.get_mut(&(method.clone(), path.clone())) {
@@ -888,4 +899,74 @@ async fn a_full_sqlite_disk_fails_closed_and_recovers_when_space_returns() {
         .collect();
     assert_eq!(reveals.len(), 2, "{history}");
     assert!(reveals.iter().any(|e| e["id"] == audit_id.as_str()));
+}
+
+#[tokio::test]
+async fn a_request_in_flight_cannot_undo_a_sign_out() {
+    let _one = SERIAL.lock().await;
+    let busy = Busy::default();
+    let kubeconfig = busy.start().await;
+    let server = TestServer::start(&[
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--session-idle-timeout",
+        "4s",
+        "--session-max-lifetime",
+        "1h",
+    ])
+    .await;
+    let (alice, session) = common::sign_in_for_cookie(&server.url, "alice").await;
+    let cookie = format!("strongroom={session}");
+    let stolen = reqwest::Client::new();
+    // The idle timer is due for renewal: the slow read will save the
+    // session after it answers.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    busy.slow_down(std::time::Duration::from_secs(3));
+    let slow = tokio::spawn({
+        let (stolen, cookie) = (stolen.clone(), cookie.clone());
+        let url = format!("{}/api/v1/namespaces/team-a/secrets", server.url);
+        async move {
+            stolen
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let out = alice
+        .post(format!("{}/auth/logout", server.url))
+        .header(CSRF.0, CSRF.1)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        out.status().is_redirection(),
+        "signed out: {}",
+        out.status()
+    );
+    assert_eq!(
+        slow.await.unwrap(),
+        200,
+        "the slow read finished after the sign-out"
+    );
+    busy.slow_down(std::time::Duration::ZERO);
+    let again = stolen
+        .get(format!("{}/api/v1/me", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401, "the cookie stays dead after sign-out");
+    // And the store keeps no session id, only its hash.
+    let mut db = std::fs::read(server.data_dir.join("strongroom.db")).unwrap_or_default();
+    db.extend(std::fs::read(server.data_dir.join("strongroom.db-wal")).unwrap_or_default());
+    let needle = session.as_bytes();
+    assert!(
+        !db.windows(needle.len()).any(|w| w == needle),
+        "the session id is not stored in clear"
+    );
+    server.stop();
 }

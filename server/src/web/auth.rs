@@ -15,7 +15,7 @@ use super::{AppState, error_page, security::check_csrf};
 use crate::domain::auth::{
     CurrentUser,
     oidc::{OidcError, PendingLogin},
-    session::{ID_TOKEN_KEY, PENDING_LOGIN_KEY, SessionUser, USER_KEY},
+    session::{PENDING_LOGIN_KEY, SessionUser, USER_KEY},
 };
 
 pub fn router() -> Router<AppState> {
@@ -131,7 +131,6 @@ async fn callback(
     };
     let saved = async {
         session.insert(USER_KEY, &stored).await?;
-        session.insert(ID_TOKEN_KEY, &verified.id_token).await?;
         session.save().await
     }
     .await;
@@ -155,15 +154,24 @@ async fn logout(
     if let Err(e) = check_csrf(&state, &request, false) {
         return e.into_response();
     }
-    let id_token: Option<String> = session.get(ID_TOKEN_KEY).await.ok().flatten();
-    if let Ok(Some(user)) = session.get::<SessionUser>(USER_KEY).await {
-        tracing::info!(user.name = %user.user.username, "signed out");
-    }
-    // Destroys the server-side record: the old cookie is worthless from now on.
+    let user = session.get::<SessionUser>(USER_KEY).await.ok().flatten();
+    // Destroys the server-side record: the old cookie is worthless from now
+    // on (and stays so: the store never re-creates a deleted session). When
+    // that fails, say so rather than look signed out.
     if let Err(e) = session.flush().await {
         tracing::error!(error = %e, "cannot destroy the session");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-out failed",
+            "The session store is unavailable, so your session could not be ended. Please try again shortly, and close the browser if you cannot.",
+        );
     }
-    match state.oidc.logout_url(id_token.as_deref()).await {
+    if let Some(user) = user {
+        tracing::info!(user.name = %user.user.username, "signed out");
+    }
+    // RP-initiated logout names the client rather than carrying the ID
+    // token: the raw token is not kept in the session at all.
+    match state.oidc.logout_url(None).await {
         Some(url) => Redirect::to(url.as_str()).into_response(),
         None => Redirect::to("/").into_response(),
     }

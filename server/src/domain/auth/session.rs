@@ -10,7 +10,6 @@ use tower_sessions::{
     session::{Id, Record},
     session_store,
 };
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use super::CurrentUser;
 use crate::infra::db::Db;
@@ -22,8 +21,6 @@ pub struct SessionError(#[from] tower_sessions::session::Error);
 
 /// Session key of the signed-in user.
 pub const USER_KEY: &str = "auth.user";
-/// Session key of the raw ID token, kept only as the hint for RP-initiated logout.
-pub const ID_TOKEN_KEY: &str = "auth.id-token";
 /// Session key of the pending login (state, nonce, PKCE verifier, return path).
 pub const PENDING_LOGIN_KEY: &str = "oidc.pending-login";
 
@@ -89,43 +86,84 @@ pub async fn current_user(
     Ok(Some(stored.user))
 }
 
-/// The session store behind the cookie.
+/// The session store behind the cookie, in Strongroom's database.
+///
+/// Two things set it apart from a plain key-value store (invariant 5):
+/// - **Sign-out sticks.** `save` only updates a session that exists; it
+///   never re-creates one. A slow request that renews a session's idle
+///   timer after `/auth/logout` deleted it finds nothing to update, so a
+///   stolen cookie stays dead.
+/// - **The table is not worth stealing.** Rows are keyed by the SHA-256 of
+///   the session id, never the id (the cookie's value) itself.
 #[derive(Clone, Debug)]
-pub enum Store {
-    Sqlite(SqliteStore),
-    Postgres(PostgresStore),
+pub struct Store {
+    db: Db,
+}
+
+const SESSION_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS strongroom_sessions (
+    id_hash TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    expiry_date BIGINT NOT NULL)";
+
+/// What the store keeps of a session id: its SHA-256, hex.
+pub fn id_hash(id: &Id) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(id.to_string().as_bytes()))
+}
+
+fn backend(e: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
 }
 
 impl Store {
     /// A store in the given database, with its table created if missing.
+    /// (Sessions of the tower-sessions table older versions used are left
+    /// behind: everyone signs in once more after the upgrade.)
     pub async fn new(db: &Db) -> Result<Self, sqlx::Error> {
-        Ok(match db {
-            Db::Sqlite(pool) => {
-                let store = SqliteStore::new(pool.clone());
-                store.migrate().await?;
-                Store::Sqlite(store)
-            }
-            Db::Postgres(pool) => {
-                let store = PostgresStore::new(pool.clone());
-                store.migrate().await?;
-                Store::Postgres(store)
-            }
-        })
+        match db {
+            Db::Sqlite(p) => sqlx::query(SESSION_SCHEMA).execute(p).await.map(drop)?,
+            Db::Postgres(p) => sqlx::query(SESSION_SCHEMA).execute(p).await.map(drop)?,
+        }
+        Ok(Store { db: db.clone() })
+    }
+
+    async fn execute(&self, sql: &str, binds: &[SqlValue<'_>]) -> Result<u64, sqlx::Error> {
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = match b {
+                        SqlValue::Text(t) => q.bind(*t),
+                        SqlValue::Int(i) => q.bind(*i),
+                    };
+                }
+                q.execute($pool).await.map(|r| r.rows_affected())
+            }};
+        }
+        match &self.db {
+            Db::Sqlite(p) => run!(p),
+            Db::Postgres(p) => run!(p),
+        }
+    }
+
+    /// Deletes expired sessions now.
+    pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.execute(
+            "DELETE FROM strongroom_sessions WHERE expiry_date < $1",
+            &[SqlValue::Int(now)],
+        )
+        .await
     }
 
     /// Deletes expired sessions now and then, in the background.
     pub fn spawn_expiry_sweeper(&self) {
-        use tower_sessions::ExpiredDeletion;
         let store = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(300));
             loop {
                 tick.tick().await;
-                let result = match &store {
-                    Store::Sqlite(s) => s.delete_expired().await,
-                    Store::Postgres(s) => s.delete_expired().await,
-                };
-                if let Err(error) = result {
+                if let Err(error) = store.delete_expired().await {
                     tracing::warn!(%error, "could not delete expired sessions");
                 }
             }
@@ -147,31 +185,103 @@ impl Store {
     }
 }
 
+/// A bound SQL parameter.
+enum SqlValue<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
 #[async_trait::async_trait]
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.create(record).await,
-            Store::Postgres(s) => s.create(record).await,
+        let data = encode(record)?;
+        // A fresh id until one is free (a collision of 128 random bits is
+        // not expected, but never overwrite someone else's session).
+        loop {
+            let hash = id_hash(&record.id);
+            let inserted = self
+                .execute(
+                    "INSERT INTO strongroom_sessions (id_hash, data, expiry_date) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO NOTHING",
+                    &[
+                        SqlValue::Text(&hash),
+                        SqlValue::Text(&data),
+                        SqlValue::Int(record.expiry_date.unix_timestamp()),
+                    ],
+                )
+                .await
+                .map_err(backend)?;
+            if inserted == 1 {
+                return Ok(());
+            }
+            record.id = Id::default();
         }
     }
+
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.save(record).await,
-            Store::Postgres(s) => s.save(record).await,
+        let data = encode(record)?;
+        let hash = id_hash(&record.id);
+        let updated = self
+            .execute(
+                "UPDATE strongroom_sessions SET data = $1, expiry_date = $2 WHERE id_hash = $3",
+                &[
+                    SqlValue::Text(&data),
+                    SqlValue::Int(record.expiry_date.unix_timestamp()),
+                    SqlValue::Text(&hash),
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        if updated == 0 {
+            // Deleted meanwhile (sign-out, expiry): it stays deleted.
+            tracing::debug!("a save for a session that no longer exists was dropped");
         }
+        Ok(())
     }
+
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Store::Sqlite(s) => s.load(id).await,
-            Store::Postgres(s) => s.load(id).await,
+        let hash = id_hash(id);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        macro_rules! fetch {
+            ($pool:expr) => {
+                sqlx::query_as::<_, (String, i64)>(
+                    "SELECT data, expiry_date FROM strongroom_sessions WHERE id_hash = $1 AND expiry_date > $2",
+                )
+                .bind(&hash)
+                .bind(now)
+                .fetch_optional($pool)
+                .await
+            };
         }
+        let row = match &self.db {
+            Db::Sqlite(p) => fetch!(p),
+            Db::Postgres(p) => fetch!(p),
+        }
+        .map_err(backend)?;
+        let Some((data, expiry)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Record {
+            id: *id,
+            data: serde_json::from_str(&data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(expiry)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+        }))
     }
+
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.delete(id).await,
-            Store::Postgres(s) => s.delete(id).await,
-        }
+        let hash = id_hash(id);
+        self.execute(
+            "DELETE FROM strongroom_sessions WHERE id_hash = $1",
+            &[SqlValue::Text(&hash)],
+        )
+        .await
+        .map_err(backend)?;
+        Ok(())
     }
 }
 
