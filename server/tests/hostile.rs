@@ -323,3 +323,107 @@ async fn slow_clients_are_cut_off_by_timeouts() {
     assert_eq!(&head_status(&answer), "408");
     server.stop();
 }
+
+#[tokio::test]
+async fn a_user_without_rights_cannot_fill_the_audit_store() {
+    // Eve may do nothing. Before this bound, each refused reveal wrote a
+    // full record, key list included (up to the 3 MB body limit): enough
+    // of them fill the store, and then everyone's reveals get 503.
+    let server = TestServer::start(&["--reveal-rate-limit", "off"]).await;
+    let eve = client();
+    sign_in(&eve, &server.url, "eve", "/").await;
+    let name = unique("target");
+    create_secret("team-a", &name, "k", "v");
+    let url = format!(
+        "{}/api/v1/namespaces/team-a/secrets/{name}/reveal",
+        server.url
+    );
+    // 10,000-key bodies: refused before anything is asked or recorded.
+    let huge: Vec<String> = (0..10_000).map(|i| format!("key-{i:05}")).collect();
+    for _ in 0..50 {
+        if let Ok(r) = eve
+            .post(&url)
+            .header(CSRF.0, CSRF.1)
+            .json(&json!({ "keys": huge }))
+            .send()
+            .await
+        {
+            assert!(matches!(r.status().as_u16(), 413 | 422), "{}", r.status());
+        }
+    }
+    // The most a reveal may name, each key as long as keys get: Kubernetes
+    // refuses eve a thousand times.
+    let most: Vec<String> = (0..64)
+        .map(|i| format!("{}-{i:02}", "k".repeat(240)))
+        .collect();
+    let mut forbidden = 0;
+    for _ in 0..1000 {
+        let r = eve
+            .post(&url)
+            .header(CSRF.0, CSRF.1)
+            .json(&json!({ "keys": most }))
+            .send()
+            .await
+            .unwrap();
+        forbidden += usize::from(r.status() == 403);
+    }
+    assert_eq!(forbidden, 1000, "every one refused");
+    let records = server
+        .state
+        .audit
+        .query(&AuditQuery {
+            user: Some("oidc:eve@example.com".into()),
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The stated bound: at most 20 records a minute for one user (the test
+    // may straddle a minute), each listing at most 64 keys.
+    assert!(records.len() <= 40, "{} records", records.len());
+    assert!(
+        records.len() >= 20,
+        "refusals are still recorded: {}",
+        records.len()
+    );
+    let bytes: usize = records
+        .iter()
+        .map(|r| serde_json::to_vec(r).unwrap().len())
+        .sum();
+    assert!(
+        bytes < 40 * 20 * 1024,
+        "{bytes} bytes of records for 1,050 refusals"
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn reveal_and_remove_keys_must_be_key_names() {
+    let server = TestServer::start(&[]).await;
+    let alice = client();
+    sign_in(&alice, &server.url, "alice", "/").await;
+    let name = unique("keys");
+    create_secret("team-a", &name, "k", "v");
+    let base = format!("{}/api/v1/namespaces/team-a/secrets/{name}", server.url);
+    let r = alice
+        .post(format!("{base}/reveal"))
+        .header(CSRF.0, CSRF.1)
+        .json(&json!({ "keys": ["k", "not a key!"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["field"], "keys.1");
+    let r = alice
+        .patch(&base)
+        .header(CSRF.0, CSRF.1)
+        .json(&json!({ "resource_version": "1", "remove": ["../etc"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["field"], "remove.0");
+    server.stop();
+}

@@ -31,14 +31,26 @@ use crate::domain::{
     },
 };
 
+/// Body limits of the requests that carry no values: a reveal names keys
+/// and a reason, a delete a name. Small limits keep what they can write to
+/// the audit store small.
+const REVEAL_BODY_LIMIT: usize = 64 * 1024;
+const DELETE_BODY_LIMIT: usize = 16 * 1024;
+
 pub fn router() -> Router<AppState> {
+    use tower_http::limit::RequestBodyLimitLayer;
     Router::new()
         .route("/namespaces/{ns}/secrets", get(list).post(create))
         .route(
             "/namespaces/{ns}/secrets/{name}",
-            get(detail).patch(update).delete(delete),
+            get(detail).patch(update).merge(
+                axum::routing::delete(delete).layer(RequestBodyLimitLayer::new(DELETE_BODY_LIMIT)),
+            ),
         )
-        .route("/namespaces/{ns}/secrets/{name}/reveal", post(reveal))
+        .route(
+            "/namespaces/{ns}/secrets/{name}/reveal",
+            post(reveal).layer(RequestBodyLimitLayer::new(REVEAL_BODY_LIMIT)),
+        )
 }
 
 /// The path parameters `{ns}`: a namespace.

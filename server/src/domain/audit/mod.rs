@@ -7,6 +7,7 @@
 //! previous one, so `strongroom-server audit verify` finds the first broken
 //! link. Revealed values appear only as keyed HMAC-SHA256 fingerprints.
 
+pub mod budget;
 pub mod facts;
 pub mod reading;
 pub mod scope;

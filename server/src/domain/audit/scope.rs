@@ -14,6 +14,9 @@
 use super::{Action, AuditError, AuditStore, Fingerprint, Outcome, facts::RequestFacts};
 use crate::domain::auth::CurrentUser;
 
+/// The most keys a refusal's record lists.
+const MAX_RECORDED_KEYS: usize = 64;
+
 /// One operation's audit record, before it is committed.
 #[must_use = "an operation that reaches Kubernetes records its outcome"]
 pub struct AuditScope {
@@ -133,11 +136,38 @@ impl AuditScope {
 impl AuditScope {
     /// Commits the record of an operation that was refused or failed: its
     /// answer is an error, which carries nothing that needs a receipt.
+    ///
+    /// Refusals are bounded per user ([`super::budget`]): beyond the budget
+    /// they are counted, not written, and the count goes into the user's
+    /// next recorded refusal.
     pub async fn record_refusal(
-        self,
+        mut self,
         outcome: Outcome,
         status: Option<u16>,
     ) -> Result<(), AuditError> {
+        use super::budget::Decision;
+        match self
+            .store
+            .refusals()
+            .refusal(&self.username, std::time::Instant::now())
+        {
+            Decision::Count => {
+                tracing::warn!(user.name = %self.username, "refusal counted, not recorded: over the per-minute budget");
+                return Ok(());
+            }
+            Decision::Record { unrecorded } if unrecorded > 0 => {
+                let note = format!(
+                    "{unrecorded} more refusals of this user before this one were counted, not recorded one by one"
+                );
+                self.reason = Some(match self.reason.take() {
+                    Some(r) => format!("{r}; {note}"),
+                    None => note,
+                });
+            }
+            Decision::Record { .. } => {}
+        }
+        // A refusal records at most this many of the keys asked for.
+        self.keys.truncate(MAX_RECORDED_KEYS);
         self.record(outcome, status, vec![]).await.map(drop)
     }
 }

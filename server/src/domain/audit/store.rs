@@ -112,9 +112,16 @@ pub struct AuditStore {
     /// requests share one fsync. Each request still waits for its own
     /// record's commit.
     writer: Writer,
+    /// How many refusals each user may have recorded individually.
+    refusals: super::budget::RefusalBudget,
 }
 
 impl AuditStore {
+    /// The per-user bound on individually recorded refusals.
+    pub(in crate::domain) fn refusals(&self) -> &super::budget::RefusalBudget {
+        &self.refusals
+    }
+
     /// Opens the trail: creates the tables, and the HMAC key when none is
     /// configured (stored in the database so every replica shares it).
     pub async fn open(
@@ -157,6 +164,7 @@ impl AuditStore {
             fingerprinter: Fingerprinter::new(key),
             write_lock,
             writer,
+            refusals: Default::default(),
         })
     }
 

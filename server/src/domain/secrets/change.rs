@@ -22,6 +22,9 @@ use crate::{
     infra::cluster::UserKube,
 };
 
+/// The most keys one change may remove.
+pub const MAX_REMOVED_KEYS: usize = 1000;
+
 /// Applies `req` to `ns/name` as the handle's user, if the secret is still
 /// at the resourceVersion the person saw.
 pub async fn update(
@@ -42,6 +45,16 @@ pub async fn update(
     changed_keys.dedup();
     for (i, k) in req.set.iter().map(|e| &e.key).enumerate() {
         rules::check_key(k).map_err(|m| SecretsError::invalid(format!("set.{i}.key"), m))?;
+    }
+    // Keys to remove go into the record too: real key names, boundedly many.
+    if req.remove.len() > MAX_REMOVED_KEYS {
+        return Err(SecretsError::invalid(
+            "remove",
+            format!("remove at most {MAX_REMOVED_KEYS} keys at once"),
+        ));
+    }
+    for (i, k) in req.remove.iter().enumerate() {
+        rules::check_key(k).map_err(|m| SecretsError::invalid(format!("remove.{i}"), m))?;
     }
     check_metadata(
         &req.labels.clone().unwrap_or_default(),

@@ -49,6 +49,9 @@ impl RevealLimit {
     }
 }
 
+/// The most keys one reveal may name.
+pub const MAX_REVEAL_KEYS: usize = 64;
+
 /// What a reveal asks for.
 #[derive(Clone, Debug, Default)]
 pub struct RevealRequest {
@@ -113,6 +116,18 @@ pub async fn reveal(
                 "Namespace {ns} asks for a reason before values are revealed; say why you need them."
             ),
         ));
+    }
+    // What goes into the record is bounded and well-formed: real key names,
+    // and not more than a person picks one by one ("Reveal all" sends none).
+    if req.keys.len() > MAX_REVEAL_KEYS {
+        return Err(SecretsError::invalid(
+            "keys",
+            format!("ask for at most {MAX_REVEAL_KEYS} keys at once, or for none to reveal all"),
+        ));
+    }
+    for (i, key) in req.keys.iter().enumerate() {
+        strongroom_app::secrets::rules::check_key(key)
+            .map_err(|m| SecretsError::invalid(format!("keys.{i}"), m))?;
     }
     scope.set_reason(reason);
     scope.set_keys(req.keys.clone());
