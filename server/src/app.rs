@@ -11,7 +11,7 @@ use crate::{
     domain::{
         audit::{AuditSettings, AuditStore},
         auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
-        secrets::reveal::RevealLimit,
+        secrets::limit::RevealLimit,
     },
     infra::{
         cluster::{KubeAccess, KubeError, ReadRetry},
@@ -92,10 +92,15 @@ impl AppState {
         )
         .await?;
         let leptos = leptos_options(config.site_root.clone());
-        let reveal_limit = config
-            .reveal_rate_limit
-            .0
-            .and_then(|rate| RevealLimit::new(rate.count, rate.period));
+        // Replicas share PostgreSQL, and so the reveal count; one replica on
+        // SQLite counts in memory (no disk write per reveal).
+        let reveal_limit = match (config.reveal_rate_limit.0, &db) {
+            (None, _) => None,
+            (Some(rate), Db::Postgres(_)) => {
+                RevealLimit::shared(rate.count, rate.period, db.clone()).await?
+            }
+            (Some(rate), Db::Sqlite(_)) => RevealLimit::in_memory(rate.count, rate.period),
+        };
         Ok(AppState(Arc::new(Inner {
             origin: config.origin(),
             oidc_origin,

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{Read, Write};
 
-use common::{CSRF, TestServer, client, create_secret, kubectl, sign_in, unique};
+use common::{CSRF, Stack, TestServer, client, create_secret, kubectl, sign_in, unique};
 use serde_json::{Value, json};
 use strongroom_server::domain::audit::store::AuditQuery;
 
@@ -426,4 +426,68 @@ async fn reveal_and_remove_keys_must_be_key_names() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["field"], "remove.0");
     server.stop();
+}
+
+#[tokio::test]
+async fn the_reveal_rate_limit_holds_across_replicas_and_reveal_all_counts_each_key() {
+    let stack = Stack::get();
+    let db = stack.var("POSTGRES_URL");
+    // Bob's count starts afresh (other tests share this database).
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let _ = sqlx::query("DELETE FROM reveal_counts WHERE username = 'oidc:bob@example.com'")
+        .execute(&pool)
+        .await;
+    let limit = ["--database-url", db.as_str(), "--reveal-rate-limit", "4/1h"];
+    let a = TestServer::start(&limit).await;
+    let b = TestServer::start(&limit).await;
+    let bob = client();
+    sign_in(&bob, &a.url, "bob", "/").await;
+    let name = unique("limited");
+    let out = kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        &name,
+        "-n",
+        "team-b",
+        "--from-literal=k1=1",
+        "--from-literal=k2=2",
+        "--from-literal=k3=3",
+        "--from-literal=k4=4",
+        "--from-literal=k5=5",
+    ]);
+    assert!(out.status.success());
+    let reveal = |url: &str, keys: Vec<&'static str>| {
+        let bob = bob.clone();
+        let url = format!("{url}/api/v1/namespaces/team-b/secrets/{name}/reveal");
+        async move {
+            bob.post(url)
+                .header(CSRF.0, CSRF.1)
+                .json(&json!({ "keys": keys }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(reveal(&a.url, vec!["k1"]).await, 200);
+    assert_eq!(
+        reveal(&b.url, vec!["k2"]).await,
+        200,
+        "one count across replicas"
+    );
+    // Reveal all takes five: over the four a period allows.
+    assert_eq!(
+        reveal(&a.url, vec![]).await,
+        429,
+        "reveal all counts each key"
+    );
+    assert_eq!(
+        reveal(&b.url, vec!["k1"]).await,
+        429,
+        "the other replica knows"
+    );
+    a.stop();
+    b.stop();
 }

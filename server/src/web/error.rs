@@ -228,6 +228,7 @@ impl From<SecretsError> for AppError {
                 retry_after,
             },
             SecretsError::AuditUnavailable(source) => refuse(source),
+            SecretsError::LimitUnavailable => AppError::Unavailable(e.to_string()),
             SecretsError::NotRecorded {
                 change,
                 audit_id,

@@ -12,7 +12,7 @@ use crate::{
     domain::{
         audit::AuditStore,
         auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
-        secrets::reveal::RevealLimit,
+        secrets::limit::RevealLimit,
     },
     infra::{cluster::KubeAccess, db::Db},
 };

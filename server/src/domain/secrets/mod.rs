@@ -10,6 +10,7 @@
 pub mod build;
 pub mod change;
 pub mod create;
+pub mod limit;
 pub mod list;
 pub mod reveal;
 pub mod tls;
@@ -44,6 +45,9 @@ pub enum SecretsError {
     /// Over the per-user reveal rate (recorded as denied).
     #[error("{message}")]
     RateLimited { message: String, retry_after: u64 },
+    /// The shared reveal counter cannot be read: refused, nothing revealed.
+    #[error("the reveal rate cannot be checked right now; nothing was revealed")]
+    LimitUnavailable,
     /// No required audit sink could commit: nothing was revealed or changed.
     #[error("the audit trail cannot be written: {0}")]
     AuditUnavailable(#[source] AuditError),

@@ -2,13 +2,14 @@
 //! (with an HMAC fingerprint of each value) is committed first; when it
 //! cannot be, the answer is an error and no value leaves the server.
 
-use std::time::Duration;
-
 use base64::Engine;
 use serde::Serialize;
 use strongroom_app::api::{RevealResponse, RevealedValue};
 
-use super::{SecretsError, check_path};
+use super::{
+    SecretsError, check_path,
+    limit::{OverLimit, RevealLimit},
+};
 use crate::{
     domain::{
         KubeFailure,
@@ -16,38 +17,6 @@ use crate::{
     },
     infra::cluster::UserKube,
 };
-
-/// The most reveals one user may make in a period.
-pub struct RevealLimit {
-    limiter: governor::DefaultKeyedRateLimiter<String>,
-    count: u32,
-    period: Duration,
-}
-
-impl RevealLimit {
-    /// `count` reveals per `period` per user; `None` when that is no limit.
-    pub fn new(count: u32, period: Duration) -> Option<Self> {
-        let every = period / count.max(1);
-        let quota =
-            governor::Quota::with_period(every)?.allow_burst(std::num::NonZeroU32::new(count)?);
-        Some(Self {
-            limiter: governor::RateLimiter::keyed(quota),
-            count,
-            period,
-        })
-    }
-
-    /// Takes one reveal from `user`'s allowance, or says how long to wait.
-    fn take(&self, user: &str) -> Result<(), Duration> {
-        self.limiter
-            .check_key(&user.to_string())
-            .map_err(|not_until| {
-                not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ))
-            })
-    }
-}
 
 /// The most keys one reveal may name.
 pub const MAX_REVEAL_KEYS: usize = 64;
@@ -133,26 +102,13 @@ pub async fn reveal(
     scope.set_keys(req.keys.clone());
     let user = kube.user().username.clone();
     // Over the per-user rate: refused before Kubernetes is asked, and the
-    // refusal itself is recorded.
-    if let Some(limit) = policy.limit
-        && let Err(wait) = limit.take(&user)
-    {
-        scope.set_reason(Some(format!(
-            "rate limited: more than {} reveals per {}",
-            limit.count,
-            humantime::format_duration(limit.period),
-        )));
-        scope
-            .record_refusal(Outcome::Denied, Some(429))
-            .await
-            .map_err(SecretsError::AuditUnavailable)?;
-        let seconds = wait.as_secs().max(1);
-        return Err(SecretsError::RateLimited {
-            message: format!(
-                "You have revealed many values in a short time; try again in {seconds} seconds."
-            ),
-            retry_after: seconds,
-        });
+    // refusal itself is recorded. Each named key counts ("Reveal all" is
+    // charged for the rest of its keys once they are known).
+    if let Some(limit) = policy.limit {
+        let asked = u32::try_from(req.keys.len()).unwrap_or(u32::MAX).max(1);
+        if let Err(over) = limit.take(&user, asked).await {
+            return Err(rate_limited(scope, limit, over).await);
+        }
     }
     // The audit id travels to the API server too, so its own audit event
     // (with impersonatedUser) can be joined with ours.
@@ -172,12 +128,22 @@ pub async fn reveal(
     };
     let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
     let data = secret.data.unwrap_or_default();
+    let req_was_all = req.keys.is_empty();
     let wanted: Vec<String> = if req.keys.is_empty() {
         data.keys().cloned().collect()
     } else {
         req.keys
     };
     scope.set_keys(wanted.clone());
+    if req_was_all
+        && let Some(limit) = policy.limit
+        && wanted.len() > 1
+        && let Err(over) = limit
+            .take(&user, u32::try_from(wanted.len() - 1).unwrap_or(u32::MAX))
+            .await
+    {
+        return Err(rate_limited(scope, limit, over).await);
+    }
     if let Some(missing) = wanted.iter().find(|k| !data.contains_key(*k)) {
         let message = format!("The secret {name} has no key {missing:?}.");
         scope
@@ -213,4 +179,31 @@ pub async fn reveal(
         values,
     });
     Ok(Audited::new(receipt, answer))
+}
+
+/// Records a reveal refused by the rate limit (as denied, 429) and says how
+/// long to wait; a counter that cannot be read refuses too (503).
+async fn rate_limited(mut scope: AuditScope, limit: &RevealLimit, over: OverLimit) -> SecretsError {
+    let wait = match over {
+        OverLimit::Wait(wait) => wait,
+        OverLimit::Unavailable(cause) => {
+            tracing::error!(error = %cause, "the shared reveal counter is unavailable");
+            return SecretsError::LimitUnavailable;
+        }
+    };
+    scope.set_reason(Some(format!(
+        "rate limited: more than {} reveals per {}",
+        limit.count(),
+        humantime::format_duration(limit.period()),
+    )));
+    if let Err(e) = scope.record_refusal(Outcome::Denied, Some(429)).await {
+        return SecretsError::AuditUnavailable(e);
+    }
+    let seconds = wait.as_secs().max(1);
+    SecretsError::RateLimited {
+        message: format!(
+            "You have revealed many values in a short time; try again in {seconds} seconds."
+        ),
+        retry_after: seconds,
+    }
 }
