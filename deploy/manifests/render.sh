@@ -25,7 +25,7 @@ render() {
   cat <<HEADER
 # Strongroom, plain Kubernetes manifests.
 #
-# GENERATED from deploy/helm/strongroom with its default values by
+# GENERATED from deploy/helm/strongroom (default values, classic RBAC) by
 # deploy/manifests/render.sh; do not edit. Before applying, edit at least
 # STRONGROOM_PUBLIC_URL, STRONGROOM_OIDC_ISSUER and the image, and create the
 # Secret strongroom-oidc (key client-secret) in namespace $namespace:
@@ -43,7 +43,10 @@ metadata:
     # The pod meets the "restricted" Pod Security Standard.
     pod-security.kubernetes.io/enforce: restricted
 HEADER
-  "$helm" template "$release" "$repo/deploy/helm/strongroom" --namespace "$namespace"
+  # Classic impersonation: plain manifests cannot see the cluster's version,
+  # and classic works on every one (see the chart for constrained mode).
+  "$helm" template "$release" "$repo/deploy/helm/strongroom" --namespace "$namespace" \
+    --set rbac.mode=classic
 }
 
 if [[ ${1:-} == --stdout ]]; then

@@ -7,7 +7,7 @@ use strongroom_server::infra::cluster::AUDIT_EXTRA_KEY;
 
 use crate::{
     ALICE, ALICE_GROUP, BOB, BOB_GROUP, CONFIG_MAP, NS, SECRET, TENANT_NS,
-    releases::{classic, constrained, constrained_extra_key, postgres},
+    releases::{classic, constrained, constrained_extra_key, defaults, postgres},
     support::{has_kind, kubectl, names, ok, stdout},
 };
 
@@ -333,4 +333,52 @@ fn example_team_roles_bind_the_teams_groups() {
     assert!(can(&auditors, &["list", "namespaces"]));
     assert!(!can(&auditors, &["get", "secrets", "-n", TENANT_NS]));
     assert!(!can(&auditors, &["list", "secrets", "-n", TENANT_NS]));
+}
+
+#[test]
+fn the_default_is_the_narrowest_mode_and_system_masters_reaches_nothing_but_secrets() {
+    // rbac.mode defaults to auto: constrained impersonation where the
+    // cluster has it (this one does). Classic impersonation would let the
+    // token act as system:masters for anything (see
+    // classic_impersonation_without_allowed_groups_reaches_system_masters).
+    let sa = defaults();
+    let role = sa
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "ClusterRole")
+        .expect("the impersonator ClusterRole");
+    assert_eq!(
+        role["metadata"]["labels"]["strongroom.dev/rbac-mode"],
+        "constrained"
+    );
+    for action in [
+        &["get", "nodes"][..],
+        &["get", "configmaps", "-A"],
+        &["create", "namespace", "taken-over"],
+        &[
+            "create",
+            "clusterrolebinding",
+            "taken-over",
+            "--clusterrole=cluster-admin",
+            "--user=mallory",
+        ],
+        &["get", "pods", "-n", "kube-system"],
+    ] {
+        let err = sa
+            .as_user("mallory", &["system:masters"], &[], action)
+            .expect_err("system:masters reaches nothing beyond Secrets");
+        assert!(
+            err.contains("cannot impersonate")
+                || err.contains("forbidden")
+                || err.contains("Forbidden"),
+            "{action:?}: {err}"
+        );
+    }
+    assert!(
+        kubectl(&["get", "namespace", "taken-over"], None)
+            .status
+            .code()
+            != Some(0),
+        "nothing was created"
+    );
 }

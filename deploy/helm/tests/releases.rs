@@ -229,10 +229,17 @@ current-context: sa
     }
 }
 
-/// Default values: SQLite, one replica, classic impersonation.
+/// Default values exactly (rbac.mode auto), rendered for this cluster's
+/// Kubernetes version (1.37, as helm assumes): constrained impersonation.
+pub(crate) fn defaults() -> &'static Release {
+    static R: OnceLock<Release> = OnceLock::new();
+    R.get_or_init(|| Release::install("helm-defaults", &[]))
+}
+
+/// Default values but classic impersonation: SQLite, one replica.
 pub(crate) fn classic() -> &'static Release {
     static R: OnceLock<Release> = OnceLock::new();
-    R.get_or_init(|| Release::install("helm-classic", &[]))
+    R.get_or_init(|| Release::install("helm-classic", &["--set", "rbac.mode=classic"]))
 }
 
 /// The extra key the constrained release allows: the server's, once that is
@@ -277,6 +284,7 @@ ingress:
   tls:
     secretName: strongroom-helm-test-tls
 rbac:
+  mode: classic
   allowedGroups: ["oidc:team-a-editors", "oidc:team-b-editors", "oidc:helm-test-editors"]
 examples:
   teamRoles:

@@ -80,10 +80,10 @@ render runs it.
 {{- if not .Values.oidc.existingSecret }}
 {{- fail "oidc.existingSecret is required: the name of a Secret holding the OIDC client secret" }}
 {{- end }}
-{{- $mode := .Values.rbac.mode }}
-{{- if not (has $mode (list "classic" "constrained")) }}
-{{- fail (printf "rbac.mode must be classic or constrained, got %q" $mode) }}
+{{- if not (has .Values.rbac.mode (list "auto" "classic" "constrained")) }}
+{{- fail (printf "rbac.mode must be auto, classic or constrained, got %q" .Values.rbac.mode) }}
 {{- end }}
+{{- $mode := include "strongroom.rbacMode" . }}
 {{- if and (eq $mode "constrained") (not (contains "/" .Values.rbac.auditExtraKey)) }}
 {{- fail (printf "rbac.mode is constrained but rbac.auditExtraKey %q has no domain prefix: constrained impersonation refuses extra keys that are not domain-prefixed paths (such as strongroom.dev/audit-id), so every reveal and change would be forbidden. Use a server that sends a domain-prefixed key and set rbac.auditExtraKey to it, or use rbac.mode: classic." .Values.rbac.auditExtraKey) }}
 {{- end }}
@@ -98,4 +98,17 @@ render runs it.
 {{- if and .Values.cookieSecure (not (hasPrefix "https://" (include "strongroom.publicUrl" .))) }}
 {{- fail "cookieSecure is true but publicUrl is not https: secure cookies need https (set cookieSecure: false only for plain-http experiments)" }}
 {{- end }}
+{{- end }}
+
+{{/*
+The impersonation mode in effect: rbac.mode, with "auto" resolved to the
+narrowest mode the cluster supports (constrained impersonation from
+Kubernetes 1.36 on).
+*/}}
+{{- define "strongroom.rbacMode" -}}
+{{- if eq .Values.rbac.mode "auto" -}}
+{{- if semverCompare ">=1.36.0-0" .Capabilities.KubeVersion.Version -}}constrained{{- else -}}classic{{- end -}}
+{{- else -}}
+{{- .Values.rbac.mode -}}
+{{- end -}}
 {{- end }}
