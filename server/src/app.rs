@@ -9,7 +9,10 @@ use leptos::prelude::LeptosOptions;
 use crate::{
     config::{ConfigError, ServeArgs, secret_setting},
     domain::{
-        audit::{AuditSettings, AuditStore},
+        audit::{
+            AuditSettings, AuditStore, ChainKey,
+            store::{AuditKeys, forget_legacy_fingerprint_key, take_legacy_fingerprint_key},
+        },
         auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
         secrets::limit::RevealLimit,
     },
@@ -84,11 +87,7 @@ impl AppState {
                 timeout: config.audit_timeout,
                 cluster: config.cluster_name.clone(),
             },
-            secret_setting(
-                "STRONGROOM_AUDIT_HMAC_KEY",
-                &config.audit_hmac_key,
-                &config.audit_hmac_key_file,
-            )?,
+            audit_keys(&config, &db).await?,
         )
         .await?;
         let leptos = leptos_options(config.site_root.clone());
@@ -151,5 +150,131 @@ pub async fn audit_store_for_verify(config: &ServeArgs) -> Result<AuditStore, St
         timeout: config.audit_timeout,
         cluster: config.cluster_name.clone(),
     };
-    Ok(AuditStore::open(db, settings, None).await?)
+    let keys = audit_keys(config, &db).await?;
+    Ok(AuditStore::open(db, settings, keys).await?)
+}
+
+/// The audit trail's keys, from configuration, else (one replica on SQLite)
+/// from `DATA_DIR/audit.keys`, created on first start. Never from the
+/// database: a fingerprint key an older version kept there moves to the
+/// file (so fingerprints stay comparable) and is deleted from the database.
+async fn audit_keys(config: &ServeArgs, db: &Db) -> Result<AuditKeys, StartError> {
+    let fingerprint = secret_setting(
+        "STRONGROOM_AUDIT_HMAC_KEY",
+        &config.audit_hmac_key,
+        &config.audit_hmac_key_file,
+    )?
+    .map(String::into_bytes);
+    let chain = secret_setting(
+        "STRONGROOM_AUDIT_CHAIN_KEY",
+        &config.audit_chain_key,
+        &config.audit_chain_key_file,
+    )?
+    .map(String::into_bytes);
+    if let (Some(fingerprint), Some(chain)) = (&fingerprint, &chain) {
+        return Ok(AuditKeys {
+            fingerprint: fingerprint.clone(),
+            chain: ChainKey::new(chain.clone()),
+        });
+    }
+    if matches!(db, Db::Postgres(_)) {
+        // Replicas must share the keys, and the database is no place for them.
+        let missing = if chain.is_none() {
+            "STRONGROOM_AUDIT_CHAIN_KEY_FILE"
+        } else {
+            "STRONGROOM_AUDIT_HMAC_KEY_FILE"
+        };
+        return Err(ConfigError::Invalid {
+            name: missing,
+            reason: "with PostgreSQL the audit keys must be configured (every replica needs the same ones, and they must not live in the database)".into(),
+        }
+        .into());
+    }
+    let path = config.data_dir.join("audit.keys");
+    let mut stored = KeyFile::read(&path)?;
+    if stored.fingerprint.is_none() {
+        stored.fingerprint = Some(match take_legacy_fingerprint_key(db).await? {
+            Some(legacy) => hex::encode(legacy),
+            None => random_key(),
+        });
+    }
+    if stored.chain.is_none() {
+        stored.chain = Some(random_key());
+    }
+    stored.write(&path)?;
+    forget_legacy_fingerprint_key(db).await?;
+    let decode = |k: &Option<String>| {
+        hex::decode(k.as_deref().unwrap_or_default()).map_err(|_| ConfigError::Invalid {
+            name: "STRONGROOM_DATA_DIR",
+            reason: format!("{} does not hold hex keys", path.display()),
+        })
+    };
+    Ok(AuditKeys {
+        fingerprint: match fingerprint {
+            Some(k) => k,
+            None => decode(&stored.fingerprint)?,
+        },
+        chain: ChainKey::new(match chain {
+            Some(k) => k,
+            None => decode(&stored.chain)?,
+        }),
+    })
+}
+
+fn random_key() -> String {
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    hex::encode(key)
+}
+
+/// `DATA_DIR/audit.keys`: the generated keys of a single SQLite replica.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct KeyFile {
+    fingerprint: Option<String>,
+    chain: Option<String>,
+}
+
+impl KeyFile {
+    fn read(path: &std::path::Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|_| ConfigError::Invalid {
+                name: "STRONGROOM_DATA_DIR",
+                reason: format!("{} is not a key file", path.display()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::File {
+                name: "STRONGROOM_DATA_DIR",
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes the file readable by its owner only, atomically.
+    fn write(&self, path: &std::path::Path) -> Result<(), ConfigError> {
+        use std::io::Write as _;
+        let io = |source| ConfigError::File {
+            name: "STRONGROOM_DATA_DIR",
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let partial = path.with_extension("keys.tmp");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&partial).map_err(io)?;
+        file.write_all(
+            serde_json::to_string(self)
+                .expect("keys serialize")
+                .as_bytes(),
+        )
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+        std::fs::rename(&partial, path).map_err(io)
+    }
 }

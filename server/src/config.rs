@@ -34,8 +34,18 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of the audit trail and report the first broken link.
-    Verify,
+    /// Check the keyed hash chain of the audit trail (both ends included)
+    /// and report the first broken link.
+    Verify {
+        /// Records up to this sequence number may have unkeyed links
+        /// (written by a version before the chain was keyed).
+        #[arg(long, default_value_t = 0)]
+        unkeyed_until: i64,
+        /// A head published earlier (`SEQ:LINK` from an `audit_anchor` log
+        /// line): the chain must still contain exactly that link there.
+        #[arg(long)]
+        anchor: Option<String>,
+    },
 }
 
 /// Everything the server needs to run.
@@ -172,6 +182,23 @@ pub struct ServeArgs {
     /// File holding the audit HMAC key.
     #[arg(long, env = "STRONGROOM_AUDIT_HMAC_KEY_FILE")]
     pub audit_hmac_key_file: Option<PathBuf>,
+
+    /// Key of the audit chain's links (prefer the `_FILE` variant). Never
+    /// stored in the database. Without it (and its file), a single replica
+    /// on SQLite keeps a generated key in `STRONGROOM_DATA_DIR/audit.keys`;
+    /// with PostgreSQL it is required, since replicas must share it.
+    #[arg(long, env = "STRONGROOM_AUDIT_CHAIN_KEY", hide_env_values = true)]
+    pub audit_chain_key: Option<String>,
+
+    /// File holding the audit chain key.
+    #[arg(long, env = "STRONGROOM_AUDIT_CHAIN_KEY_FILE")]
+    pub audit_chain_key_file: Option<PathBuf>,
+
+    /// How often the chain's head (newest seq and link) is written to
+    /// stdout as an `audit_anchor` line, so a log outside the database holds
+    /// anchors `audit verify --anchor` can check. `0s` turns it off.
+    #[arg(long, env = "STRONGROOM_AUDIT_ANCHOR_EVERY", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub audit_anchor_every: Duration,
 
     /// Audit sinks to write to, comma-separated: `database`, `stdout`.
     #[arg(
@@ -439,8 +466,12 @@ fn parse_rate_inner(s: &str) -> Result<Option<Rate>, String> {
         .map_err(|e| format!("{s:?}: the count {count:?} is not a number: {e}"))?;
     let period = humantime::parse_duration(period.trim())
         .map_err(|e| format!("{s:?}: the period {period:?}: {e}"))?;
-    if count == 0 || period.is_zero() {
-        return Ok(None);
+    // "0/1m" could mean "no reveals" as well as "no limit": refuse to guess.
+    if count == 0 {
+        return Err(format!("{s:?}: a count of 0; write off for no limit"));
+    }
+    if period < Duration::from_secs(1) || period > Duration::from_secs(366 * 24 * 3600) {
+        return Err(format!("{s:?}: the period must be between 1s and a year"));
     }
     Ok(Some(Rate { count, period }))
 }
@@ -462,5 +493,8 @@ mod rate_tests {
         assert!(parse_rate("60").unwrap_err().contains("COUNT/PERIOD"));
         assert!(parse_rate("x/1m").is_err());
         assert!(parse_rate("5/soon").is_err());
+        assert!(parse_rate("0/1m").unwrap_err().contains("off"));
+        assert!(parse_rate("5/1ms").is_err());
+        assert!(parse_rate("5/1000y").is_err());
     }
 }

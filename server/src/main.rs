@@ -25,7 +25,10 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.serve).await,
-        Command::Audit(AuditCommand::Verify) => verify(cli.serve).await,
+        Command::Audit(AuditCommand::Verify {
+            unkeyed_until,
+            anchor,
+        }) => verify(cli.serve, unkeyed_until, anchor).await,
         Command::Precompress { dir } => precompress(dir.or(cli.serve.site_root)),
     }
 }
@@ -50,6 +53,10 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
         state.audit.clone(),
         state.config.audit_retention,
     );
+    strongroom_server::domain::audit::spawn_anchors(
+        state.audit.clone(),
+        state.config.audit_anchor_every,
+    );
     let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -61,12 +68,32 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
 
 /// `strongroom-server audit verify`: checks the hash chain of the audit
 /// trail in the configured database; exits non-zero at the first broken link.
-async fn verify(config: strongroom_server::config::ServeArgs) -> anyhow::Result<()> {
+async fn verify(
+    config: strongroom_server::config::ServeArgs,
+    unkeyed_until: i64,
+    anchor: Option<String>,
+) -> anyhow::Result<()> {
     let store = strongroom_server::app::audit_store_for_verify(&config)
         .await
         .context("cannot open the audit trail")?;
+    if let Some(anchor) = anchor {
+        let (seq, link) = anchor
+            .split_once(':')
+            .and_then(|(s, l)| Some((s.parse::<i64>().ok()?, l)))
+            .context("--anchor takes SEQ:LINK")?;
+        let found = store
+            .link_at(seq)
+            .await
+            .context("cannot read the audit trail")?;
+        if found.as_deref() != Some(link) {
+            eprintln!(
+                "audit chain does not hold the anchor: record {seq} is {found:?}, the anchor says {link}"
+            );
+            std::process::exit(1);
+        }
+    }
     match store
-        .verify()
+        .verify(unkeyed_until)
         .await
         .context("cannot read the audit trail")?
     {

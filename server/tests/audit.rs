@@ -125,7 +125,7 @@ async fn concurrent_reveals_make_exactly_one_chained_record_each_and_survive_a_r
     )
     .await;
     assert_eq!(records["items"].as_array().unwrap().len(), N);
-    let verified = again.state.audit.verify().await.unwrap();
+    let verified = again.state.audit.verify(0).await.unwrap();
     assert!(verified.is_ok(), "{verified:?}");
     again.stop();
 
@@ -425,11 +425,11 @@ async fn retention_prunes_old_records_records_the_pruning_and_the_chain_still_ve
             .contains(&format!("pruned {before} records"))
     );
     assert!(
-        server.state.audit.verify().await.unwrap().is_ok(),
+        server.state.audit.verify(0).await.unwrap().is_ok(),
         "the kept chain verifies"
     );
     reveal(&alice, &server, &name).await;
-    assert!(server.state.audit.verify().await.unwrap().is_ok());
+    assert!(server.state.audit.verify(0).await.unwrap().is_ok());
     server.stop();
 }
 
@@ -487,8 +487,149 @@ async fn two_replicas_on_postgresql_share_sessions_and_one_valid_audit_chain() {
             "both replicas see the same 1 create + 10 reveals"
         );
     }
-    let verified = b.state.audit.verify().await.unwrap();
+    let verified = b.state.audit.verify(0).await.unwrap();
     assert!(verified.is_ok(), "one chain across replicas: {verified:?}");
     a.stop();
     b.stop();
+}
+
+/// Runs `strongroom-server audit verify` on a data directory: (passed, stderr).
+fn verify_dir(data_dir: &std::path::Path, extra: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strongroom-server"))
+        .args([
+            "--data-dir",
+            &data_dir.display().to_string(),
+            "audit",
+            "verify",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A copy of a stopped server's data directory (database, WAL, keys).
+fn copy_dir(from: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let to = from.with_file_name(format!(
+        "{}-{name}",
+        from.file_name().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    to
+}
+
+async fn sqlite(dir: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("strongroom.db").display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_keyed_chain_finds_edits_removals_at_both_ends_and_links_recomputed_without_the_key() {
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("keyed");
+    create(&alice, &server, &name, b"x").await;
+    for _ in 0..3 {
+        reveal(&alice, &server, &name).await;
+    }
+    let data_dir = server.data_dir.clone();
+    let (head_seq, head_link) = server.state.audit.head().await.unwrap();
+    assert!(head_link.starts_with("k1:"), "links are keyed: {head_link}");
+    server.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The key is not in the database.
+    let keys = std::fs::read_to_string(data_dir.join("audit.keys")).unwrap();
+    let chain_key: serde_json::Value = serde_json::from_str(&keys).unwrap();
+    let db_bytes = std::fs::read(data_dir.join("strongroom.db")).unwrap();
+    let key_hex = chain_key["chain"].as_str().unwrap().as_bytes();
+    assert!(!db_bytes.windows(key_hex.len()).any(|w| w == key_hex));
+
+    let intact = copy_dir(&data_dir, "intact");
+    let anchor = format!("{head_seq}:{head_link}");
+    let (ok, err) = verify_dir(&intact, &["--anchor", &anchor]);
+    assert!(ok, "untouched, with its published anchor: {err}");
+
+    // An edited record.
+    let edited = copy_dir(&data_dir, "edited");
+    let pool = sqlite(&edited).await;
+    sqlx::query("UPDATE audit_records SET event = replace(event, 'oidc:alice@example.com', 'oidc:mallory@example.com') WHERE seq = 2")
+        .execute(&pool).await.unwrap();
+    pool.close().await;
+    let (ok, err) = verify_dir(&edited, &[]);
+    assert!(!ok && err.contains("broken at record 2"), "{err}");
+
+    // The newest record removed.
+    let newest = copy_dir(&data_dir, "newest");
+    let pool = sqlite(&newest).await;
+    sqlx::query("DELETE FROM audit_records WHERE seq = (SELECT MAX(seq) FROM audit_records)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (ok, err) = verify_dir(&newest, &[]);
+    assert!(!ok && err.contains("removed from the end"), "{err}");
+    // ... even with the head rewound to match: the published anchor says otherwise.
+    let pool = sqlite(&newest).await;
+    sqlx::query("UPDATE audit_head SET seq = (SELECT MAX(seq) FROM audit_records), hash = (SELECT hash FROM audit_records WHERE seq = (SELECT MAX(seq) FROM audit_records)) WHERE id = 1")
+        .execute(&pool).await.unwrap();
+    pool.close().await;
+    let (ok, err) = verify_dir(&newest, &["--anchor", &anchor]);
+    assert!(!ok && err.contains("does not hold the anchor"), "{err}");
+
+    // The oldest record removed.
+    let oldest = copy_dir(&data_dir, "oldest");
+    let pool = sqlite(&oldest).await;
+    sqlx::query("DELETE FROM audit_records WHERE seq = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (ok, err) = verify_dir(&oldest, &[]);
+    assert!(!ok && err.contains("removed from the start"), "{err}");
+
+    // A record edited and every link recomputed, as anyone without the key can.
+    let relinked = copy_dir(&data_dir, "relinked");
+    let pool = sqlite(&relinked).await;
+    sqlx::query("UPDATE audit_records SET event = replace(event, 'oidc:alice@example.com', 'oidc:mallory@example.com') WHERE seq = 2")
+        .execute(&pool).await.unwrap();
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, event FROM audit_records ORDER BY seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut prev = strongroom_server::domain::audit::GENESIS_HASH.to_string();
+    for (seq, event) in rows {
+        let event = serde_json::from_str(&event).unwrap();
+        let hash = strongroom_server::domain::audit::chain_hash(&prev, seq, &event);
+        sqlx::query("UPDATE audit_records SET prev_hash = $1, hash = $2 WHERE seq = $3")
+            .bind(&prev)
+            .bind(&hash)
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&hash)
+            .execute(&pool)
+            .await
+            .unwrap();
+        prev = hash;
+    }
+    pool.close().await;
+    let (ok, err) = verify_dir(&relinked, &[]);
+    assert!(
+        !ok && err.contains("broken at record 1") && err.contains("not keyed"),
+        "{err}"
+    );
 }

@@ -17,8 +17,9 @@ use strongroom_app::api::{CreateSecretRequest, DataEntry, SecretInput};
 use strongroom_server::{
     domain::{
         audit::{
-            Action, AuditScope, AuditSettings, AuditStore, Outcome, facts::RequestFacts,
-            store::AuditQuery,
+            Action, AuditScope, AuditSettings, AuditStore, ChainKey, Outcome,
+            facts::RequestFacts,
+            store::{AuditKeys, AuditQuery},
         },
         auth::CurrentUser,
         secrets::{
@@ -116,9 +117,11 @@ async fn store() -> (AuditStore, Db) {
         timeout: Duration::from_secs(5),
         cluster: "test".into(),
     };
-    let store = AuditStore::open(db.clone(), settings, Some("k".into()))
-        .await
-        .unwrap();
+    let keys = AuditKeys {
+        fingerprint: b"k".to_vec(),
+        chain: ChainKey::new(b"chain".to_vec()),
+    };
+    let store = AuditStore::open(db.clone(), settings, keys).await.unwrap();
     (store, db)
 }
 

@@ -276,6 +276,8 @@ audit:
   required: [database]
   hmacKey:
     existingSecret: strongroom-audit-key
+  chainKey:
+    existingSecret: strongroom-audit-key
 namespaces: [team-a, team-b]
 ingress:
   enabled: true

@@ -70,7 +70,41 @@ fn sqlite_with_two_replicas_fails_to_render_with_a_clear_message() {
             "database.mode=postgres",
             "--set",
             "database.postgres.existingSecret=db",
+            "--set",
+            "audit.hmacKey.existingSecret=keys",
+            "--set",
+            "audit.chainKey.existingSecret=keys",
         ],
+    );
+}
+
+#[test]
+fn postgresql_needs_the_audit_keys_from_a_secret() {
+    // Replicas must share the keys, and the database is no place for them.
+    let base = [
+        "--set",
+        "database.mode=postgres",
+        "--set",
+        "database.postgres.existingSecret=db",
+    ];
+    let err = template("x", &base).expect_err("no keys, no render");
+    assert!(err.contains("audit.chainKey.existingSecret"), "{err}");
+    let mut with_keys = base.to_vec();
+    with_keys.extend([
+        "--set",
+        "audit.hmacKey.existingSecret=keys",
+        "--set",
+        "audit.chainKey.existingSecret=keys",
+    ]);
+    let objects = objects(&must_template("x", &with_keys));
+    let c = container(&objects);
+    assert_eq!(
+        env(c, "STRONGROOM_AUDIT_CHAIN_KEY_FILE"),
+        Some("/etc/strongroom/audit-chain/chain-key")
+    );
+    assert_eq!(
+        env(c, "STRONGROOM_AUDIT_HMAC_KEY_FILE"),
+        Some("/etc/strongroom/audit/hmac-key")
     );
 }
 

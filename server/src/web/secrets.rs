@@ -24,6 +24,7 @@ use crate::domain::{
     audit::{Action, AuditScope, Audited, facts::RequestFacts},
     auth::CurrentUser,
     secrets::{
+        SecretsError,
         change::{self, Deletion},
         create,
         list::{self, ListRequest},
@@ -105,6 +106,18 @@ pub struct ListQuery {
     /// Show Helm release and service-account-token secrets too.
     #[serde(default)]
     all: bool,
+}
+
+/// Runs a change to its end even when the client goes away (or the request
+/// times out) mid-way: dropping the handler between the Kubernetes write
+/// and its audit record would leave a change without a record.
+async fn to_completion<T: Send + 'static>(
+    change: impl Future<Output = Result<T, SecretsError>> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::spawn(change)
+        .await
+        .map_err(|e| AppError::internal(format!("a change task failed: {e}")))?
+        .map_err(AppError::from)
 }
 
 /// A scope for `user`'s `action` on `ns/name`.
@@ -192,10 +205,9 @@ pub async fn create(
 ) -> Result<(StatusCode, Audited<SecretDetail>), AppError> {
     let scope = scope(&state, facts, &user, Action::Create, &ns, &req.name);
     let kube = state.kube.for_user(user.identity());
-    Ok((
-        StatusCode::CREATED,
-        create::create(&kube, scope, &ns, &req).await?,
-    ))
+    let created =
+        to_completion(async move { create::create(&kube, scope, &ns, &req).await }).await?;
+    Ok((StatusCode::CREATED, created))
 }
 
 #[utoipa::path(patch, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
@@ -211,7 +223,7 @@ pub async fn update(
 ) -> Result<Audited<SecretDetail>, AppError> {
     let scope = scope(&state, facts, &user, Action::Update, &ns, &name);
     let kube = state.kube.for_user(user.identity());
-    Ok(change::update(&kube, scope, &ns, &name, &req).await?)
+    to_completion(async move { change::update(&kube, scope, &ns, &name, &req).await }).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
@@ -227,8 +239,10 @@ pub async fn delete(
 ) -> Result<Audited<Deleted>, AppError> {
     let scope = scope(&state, facts, &user, Action::Delete, &ns, &name);
     let kube = state.kube.for_user(user.identity());
-    let deleted =
-        change::delete(&kube, scope, &ns, &name, &req.confirm, req.resource_version).await?;
+    let deleted = to_completion(async move {
+        change::delete(&kube, scope, &ns, &name, &req.confirm, req.resource_version).await
+    })
+    .await?;
     Ok(deleted.map(|Deletion { name }, receipt| Deleted {
         deleted: name,
         audit_id: receipt.id().to_string(),

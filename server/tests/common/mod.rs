@@ -128,6 +128,19 @@ impl TestServer {
             "false".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
+        if extra.contains(&"--database-url") {
+            // Replicas on PostgreSQL share configured audit keys (the same
+            // in every run: the test database outlives runs).
+            args.extend(
+                [
+                    "--audit-hmac-key",
+                    "strongroom-test-fingerprint-key",
+                    "--audit-chain-key",
+                    "strongroom-test-chain-key",
+                ]
+                .map(String::from),
+            );
+        }
         let cli = Cli::try_parse_from(&args).expect("valid test flags");
         let state = AppState::build(cli.serve).await.expect("server state");
         let listener = tokio::net::TcpListener::bind(&listen)

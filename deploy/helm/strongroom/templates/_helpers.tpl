@@ -74,6 +74,9 @@ render runs it.
 {{- if and (eq $db "postgres") (not .Values.database.postgres.existingSecret) }}
 {{- fail "database.mode is postgres: set database.postgres.existingSecret to a Secret holding the connection URL (key database.postgres.existingSecretKey)" }}
 {{- end }}
+{{- if and (eq $db "postgres") .Values.database.postgres.existingSecret (or (not .Values.audit.hmacKey.existingSecret) (not .Values.audit.chainKey.existingSecret)) }}
+{{- fail "database.mode is postgres: set audit.hmacKey.existingSecret and audit.chainKey.existingSecret (every replica needs the same audit keys, and they must not live in the database)" }}
+{{- end }}
 {{- if not .Values.oidc.issuer }}
 {{- fail "oidc.issuer is required (your IdP's issuer URL)" }}
 {{- end }}

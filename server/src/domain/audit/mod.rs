@@ -49,6 +49,33 @@ pub fn spawn_retention(audit: AuditStore, retention: Duration) {
     });
 }
 
+/// Writes the chain's head to stdout every `every` as one JSON line
+/// (`{"audit_anchor": {...}}`): logs shipped elsewhere then hold anchors
+/// that no one with only database access can rewrite.
+pub fn spawn_anchors(audit: AuditStore, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match audit.head().await {
+                Ok((seq, link)) => {
+                    let line = serde_json::json!({"audit_anchor": {
+                        "cluster": audit.cluster(),
+                        "seq": seq,
+                        "link": link,
+                        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    }});
+                    println!("{line}");
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the audit head for an anchor"),
+            }
+        }
+    });
+}
+
 /// An event done by Strongroom itself (not on behalf of a user).
 pub fn system_event(cluster: &str, action: Action) -> AuditEvent {
     AuditEvent {
@@ -169,13 +196,62 @@ pub struct AuditRecord {
     pub event: AuditEvent,
     pub prev_hash: String,
     pub hash: String,
+    /// The event exactly as stored (its JSON text): what the hash covers, so
+    /// that a field added to events later does not break older records.
+    #[serde(skip)]
+    pub stored: String,
+}
+
+/// The key of the chain's HMACs. It is never stored in the database: who
+/// can write the database cannot recompute a link without it.
+#[derive(Clone)]
+pub struct ChainKey(Vec<u8>);
+
+impl ChainKey {
+    pub fn new(key: Vec<u8>) -> Self {
+        Self(key)
+    }
+}
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey([redacted])")
+    }
+}
+
+/// The prefix of keyed links (HMAC-SHA256 under the [`ChainKey`]).
+pub const KEYED: &str = "k1:";
+
+/// The link of a record: HMAC-SHA256 under the chain key over the previous
+/// link, the sequence number and the stored bytes of the event.
+pub fn keyed_chain_hash(key: &ChainKey, prev_hash: &str, seq: i64, stored: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes keys of any length");
+    mac.update(prev_hash.as_bytes());
+    mac.update(b"\n");
+    mac.update(seq.to_string().as_bytes());
+    mac.update(b"\n");
+    mac.update(stored.as_bytes());
+    format!("{KEYED}{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A MAC of the boundary a pruning leaves (the last pruned record's seq
+/// and link), so the first kept record's link can be checked against it.
+pub fn boundary_mac(key: &ChainKey, seq: i64, hash: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes keys of any length");
+    mac.update(b"boundary\n");
+    mac.update(seq.to_string().as_bytes());
+    mac.update(b"\n");
+    mac.update(hash.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The hash of the first record's predecessor.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hash that links a record: SHA-256 over the previous hash, the
-/// sequence number and the canonical JSON of the event.
+/// The unkeyed link of records written before the chain was keyed:
+/// SHA-256 over the previous hash, the sequence number and the event's JSON.
+/// Anyone can recompute it, so `verify` accepts it only for an explicitly
+/// allowed prefix of old records.
 pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
@@ -187,10 +263,14 @@ pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
 }
 
 /// Checks a sequence of records in order; returns the first broken link.
+/// Each link must be keyed under `key`, except records up to `unkeyed_until`
+/// (records from before the chain was keyed, when explicitly accepted).
 pub fn verify_chain<'a>(
     records: impl IntoIterator<Item = &'a AuditRecord>,
     mut prev: String,
     mut expect_seq: i64,
+    key: &ChainKey,
+    unkeyed_until: i64,
 ) -> Result<(i64, String), ChainError> {
     for r in records {
         if r.seq != expect_seq {
@@ -208,11 +288,20 @@ pub fn verify_chain<'a>(
                 problem: "its prev_hash does not match the previous record's hash".into(),
             });
         }
-        let computed = chain_hash(&r.prev_hash, r.seq, &r.event);
+        let computed = if r.hash.starts_with(KEYED) {
+            keyed_chain_hash(key, &r.prev_hash, r.seq, &r.stored)
+        } else if r.seq <= unkeyed_until {
+            chain_hash(&r.prev_hash, r.seq, &r.event)
+        } else {
+            return Err(ChainError {
+                seq: r.seq,
+                problem: "its link is not keyed (recomputed without the chain key?)".into(),
+            });
+        };
         if computed != r.hash {
             return Err(ChainError {
                 seq: r.seq,
-                problem: "its content does not match its hash (the record was changed)".into(),
+                problem: "its content does not match its hash (the record was changed, or the chain key differs)".into(),
             });
         }
         prev = r.hash.clone();
@@ -297,17 +386,23 @@ mod tests {
         }
     }
 
+    fn key() -> ChainKey {
+        ChainKey::new(b"chain-key".to_vec())
+    }
+
     fn chain(n: u32) -> Vec<AuditRecord> {
         let mut prev = GENESIS_HASH.to_string();
         (1..=n)
             .map(|i| {
                 let e = event(i);
-                let hash = chain_hash(&prev, i as i64, &e);
+                let stored = serde_json::to_string(&e).unwrap();
+                let hash = keyed_chain_hash(&key(), &prev, i as i64, &stored);
                 let r = AuditRecord {
                     seq: i as i64,
                     event: e,
                     prev_hash: prev.clone(),
                     hash: hash.clone(),
+                    stored,
                 };
                 prev = hash;
                 r
@@ -315,24 +410,54 @@ mod tests {
             .collect()
     }
 
+    fn verify(c: &[AuditRecord]) -> Result<(i64, String), ChainError> {
+        verify_chain(c, GENESIS_HASH.into(), 1, &key(), 0)
+    }
+
     #[test]
     fn an_intact_chain_verifies() {
-        let c = chain(5);
-        assert!(verify_chain(&c, GENESIS_HASH.into(), 1).is_ok());
+        assert!(verify(&chain(5)).is_ok());
     }
 
     #[test]
     fn a_changed_record_is_found() {
         let mut c = chain(5);
-        c[2].event.user = "oidc:mallory@example.com".into();
-        assert_eq!(verify_chain(&c, GENESIS_HASH.into(), 1).unwrap_err().seq, 3);
+        c[2].stored = c[2]
+            .stored
+            .replace("oidc:alice@example.com", "oidc:mallory@example.com");
+        assert_eq!(verify(&c).unwrap_err().seq, 3);
     }
 
     #[test]
     fn a_removed_record_is_found() {
         let mut c = chain(5);
         c.remove(1);
-        assert_eq!(verify_chain(&c, GENESIS_HASH.into(), 1).unwrap_err().seq, 3);
+        assert_eq!(verify(&c).unwrap_err().seq, 3);
+    }
+
+    #[test]
+    fn links_recomputed_without_the_key_are_found() {
+        // Unkeyed SHA-256 links, as anyone could recompute them.
+        let mut c = chain(3);
+        let mut prev = GENESIS_HASH.to_string();
+        for r in &mut c {
+            r.prev_hash = prev.clone();
+            r.hash = chain_hash(&prev, r.seq, &r.event);
+            prev = r.hash.clone();
+        }
+        assert_eq!(verify(&c).unwrap_err().seq, 1);
+        // Accepted only where old, unkeyed records are explicitly allowed.
+        assert!(verify_chain(&c, GENESIS_HASH.into(), 1, &key(), 3).is_ok());
+        // Keyed, but under a guessed key.
+        let other = ChainKey::new(b"guess".to_vec());
+        let mut prev = GENESIS_HASH.to_string();
+        for r in &mut c {
+            r.prev_hash = prev.clone();
+            r.hash = keyed_chain_hash(&other, &prev, r.seq, &r.stored);
+            prev = r.hash.clone();
+        }
+        assert_eq!(verify(&c).unwrap_err().seq, 1);
+        assert!(!format!("{other:?}").contains("guess"));
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl AuditScope {
 
     /// Commits the record with its outcome. Consumes the scope: one
     /// operation, one record.
-    pub async fn record(
+    pub(in crate::domain) async fn record(
         self,
         outcome: Outcome,
         status: Option<u16>,
@@ -152,7 +152,7 @@ impl AuditScope {
             .refusal(&self.username, std::time::Instant::now())
         {
             Decision::Count => {
-                tracing::warn!(user.name = %self.username, "refusal counted, not recorded: over the per-minute budget");
+                tracing::warn!(user.name = %self.username, secret.namespace = %self.namespace, secret.name = %self.secret, action = self.action.as_str(), "refusal counted, not recorded: over the per-minute budget");
                 return Ok(());
             }
             Decision::Record { unrecorded } if unrecorded > 0 => {
@@ -204,8 +204,9 @@ pub struct Audited<T> {
 }
 
 impl<T> Audited<T> {
-    /// Binds an answer to the receipt of its committed record.
-    pub fn new(receipt: Receipt, answer: T) -> Self {
+    /// Binds an answer to the receipt of its committed record (only the
+    /// domain's operations do).
+    pub(in crate::domain) fn new(receipt: Receipt, answer: T) -> Self {
         Self { receipt, answer }
     }
 

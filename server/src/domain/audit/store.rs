@@ -5,14 +5,14 @@
 //! refuses the request; the writes themselves (the group-commit writer task
 //! and the stdout line) are in the sibling `writer` module.
 
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::{
-    AuditEvent, AuditRecord, AuditSettings, ChainError, Fingerprinter, GENESIS_HASH, verify_chain,
+    AuditEvent, AuditRecord, AuditSettings, ChainError, ChainKey, Fingerprinter, GENESIS_HASH,
+    boundary_mac, verify_chain,
     writer::{Writer, write_stdout},
 };
 use crate::infra::db::Db;
@@ -52,7 +52,12 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS audit_records_secret ON audit_records (namespace, secret, seq)",
     "CREATE INDEX IF NOT EXISTS audit_records_user ON audit_records (username, seq)",
     "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+    // Where older versions kept the fingerprint key (now read once, to move
+    // it out of the database: see `legacy_fingerprint_key`).
     "CREATE TABLE IF NOT EXISTS audit_key (id INTEGER PRIMARY KEY, key TEXT NOT NULL)",
+    // Where the kept chain starts after pruning: the last pruned record's
+    // seq and link, MACed under the chain key.
+    "CREATE TABLE IF NOT EXISTS audit_boundary (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL)",
     // One row the preflight rewrites: proof that a write can be committed.
     "CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL)",
 ];
@@ -112,6 +117,8 @@ pub struct AuditStore {
     /// requests share one fsync. Each request still waits for its own
     /// record's commit.
     writer: Writer,
+    /// The key of the chain's links.
+    chain: ChainKey,
     /// How many refusals each user may have recorded individually.
     refusals: super::budget::RefusalBudget,
 }
@@ -122,12 +129,12 @@ impl AuditStore {
         &self.refusals
     }
 
-    /// Opens the trail: creates the tables, and the HMAC key when none is
-    /// configured (stored in the database so every replica shares it).
+    /// Opens the trail: creates the tables. The keys come from outside the
+    /// database (configuration, a file, a Kubernetes Secret).
     pub async fn open(
         db: Db,
         settings: AuditSettings,
-        configured_key: Option<String>,
+        keys: AuditKeys,
     ) -> Result<Self, sqlx::Error> {
         macro_rules! setup {
             ($pool:expr) => {{
@@ -138,30 +145,21 @@ impl AuditStore {
                     .bind(GENESIS_HASH)
                     .execute($pool)
                     .await?;
-                let mut fresh = [0u8; 32];
-                rand::rng().fill_bytes(&mut fresh);
-                sqlx::query("INSERT INTO audit_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-                    .bind(hex::encode(fresh))
-                    .execute($pool)
-                    .await?;
-                let stored: String = sqlx::query("SELECT key FROM audit_key WHERE id = 1").fetch_one($pool).await?.try_get("key")?;
-                stored
             }};
         }
-        let stored = match &db {
+        match &db {
             Db::Sqlite(p) => setup!(p),
             Db::Postgres(p) => setup!(p),
-        };
-        let key = match configured_key {
-            Some(k) => k.into_bytes(),
-            None => hex::decode(stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        };
+        }
+        let AuditKeys { fingerprint, chain } = keys;
+        let key = fingerprint;
         let write_lock = Arc::new(Mutex::new(()));
-        let writer = Writer::spawn(db.clone(), write_lock.clone());
+        let writer = Writer::spawn(db.clone(), write_lock.clone(), chain.clone());
         Ok(Self {
             db,
             settings,
             fingerprinter: Fingerprinter::new(key),
+            chain,
             write_lock,
             writer,
             refusals: Default::default(),
@@ -259,6 +257,7 @@ impl AuditStore {
             event: event.clone(),
             prev_hash: String::new(),
             hash: String::new(),
+            stored: String::new(),
         });
         if self.settings.stdout {
             let written = write_stdout(&record);
@@ -276,29 +275,53 @@ impl AuditStore {
         }
     }
 
-    /// Deletes records older than `cutoff` (RFC 3339) and records the
-    /// pruning itself as a new record, so the trail shows that it happened,
-    /// when, and how much went. This is the only delete path. `verify`
-    /// checks the chain from the oldest kept record on.
+    /// Deletes the records older than `cutoff` (RFC 3339), by sequence
+    /// number: every record up to the newest one older than the cutoff. The
+    /// boundary (that record's seq and link) is kept, MACed, so `verify`
+    /// can check where the kept chain starts, and the pruning is itself a
+    /// new record naming the boundary. This is the only delete path.
     pub async fn prune(&self, cutoff: &str, event: super::AuditEvent) -> Result<u64, AuditError> {
-        let sql = "DELETE FROM audit_records WHERE time < $1";
-        let deleted = {
+        let last = "SELECT seq, hash FROM audit_records WHERE seq = (SELECT MAX(seq) FROM audit_records WHERE time < $1)";
+        let (boundary, deleted) = {
             let _guard = self.write_lock.lock().await;
+            macro_rules! prune {
+                ($pool:expr) => {{
+                    let mut tx = $pool.begin().await?;
+                    let row: Option<(i64, String)> = sqlx::query_as(last)
+                        .bind(cutoff)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let mut deleted = 0;
+                    if let Some((seq, hash)) = &row {
+                        deleted = sqlx::query("DELETE FROM audit_records WHERE seq <= $1")
+                            .bind(*seq)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        sqlx::query("INSERT INTO audit_boundary (id, seq, hash, mac) VALUES (1, $1, $2, $3)
+                                     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac")
+                            .bind(*seq)
+                            .bind(hash)
+                            .bind(boundary_mac(&self.chain, *seq, hash))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    (row, deleted)
+                }};
+            }
             match &self.db {
-                Db::Sqlite(p) => sqlx::query(sql)
-                    .bind(cutoff)
-                    .execute(p)
-                    .await?
-                    .rows_affected(),
-                Db::Postgres(p) => sqlx::query(sql)
-                    .bind(cutoff)
-                    .execute(p)
-                    .await?
-                    .rows_affected(),
+                Db::Sqlite(p) => prune!(p),
+                Db::Postgres(p) => prune!(p),
             }
         };
         let mut event = event;
-        event.reason = Some(format!("pruned {deleted} records older than {cutoff}"));
+        event.reason = Some(match boundary {
+            Some((seq, hash)) => format!(
+                "pruned {deleted} records older than {cutoff}: up to record {seq} (link {hash})"
+            ),
+            None => format!("pruned nothing: no record is older than {cutoff}"),
+        });
         self.append(event).await?;
         Ok(deleted)
     }
@@ -345,28 +368,51 @@ impl AuditStore {
         })
     }
 
-    /// Verifies the whole chain, oldest first; returns the number of records.
-    pub async fn verify(&self) -> Result<Result<i64, ChainError>, AuditError> {
+    /// Verifies the whole chain, oldest first; returns the number of
+    /// records. Removal is found at both ends: the oldest kept record must
+    /// follow the genesis or the MACed pruning boundary, and the newest must
+    /// be the chain's head. Records up to `unkeyed_until` may carry unkeyed
+    /// links (written before the chain was keyed).
+    pub async fn verify(&self, unkeyed_until: i64) -> Result<Result<i64, ChainError>, AuditError> {
         let mut prev = GENESIS_HASH.to_string();
         let mut next_seq = 1i64;
-        // After pruning, the chain continues from the oldest kept record.
         let first =
             "SELECT seq, event, prev_hash, hash FROM audit_records ORDER BY seq ASC LIMIT 1";
-        let first: Vec<AuditRecord> = match &self.db {
-            Db::Sqlite(p) => sqlx::query(first)
-                .fetch_all(p)
-                .await?
-                .into_iter()
-                .map(row_to_record)
-                .collect::<Result<_, _>>()?,
-            Db::Postgres(p) => sqlx::query(first)
-                .fetch_all(p)
-                .await?
-                .into_iter()
-                .map(row_to_record)
-                .collect::<Result<_, _>>()?,
+        let boundary = "SELECT seq, hash, mac FROM audit_boundary WHERE id = 1";
+        let head = "SELECT seq, hash FROM audit_head WHERE id = 1";
+        macro_rules! ends {
+            ($pool:expr) => {{
+                let first: Option<AuditRecord> = sqlx::query(first)
+                    .fetch_optional($pool)
+                    .await?
+                    .map(row_to_record)
+                    .transpose()?;
+                let boundary: Option<(i64, String, String)> =
+                    sqlx::query_as(boundary).fetch_optional($pool).await?;
+                let head: (i64, String) = sqlx::query_as(head).fetch_one($pool).await?;
+                (first, boundary, head)
+            }};
+        }
+        let (first, boundary, head) = match &self.db {
+            Db::Sqlite(p) => ends!(p),
+            Db::Postgres(p) => ends!(p),
         };
-        if let Some(r) = first.first() {
+        if let Some(r) = &first
+            && r.seq != 1
+        {
+            // Records before it were pruned: it must start from the boundary
+            // the last pruning recorded (and MACed).
+            let sound = boundary.as_ref().is_some_and(|(seq, hash, mac)| {
+                *seq == r.seq - 1
+                    && *hash == r.prev_hash
+                    && *mac == boundary_mac(&self.chain, *seq, hash)
+            });
+            if !sound {
+                return Ok(Err(ChainError {
+                    seq: r.seq,
+                    problem: "the oldest record does not follow the recorded pruning boundary (records were removed from the start)".into(),
+                }));
+            }
             prev = r.prev_hash.clone();
             next_seq = r.seq;
         }
@@ -389,9 +435,21 @@ impl AuditStore {
                     .collect::<Result<_, _>>()?,
             };
             if batch.is_empty() {
-                return Ok(Ok(next_seq - 1));
+                let last = next_seq - 1;
+                // The newest record is the head: nothing was cut off the end.
+                if head.0 != last || (last > 0 && head.1 != prev) {
+                    return Ok(Err(ChainError {
+                        seq: head.0,
+                        problem: format!(
+                            "the chain ends at record {last} but its head is record {} (records were removed from the end)",
+                            head.0
+                        ),
+                    }));
+                }
+                let kept = first.as_ref().map_or(0, |f| last - f.seq + 1);
+                return Ok(Ok(kept));
             }
-            match verify_chain(&batch, prev, next_seq) {
+            match verify_chain(&batch, prev, next_seq, &self.chain, unkeyed_until) {
                 Ok((seq, hash)) => {
                     next_seq = seq;
                     prev = hash;
@@ -400,7 +458,67 @@ impl AuditStore {
             }
         }
     }
+
+    /// The link of record `seq`, if it is kept.
+    pub async fn link_at(&self, seq: i64) -> Result<Option<String>, AuditError> {
+        let sql = "SELECT hash FROM audit_records WHERE seq = $1";
+        let row: Option<(String,)> = match &self.db {
+            Db::Sqlite(p) => sqlx::query_as(sql).bind(seq).fetch_optional(p).await?,
+            Db::Postgres(p) => sqlx::query_as(sql).bind(seq).fetch_optional(p).await?,
+        };
+        Ok(row.map(|(h,)| h))
+    }
+
+    /// The chain's head: the newest record's seq and link.
+    pub async fn head(&self) -> Result<(i64, String), AuditError> {
+        let sql = "SELECT seq, hash FROM audit_head WHERE id = 1";
+        Ok(match &self.db {
+            Db::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await?,
+            Db::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await?,
+        })
+    }
 }
+
+/// The audit trail's two keys, neither stored in the database.
+pub struct AuditKeys {
+    /// The key of the values' fingerprints.
+    pub fingerprint: Vec<u8>,
+    /// The key of the chain's links.
+    pub chain: ChainKey,
+}
+
+/// The fingerprint key older versions kept in the database, if any: read
+/// once so it can move to where keys belong (and fingerprints stay
+/// comparable across the upgrade), then deleted from the database.
+pub async fn take_legacy_fingerprint_key(db: &Db) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let sql = "SELECT key FROM audit_key WHERE id = 1";
+    macro_rules! take {
+        ($pool:expr) => {{
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS audit_key (id INTEGER PRIMARY KEY, key TEXT NOT NULL)",
+            )
+            .execute($pool)
+            .await?;
+            let key: Option<(String,)> = sqlx::query_as(sql).fetch_optional($pool).await?;
+            key
+        }};
+    }
+    let key = match db {
+        Db::Sqlite(p) => take!(p),
+        Db::Postgres(p) => take!(p),
+    };
+    Ok(key.and_then(|(k,)| hex::decode(k).ok()))
+}
+
+/// Deletes the legacy fingerprint key once it lives elsewhere.
+pub async fn forget_legacy_fingerprint_key(db: &Db) -> Result<(), sqlx::Error> {
+    let sql = "DELETE FROM audit_key WHERE id = 1";
+    match db {
+        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
+        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
+    }
+}
+
 fn row_to_record<R: Row>(row: R) -> Result<AuditRecord, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -413,5 +531,6 @@ where
         event: serde_json::from_str(&event).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
+        stored: event,
     })
 }

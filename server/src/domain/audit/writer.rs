@@ -11,7 +11,7 @@ use std::{io::Write as _, sync::Arc};
 use sqlx::Row;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{AuditEvent, AuditRecord, chain_hash};
+use super::{AuditEvent, AuditRecord, ChainKey, keyed_chain_hash};
 use crate::infra::db::Db;
 
 /// The most records one transaction commits together.
@@ -33,9 +33,9 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the writer task on `db`. `lock` is the one that serialises
     /// this replica's writes to the chain; the task takes it per batch.
-    pub(super) fn spawn(db: Db, lock: Arc<Mutex<()>>) -> Self {
+    pub(super) fn spawn(db: Db, lock: Arc<Mutex<()>>, key: ChainKey) -> Self {
         let (queue, pending) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(db, lock, pending));
+        tokio::spawn(write_batches(db, lock, key, pending));
         Self { queue }
     }
 
@@ -73,13 +73,18 @@ fn outcome_str(o: super::Outcome) -> &'static str {
 /// The writer task: takes every record waiting (up to [`MAX_BATCH`]),
 /// commits them in one transaction, then answers each. A failed commit fails
 /// every record of its batch; none of them is answered as written.
-async fn write_batches(db: Db, lock: Arc<Mutex<()>>, mut queue: mpsc::Receiver<Pending>) {
+async fn write_batches(
+    db: Db,
+    lock: Arc<Mutex<()>>,
+    key: ChainKey,
+    mut queue: mpsc::Receiver<Pending>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let result = {
             let _guard = lock.lock().await;
             let events: Vec<&AuditEvent> = batch.iter().map(|p| &p.event).collect();
-            write_batch(&db, &events).await
+            write_batch(&db, &key, &events).await
         };
         match result {
             Ok(records) => {
@@ -98,7 +103,11 @@ async fn write_batches(db: Db, lock: Arc<Mutex<()>>, mut queue: mpsc::Receiver<P
 }
 
 /// Appends `events` to the chain in one transaction, in order.
-async fn write_batch(db: &Db, events: &[&AuditEvent]) -> Result<Vec<AuditRecord>, sqlx::Error> {
+async fn write_batch(
+    db: &Db,
+    key: &ChainKey,
+    events: &[&AuditEvent],
+) -> Result<Vec<AuditRecord>, sqlx::Error> {
     macro_rules! insert_all {
         ($conn:expr, $head_sql:expr) => {{
             let head = sqlx::query($head_sql).fetch_one(&mut *$conn).await?;
@@ -107,8 +116,9 @@ async fn write_batch(db: &Db, events: &[&AuditEvent]) -> Result<Vec<AuditRecord>
             let mut records = Vec::with_capacity(events.len());
             for event in events {
                 seq += 1;
-                let hash = chain_hash(&prev_hash, seq, event);
+                // The link covers the bytes as stored, under the chain key.
                 let json = serde_json::to_string(event).expect("events serialize");
+                let hash = keyed_chain_hash(key, &prev_hash, seq, &json);
                 sqlx::query(
                     "INSERT INTO audit_records (seq, id, time, username, namespace, secret, action, outcome, event, prev_hash, hash)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -126,7 +136,7 @@ async fn write_batch(db: &Db, events: &[&AuditEvent]) -> Result<Vec<AuditRecord>
                 .bind(&hash)
                 .execute(&mut *$conn)
                 .await?;
-                records.push(AuditRecord { seq, event: (*event).clone(), prev_hash: prev_hash.clone(), hash: hash.clone() });
+                records.push(AuditRecord { seq, event: (*event).clone(), prev_hash: prev_hash.clone(), hash: hash.clone(), stored: json });
                 prev_hash = hash;
             }
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")

@@ -11,7 +11,7 @@ use strongroom_app::{
 use super::{
     SecretsError,
     build::check_metadata,
-    check_path, decode_b64, unrecorded,
+    check_path, decode_b64, record_change, unrecorded,
     view::{HIDDEN_ANNOTATIONS, describe},
 };
 use crate::{
@@ -46,6 +46,14 @@ pub async fn update(
     for (i, k) in req.set.iter().map(|e| &e.key).enumerate() {
         rules::check_key(k).map_err(|m| SecretsError::invalid(format!("set.{i}.key"), m))?;
     }
+    // Decoded before Kubernetes is asked: a bad value is refused without a
+    // read of the secret.
+    let set_values = req
+        .set
+        .iter()
+        .enumerate()
+        .map(|(i, e)| decode_b64(&format!("set.{i}.value"), &e.value))
+        .collect::<Result<Vec<_>, _>>()?;
     // Keys to remove go into the record too: real key names, boundedly many.
     if req.remove.len() > MAX_REMOVED_KEYS {
         return Err(SecretsError::invalid(
@@ -94,11 +102,8 @@ pub async fn update(
     for k in &req.remove {
         data.remove(k);
     }
-    for (i, e) in req.set.iter().enumerate() {
-        data.insert(
-            e.key.clone(),
-            ByteString(decode_b64(&format!("set.{i}.value"), &e.value)?),
-        );
+    for (e, value) in req.set.iter().zip(set_values) {
+        data.insert(e.key.clone(), ByteString(value));
     }
     let entries: Vec<(String, Vec<u8>)> =
         data.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
@@ -119,20 +124,21 @@ pub async fn update(
     // The resourceVersion we checked stays in metadata: the API server
     // refuses the write (409) if anything changed in between.
     let result = api.replace(name, &secret).await;
-    let (outcome, status) = Outcome::of(&result, 200);
+    let recorded = record_change(scope, &result, 200).await;
     let result = result.map_err(failure);
-    let receipt = match scope.record(outcome, status, vec![]).await {
+    let receipt = match recorded {
         Ok(r) => r,
         Err(e) => {
             return Err(unrecorded(
                 &result,
-                || format!("change to secret {name}"),
+                || format!("change to secret {name} was made"),
                 &audit_id,
                 e,
             ));
         }
     };
     let updated = result?;
+    let receipt = receipt.expect("a change Kubernetes made is recorded in full");
     tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, keys = ?changed_keys, "updated");
     Ok(Audited::new(receipt, describe(ns, updated)))
 }
@@ -170,10 +176,10 @@ pub async fn delete(
     let kube = kube.with_audit_id(&audit_id);
     let user = kube.user().username.clone();
     let result = kube.secrets(ns).delete(name, resource_version).await;
-    let (outcome, status) = Outcome::of(&result, 200);
+    let recorded = record_change(scope, &result, 200).await;
     let result = result
         .map_err(|e| KubeFailure::new(e, &user, "delete", format!("secret {name}"), Some(ns)));
-    let receipt = match scope.record(outcome, status, vec![]).await {
+    let receipt = match recorded {
         Ok(r) => r,
         Err(e) => {
             return Err(unrecorded(
@@ -185,6 +191,7 @@ pub async fn delete(
         }
     };
     result?;
+    let receipt = receipt.expect("a change Kubernetes made is recorded in full");
     tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, "deleted");
     Ok(Audited::new(
         receipt,

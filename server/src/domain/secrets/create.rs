@@ -12,13 +12,13 @@ use strongroom_app::{
 use super::{
     SecretsError,
     build::{build, check_metadata},
-    check_path, unrecorded,
+    check_path, record_change, unrecorded,
     view::describe,
 };
 use crate::{
     domain::{
         KubeFailure,
-        audit::{AuditScope, Audited, Outcome},
+        audit::{AuditScope, Audited},
     },
     infra::cluster::UserKube,
 };
@@ -58,11 +58,11 @@ pub async fn create(
         ..Default::default()
     };
     let result = kube.secrets(ns).create(&secret).await;
-    let (outcome, status) = Outcome::of(&result, 201);
+    let recorded = record_change(scope, &result, 201).await;
     let result = result.map_err(|e| {
         KubeFailure::new(e, &user, "create", format!("secret {}", req.name), Some(ns))
     });
-    let receipt = match scope.record(outcome, status, vec![]).await {
+    let receipt = match recorded {
         Ok(r) => r,
         Err(e) => {
             return Err(unrecorded(
@@ -74,6 +74,7 @@ pub async fn create(
         }
     };
     let created = result?;
+    let receipt = receipt.expect("a change Kubernetes made is recorded in full");
     tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %req.name, "created");
     Ok(Audited::new(receipt, describe(ns, created)))
 }

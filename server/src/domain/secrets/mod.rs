@@ -18,7 +18,10 @@ pub mod view;
 
 use base64::Engine;
 
-use crate::domain::{KubeFailure, audit::AuditError};
+use crate::domain::{
+    KubeFailure,
+    audit::{AuditError, AuditScope, Outcome},
+};
 
 /// How a secret operation can fail. Messages are for the person; none
 /// carries a value.
@@ -97,20 +100,45 @@ fn decode_b64(field: &str, value: &str) -> Result<Vec<u8>, SecretsError> {
         .map_err(|_| SecretsError::invalid(field, "the value is not valid base64"))
 }
 
-/// What a change's record failing means: before the change, nothing
-/// happened; after a change that Kubernetes made, say exactly that.
+/// What a change's record failing means: after a refusal Kubernetes
+/// answered (4xx), nothing happened; after a change Kubernetes made, say
+/// exactly that; when Kubernetes' answer never came (or was a 5xx), the
+/// change may have been made, so say that.
 fn unrecorded<T>(
     result: &Result<T, KubeFailure>,
     change: impl FnOnce() -> String,
     audit_id: &str,
     source: AuditError,
 ) -> SecretsError {
-    match result {
-        Ok(_) => SecretsError::NotRecorded {
-            change: change(),
-            audit_id: audit_id.to_string(),
-            source,
+    let definitely_refused =
+        matches!(result, Err(f) if f.source.status().is_some_and(|s| (400..500).contains(&s)));
+    if definitely_refused {
+        return SecretsError::AuditUnavailable(source);
+    }
+    let change = change();
+    SecretsError::NotRecorded {
+        change: if result.is_ok() {
+            change
+        } else {
+            format!("{change} (possibly: Kubernetes did not say)")
         },
-        Err(_) => SecretsError::AuditUnavailable(source),
+        audit_id: audit_id.to_string(),
+        source,
+    }
+}
+
+/// Records a change's outcome: a refusal Kubernetes answered (4xx) goes
+/// through the per-user refusal budget (and lists a bounded number of
+/// keys); anything that may have changed the secret is recorded in full.
+async fn record_change<T>(
+    scope: AuditScope,
+    result: &Result<T, crate::infra::cluster::KubeError>,
+    ok_status: u16,
+) -> Result<Option<crate::domain::audit::Receipt>, AuditError> {
+    let (outcome, status) = Outcome::of(result, ok_status);
+    if matches!(status, Some(400..=499)) {
+        scope.record_refusal(outcome, status).await.map(|()| None)
+    } else {
+        scope.record(outcome, status, vec![]).await.map(Some)
     }
 }
