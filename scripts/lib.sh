@@ -171,6 +171,8 @@ stop_pidfile() {
 # The test instance of the stack (scripts/test, scripts/bench): its own state
 # and ports, so it can run while scripts/dev is up.
 test_stack_settings() {
+  # The test IdP lets tests change accounts mid-session (PUT /test/accounts/..).
+  export OIDC_TEST_ADMIN=1
   export STRONGROOM_STACK_DIR=${STRONGROOM_TEST_STACK_DIR:-$CACHE/test-stack}
   export STRONGROOM_ETCD_PORT=${STRONGROOM_TEST_ETCD_PORT:-22379}
   export STRONGROOM_APISERVER_PORT=${STRONGROOM_TEST_APISERVER_PORT:-26443}

@@ -80,6 +80,8 @@ const USERS = {
     email: 'mallory@example.com',
     groups: ['system:masters', 'team-a-viewers'],
   },
+  // Like alice, for the tests that change an account mid-session.
+  frank: { name: 'Frank Fischer', email: 'frank@example.com', groups: ['team-a-editors'] },
   // Hostile accounts for the tests: each claims an identity it must not get.
   // Alice's address, never verified (registered by someone else).
   mallet: {
@@ -111,7 +113,7 @@ const USERS = {
 };
 
 function findAccount(_ctx, accountId) {
-  if (typeof accountId !== 'string' || !Object.hasOwn(USERS, accountId)) {
+  if (typeof accountId !== 'string' || !Object.hasOwn(USERS, accountId) || USERS[accountId].disabled) {
     return undefined;
   }
   const user = USERS[accountId];
@@ -257,7 +259,7 @@ const provider = new Provider(ISSUER, {
       // oidc-provider accepts client_secret_post as well for a client
       // registered with client_secret_basic (and the other way round).
       token_endpoint_auth_method: 'client_secret_basic',
-      grant_types: ['authorization_code'],
+      grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: REDIRECT_URIS,
       post_logout_redirect_uris: POST_LOGOUT_REDIRECT_URIS,
@@ -280,6 +282,9 @@ const provider = new Provider(ISSUER, {
   // token too, not only into the userinfo response.
   conformIdTokenClaims: false,
   findAccount,
+  // Refresh tokens for clients allowed the grant (Strongroom re-validates
+  // sessions with them once the access token has expired).
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   interactions: { policy: interactionPolicyWithKnownAccounts() },
   jwks: loadOrCreateJwks(JWKS_FILE),
   cookies: {
@@ -320,6 +325,30 @@ const provider = new Provider(ISSUER, {
 provider.on('server_error', (_ctx, error) => {
   console.error('oidc-provider server_error:', error);
 });
+
+// Tests only (OIDC_TEST_ADMIN=1, set by scripts/test): change an account
+// while its sessions live, as an administrator would at a real IdP.
+//   PUT /test/accounts/<login> {"groups": [...], "disabled": true|false}
+if (env('OIDC_TEST_ADMIN', '') === '1') {
+  provider.use(async (ctx, next) => {
+    const match = /^\/test\/accounts\/([a-z]+)$/.exec(ctx.path);
+    if (!match || ctx.method !== 'PUT') {
+      return next();
+    }
+    const user = Object.hasOwn(USERS, match[1]) ? USERS[match[1]] : undefined;
+    if (!user) {
+      ctx.status = 404;
+      return undefined;
+    }
+    let body = '';
+    for await (const chunk of ctx.req) body += chunk;
+    const change = JSON.parse(body || '{}');
+    if (Array.isArray(change.groups)) user.groups = change.groups.map(String);
+    if (typeof change.disabled === 'boolean') user.disabled = change.disabled;
+    ctx.status = 204;
+    return undefined;
+  });
+}
 
 const server = createServer(provider.callback());
 

@@ -167,6 +167,13 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_SESSION_MAX_LIFETIME", default_value = "12h", value_parser = humantime::parse_duration)]
     pub session_max_lifetime: Duration,
 
+    /// How often a session's identity is checked again at the IdP (its
+    /// userinfo endpoint; the refresh token when the access token expired):
+    /// group changes apply, and a user the IdP refuses is signed out. `0s`
+    /// turns it off. While the IdP is unreachable, sessions go on.
+    #[arg(long, env = "STRONGROOM_IDENTITY_REVALIDATE_EVERY", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub identity_revalidate_every: Duration,
+
     /// Members of this group (as Kubernetes sees it, with prefix) may read the whole audit trail.
     #[arg(
         long,

@@ -653,3 +653,49 @@ async fn a_change_is_never_followed_by_a_session_save_that_could_fail_it() {
     let _ = common::kubectl(&["delete", "secret", &name, "-n", "team-a"]);
     server.stop();
 }
+
+/// Changes an account at the test IdP, as an administrator would.
+async fn idp_account(login: &str, change: Value) {
+    let issuer = Stack::get().oidc_issuer();
+    let r = reqwest::Client::new()
+        .put(format!("{issuer}/test/accounts/{login}"))
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "the test IdP changes {login}");
+}
+
+#[tokio::test]
+async fn a_group_removed_or_a_user_disabled_at_the_idp_takes_effect_within_the_interval() {
+    let server = TestServer::start(&["--identity-revalidate-every", "1s"]).await;
+    let c = client();
+    sign_in(&c, &server.url, "frank", "/").await;
+    let list = || {
+        let c = c.clone();
+        let url = format!("{}/api/v1/namespaces/team-a/secrets", server.url);
+        async move { c.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(list().await, 200, "frank edits team-a");
+    // Off-boarding: frank leaves team-a-editors at the IdP.
+    idp_account("frank", serde_json::json!({"groups": []})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert_eq!(list().await, 403, "the group is gone after the interval");
+    let (status, who) = me(&c, &server.url).await;
+    assert_eq!(status, 200);
+    assert_eq!(who["groups"], serde_json::json!([]));
+    // Disabled at the IdP: signed out.
+    idp_account("frank", serde_json::json!({"disabled": true})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert_eq!(
+        me(&c, &server.url).await.0,
+        401,
+        "the IdP no longer accepts frank"
+    );
+    idp_account(
+        "frank",
+        serde_json::json!({"groups": ["team-a-editors"], "disabled": false}),
+    )
+    .await;
+    server.stop();
+}

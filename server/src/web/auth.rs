@@ -128,6 +128,8 @@ async fn callback(
         signed_in_at: chrono::Utc::now().timestamp(),
         touched_at: chrono::Utc::now().timestamp(),
         mapping: state.identity.fingerprint(),
+        validated_at: chrono::Utc::now().timestamp(),
+        tokens: verified.tokens,
     };
     let saved = async {
         session.insert(USER_KEY, &stored).await?;

@@ -153,6 +153,7 @@ pub async fn require_page_login(
         state.config.session_idle_timeout,
         &state.identity.fingerprint(),
         true,
+        Some(&state.revalidator()),
     )
     .await
     {

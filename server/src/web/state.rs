@@ -37,6 +37,17 @@ pub struct Inner {
     pub reveal_limit: Option<RevealLimit>,
 }
 
+impl Inner {
+    /// How sessions are checked again at the IdP.
+    pub fn revalidator(&self) -> crate::domain::auth::session::Revalidator<'_> {
+        crate::domain::auth::session::Revalidator {
+            oidc: &self.oidc,
+            mapping: &self.identity,
+            every: self.config.identity_revalidate_every,
+        }
+    }
+}
+
 impl Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {

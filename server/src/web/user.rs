@@ -32,6 +32,7 @@ where
                 parts.method,
                 axum::http::Method::GET | axum::http::Method::HEAD
             ),
+            Some(&app.revalidator()),
         )
         .await?
         .ok_or(AppError::Unauthenticated)

@@ -106,7 +106,7 @@ const RESERVED: &str = "system:";
 
 /// The version of the mapping rules themselves: raised when a fix changes
 /// who may sign in as whom, so sessions from before the fix end.
-const RULES_VERSION: u32 = 2;
+const RULES_VERSION: u32 = 3;
 
 impl IdentityMapping {
     /// A fingerprint of these rules (and of [`RULES_VERSION`]): sessions

@@ -10,9 +10,9 @@ use std::{
 use base64::Engine;
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
-    TokenResponse,
+    EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
+    RedirectUrl, Scope, TokenResponse,
     core::{CoreClient, CoreIdToken, CoreResponseType},
 };
 use serde::{Deserialize, Serialize};
@@ -68,13 +68,46 @@ pub struct PendingLogin {
 pub struct VerifiedLogin {
     /// The verified claims of the ID token.
     pub claims: Map<String, Value>,
-    /// The raw ID token, kept for the logout hint.
-    pub id_token: String,
+    /// What re-validates the identity later at the IdP.
+    pub tokens: IdpTokens,
+}
+
+/// The tokens that let Strongroom ask the IdP, later, whether it still
+/// accepts the user and with which claims (the userinfo endpoint, and the
+/// refresh token when the access token has expired). `Debug` hides them.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdpTokens {
+    pub access: Option<String>,
+    pub refresh: Option<String>,
+}
+
+impl std::fmt::Debug for IdpTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdpTokens")
+            .field("access", &self.access.as_ref().map(|_| "[redacted]"))
+            .field("refresh", &self.refresh.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// What the IdP says of a signed-in user now.
+#[derive(Debug)]
+pub enum Revalidation {
+    /// It accepts them; these are their claims now (and maybe new tokens).
+    Accepted {
+        claims: Map<String, Value>,
+        tokens: IdpTokens,
+    },
+    /// It no longer accepts them (token revoked, account disabled).
+    Refused(String),
+    /// It could not be asked (down, no userinfo endpoint).
+    Unknown(String),
 }
 
 struct Provider {
     client: Client,
     end_session: Option<Url>,
+    userinfo: Option<Url>,
     fetched: Instant,
 }
 
@@ -142,6 +175,7 @@ impl Oidc {
         let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
             .await
             .map_err(|e| self.unreachable(error_chain(&e)))?;
+        let userinfo = metadata.userinfo_endpoint().map(|u| u.url().clone());
         let end_session = metadata
             .additional_metadata()
             .end_session_endpoint
@@ -156,6 +190,7 @@ impl Oidc {
         let provider = Arc::new(Provider {
             client,
             end_session,
+            userinfo,
             fetched: Instant::now(),
         });
         *self.provider.write().await = Some(provider.clone());
@@ -225,8 +260,93 @@ impl Oidc {
         }
         Ok(VerifiedLogin {
             claims: verified_payload(id_token)?,
-            id_token: id_token.to_string(),
+            tokens: IdpTokens {
+                access: Some(response.access_token().secret().clone()),
+                refresh: response.refresh_token().map(|t| t.secret().clone()),
+            },
         })
+    }
+
+    /// Asks the IdP whether it still accepts the user of `tokens`, and with
+    /// which claims: the userinfo endpoint with the access token, and when
+    /// that has expired, the refresh token first. The answer's `sub` must be
+    /// `subject` (the ID token's), as OpenID Connect requires.
+    pub async fn revalidate(&self, tokens: &IdpTokens, subject: Option<&str>) -> Revalidation {
+        let provider = match self.provider(false).await {
+            Ok(p) => p,
+            Err(e) => return Revalidation::Unknown(e.to_string()),
+        };
+        let Some(userinfo) = provider.userinfo.clone() else {
+            return Revalidation::Unknown("the IdP has no userinfo endpoint".into());
+        };
+        let mut tokens = tokens.clone();
+        for attempt in 0..2 {
+            if let Some(access) = &tokens.access {
+                match self.userinfo(&userinfo, access).await {
+                    Ok(claims) => {
+                        let sub = claims.get("sub").and_then(Value::as_str);
+                        if subject.is_some() && sub != subject {
+                            return Revalidation::Refused("userinfo names another subject".into());
+                        }
+                        return Revalidation::Accepted { claims, tokens };
+                    }
+                    Err(UserinfoError::Rejected(why))
+                        if attempt == 0 && tokens.refresh.is_some() =>
+                    {
+                        tracing::debug!(reason = %why, "access token refused; refreshing");
+                    }
+                    Err(UserinfoError::Rejected(why)) => return Revalidation::Refused(why),
+                    Err(UserinfoError::Unreachable(why)) => return Revalidation::Unknown(why),
+                }
+            }
+            let Some(refresh) = tokens.refresh.clone() else {
+                return Revalidation::Refused("no token left to ask the IdP with".into());
+            };
+            let refresh = openidconnect::RefreshToken::new(refresh);
+            let request = match provider.client.exchange_refresh_token(&refresh) {
+                Ok(r) => r,
+                Err(e) => return Revalidation::Unknown(e.to_string()),
+            };
+            match request.request_async(&self.http).await {
+                Ok(fresh) => {
+                    tokens.access = Some(fresh.access_token().secret().clone());
+                    if let Some(r) = fresh.refresh_token() {
+                        tokens.refresh = Some(r.secret().clone());
+                    }
+                }
+                Err(openidconnect::RequestTokenError::Request(inner)) => {
+                    return Revalidation::Unknown(error_chain(&inner));
+                }
+                Err(other) => return Revalidation::Refused(error_chain(&other)),
+            }
+        }
+        Revalidation::Refused("the IdP refused the refreshed token".into())
+    }
+
+    async fn userinfo(&self, url: &Url, access: &str) -> Result<Map<String, Value>, UserinfoError> {
+        let answer = self
+            .http
+            .get(url.clone())
+            .bearer_auth(access)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| UserinfoError::Unreachable(error_chain(&e)))?;
+        let status = answer.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(UserinfoError::Rejected(format!(
+                "userinfo answered {status}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(UserinfoError::Unreachable(format!(
+                "userinfo answered {status}"
+            )));
+        }
+        answer
+            .json()
+            .await
+            .map_err(|e| UserinfoError::Unreachable(format!("userinfo is not JSON: {e}")))
     }
 
     /// Where to send the browser to end the IdP session too, if the IdP
@@ -269,6 +389,11 @@ fn verified_payload(token: &CoreIdToken) -> Result<Map<String, Value>, OidcError
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+enum UserinfoError {
+    Rejected(String),
+    Unreachable(String),
 }
 
 /// An error with its causes, on one line.

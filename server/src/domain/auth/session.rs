@@ -11,7 +11,11 @@ use tower_sessions::{
     session_store,
 };
 
-use super::CurrentUser;
+use super::{
+    CurrentUser,
+    identity::IdentityMapping,
+    oidc::{IdpTokens, Oidc, Revalidation},
+};
 use crate::infra::db::Db;
 
 /// The session store failed.
@@ -40,6 +44,21 @@ pub struct SessionUser {
     /// keeping an identity the current rules would refuse.
     #[serde(default)]
     pub mapping: String,
+    /// Unix seconds of the last time the IdP confirmed the identity.
+    #[serde(default)]
+    pub validated_at: i64,
+    /// What asks the IdP again (`Debug` hides them).
+    #[serde(default)]
+    pub tokens: IdpTokens,
+}
+
+/// How a session's identity is checked again at the IdP: every `every`,
+/// the claims the IdP gives now are mapped with the same rules, so a
+/// removed group is gone within that time and a refused user is signed out.
+pub struct Revalidator<'a> {
+    pub oidc: &'a Oidc,
+    pub mapping: &'a IdentityMapping,
+    pub every: Duration,
 }
 
 /// The signed-in user of a session, or `None`. A session past its absolute
@@ -59,6 +78,7 @@ pub async fn current_user(
     idle_timeout: Duration,
     mapping: &str,
     renew: bool,
+    revalidator: Option<&Revalidator<'_>>,
 ) -> Result<Option<CurrentUser>, SessionError> {
     let stored: Option<SessionUser> = session.get(USER_KEY).await?;
     let Some(stored) = stored else {
@@ -75,6 +95,55 @@ pub async fn current_user(
         return Ok(None);
     }
     let now = chrono::Utc::now().timestamp();
+    let mut stored = stored;
+    if let Some(rv) = revalidator
+        && !rv.every.is_zero()
+        && now - stored.validated_at.max(stored.signed_in_at) >= rv.every.as_secs() as i64
+    {
+        match rv
+            .oidc
+            .revalidate(&stored.tokens, stored.user.uid.as_deref())
+            .await
+        {
+            Revalidation::Accepted { claims, tokens } => match rv.mapping.map(&claims) {
+                Ok(identity) if identity.username == stored.user.username => {
+                    if identity.groups != stored.user.groups {
+                        tracing::info!(user.name = %identity.username, before = ?stored.user.groups, now = ?identity.groups, "groups changed at the IdP");
+                    }
+                    stored.user.groups = identity.groups;
+                    stored.tokens = tokens;
+                    stored.validated_at = now;
+                    // Only reads save the session (see above); a change
+                    // uses the fresh groups for itself and asks again next time.
+                    if renew {
+                        stored.touched_at = now;
+                        session.insert(USER_KEY, &stored).await?;
+                    }
+                    return Ok(Some(stored.user));
+                }
+                Ok(_) => {
+                    tracing::warn!(user.name = %stored.user.username, "session ended: the IdP now names someone else");
+                    session.flush().await?;
+                    return Ok(None);
+                }
+                Err(e) => {
+                    tracing::warn!(user.name = %stored.user.username, error = %e, "session ended: the IdP's claims no longer map to an identity");
+                    session.flush().await?;
+                    return Ok(None);
+                }
+            },
+            Revalidation::Refused(why) => {
+                tracing::info!(user.name = %stored.user.username, reason = %why, "session ended: the IdP no longer accepts it");
+                session.flush().await?;
+                return Ok(None);
+            }
+            // The IdP is down: the session goes on (its lifetime still
+            // bounds it) and is checked again on the next request.
+            Revalidation::Unknown(why) => {
+                tracing::warn!(user.name = %stored.user.username, reason = %why, "cannot re-validate the session at the IdP now");
+            }
+        }
+    }
     let renew_every = (idle_timeout.as_secs() / 4).clamp(1, 60) as i64;
     if renew && now - stored.touched_at.max(stored.signed_in_at) >= renew_every {
         let touched = SessionUser {
