@@ -171,7 +171,17 @@ async fn audit_keys(config: &ServeArgs, db: &Db) -> Result<AuditKeys, StartError
         &config.audit_chain_key_file,
     )?
     .map(String::into_bytes);
+    if fingerprint.is_some() && fingerprint == chain {
+        return Err(ConfigError::Invalid {
+            name: "STRONGROOM_AUDIT_CHAIN_KEY",
+            reason: "must differ from the fingerprint key".into(),
+        }
+        .into());
+    }
     if let (Some(fingerprint), Some(chain)) = (&fingerprint, &chain) {
+        // A key an older version kept in the database goes: the configured
+        // one replaces it.
+        forget_legacy_fingerprint_key(db).await?;
         return Ok(AuditKeys {
             fingerprint: fingerprint.clone(),
             chain: ChainKey::new(chain.clone()),

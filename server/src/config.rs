@@ -41,10 +41,11 @@ pub enum AuditCommand {
         /// (written by a version before the chain was keyed).
         #[arg(long, default_value_t = 0)]
         unkeyed_until: i64,
-        /// A head published earlier (`SEQ:LINK` from an `audit_anchor` log
-        /// line): the chain must still contain exactly that link there.
+        /// Heads published earlier (`SEQ:LINK` from `audit_anchor` log
+        /// lines; repeat the flag): the chain must never have gone back below
+        /// one, and must still hold each kept one's link.
         #[arg(long)]
-        anchor: Option<String>,
+        anchor: Vec<String>,
     },
 }
 

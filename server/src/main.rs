@@ -71,26 +71,26 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
 async fn verify(
     config: strongroom_server::config::ServeArgs,
     unkeyed_until: i64,
-    anchor: Option<String>,
+    anchor: Vec<String>,
 ) -> anyhow::Result<()> {
     let store = strongroom_server::app::audit_store_for_verify(&config)
         .await
         .context("cannot open the audit trail")?;
-    if let Some(anchor) = anchor {
-        let (seq, link) = anchor
-            .split_once(':')
-            .and_then(|(s, l)| Some((s.parse::<i64>().ok()?, l)))
-            .context("--anchor takes SEQ:LINK")?;
-        let found = store
-            .link_at(seq)
-            .await
-            .context("cannot read the audit trail")?;
-        if found.as_deref() != Some(link) {
-            eprintln!(
-                "audit chain does not hold the anchor: record {seq} is {found:?}, the anchor says {link}"
-            );
-            std::process::exit(1);
-        }
+    let anchors = anchor
+        .iter()
+        .map(|a| {
+            a.split_once(':')
+                .and_then(|(s, l)| Some((s.parse::<i64>().ok()?, l.to_string())))
+                .context("--anchor takes SEQ:LINK")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Err(problem) = store
+        .check_anchors(&anchors)
+        .await
+        .context("cannot read the audit trail")?
+    {
+        eprintln!("audit chain does not hold the anchor: {problem}");
+        std::process::exit(1);
     }
     match store
         .verify(unkeyed_until)

@@ -226,12 +226,26 @@ pub const KEYED: &str = "k1:";
 /// link, the sequence number and the stored bytes of the event.
 pub fn keyed_chain_hash(key: &ChainKey, prev_hash: &str, seq: i64, stored: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes keys of any length");
+    // Each kind of MAC under this key has its own label, so none can stand
+    // in for another.
+    mac.update(b"link\n");
     mac.update(prev_hash.as_bytes());
     mac.update(b"\n");
     mac.update(seq.to_string().as_bytes());
     mac.update(b"\n");
     mac.update(stored.as_bytes());
     format!("{KEYED}{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A MAC of the chain's head (newest seq and link), updated with it: a
+/// head set by hand (to hide records cut off the end) does not carry one.
+pub fn head_mac(key: &ChainKey, seq: i64, hash: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes keys of any length");
+    mac.update(b"head\n");
+    mac.update(seq.to_string().as_bytes());
+    mac.update(b"\n");
+    mac.update(hash.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// A MAC of the boundary a pruning leaves (the last pruned record's seq

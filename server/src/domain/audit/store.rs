@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 
 use super::{
     AuditEvent, AuditRecord, AuditSettings, ChainError, ChainKey, Fingerprinter, GENESIS_HASH,
-    boundary_mac, verify_chain,
+    boundary_mac, head_mac, keyed_chain_hash, verify_chain,
     writer::{Writer, write_stdout},
 };
 use crate::infra::db::Db;
@@ -58,6 +58,8 @@ const SCHEMA: &[&str] = &[
     // Where the kept chain starts after pruning: the last pruned record's
     // seq and link, MACed under the chain key.
     "CREATE TABLE IF NOT EXISTS audit_boundary (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL)",
+    // The head's MAC under the chain key, updated with the head.
+    "CREATE TABLE IF NOT EXISTS audit_head_mac (id INTEGER PRIMARY KEY, mac TEXT NOT NULL)",
     // One row the preflight rewrites: proof that a write can be committed.
     "CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL)",
 ];
@@ -153,6 +155,21 @@ impl AuditStore {
         }
         let AuditKeys { fingerprint, chain } = keys;
         let key = fingerprint;
+        // A key that does not match the trail would make every new link
+        // unverifiable: refuse to start rather than write them.
+        let head = "SELECT h.seq, h.hash, m.mac FROM audit_head h JOIN audit_head_mac m ON m.id = 1 WHERE h.id = 1";
+        let signed: Option<(i64, String, String)> = match &db {
+            Db::Sqlite(p) => sqlx::query_as(head).fetch_optional(p).await?,
+            Db::Postgres(p) => sqlx::query_as(head).fetch_optional(p).await?,
+        };
+        if let Some((seq, hash, mac)) = signed
+            && seq > 0
+            && mac != head_mac(&chain, seq, &hash)
+        {
+            return Err(sqlx::Error::Configuration(
+                "the audit chain key does not match this audit trail (its head was signed with another key)".into(),
+            ));
+        }
         let write_lock = Arc::new(Mutex::new(()));
         let writer = Writer::spawn(db.clone(), write_lock.clone(), chain.clone());
         Ok(Self {
@@ -281,16 +298,33 @@ impl AuditStore {
     /// can check where the kept chain starts, and the pruning is itself a
     /// new record naming the boundary. This is the only delete path.
     pub async fn prune(&self, cutoff: &str, event: super::AuditEvent) -> Result<u64, AuditError> {
-        let last = "SELECT seq, hash FROM audit_records WHERE seq = (SELECT MAX(seq) FROM audit_records WHERE time < $1)";
+        let last = "SELECT seq, hash, prev_hash, event FROM audit_records WHERE seq = (SELECT MAX(seq) FROM audit_records WHERE time < $1)";
         let (boundary, deleted) = {
             let _guard = self.write_lock.lock().await;
             macro_rules! prune {
                 ($pool:expr) => {{
                     let mut tx = $pool.begin().await?;
-                    let row: Option<(i64, String)> = sqlx::query_as(last)
+                    let row: Option<(i64, String, String, String)> = sqlx::query_as(last)
                         .bind(cutoff)
                         .fetch_optional(&mut *tx)
                         .await?;
+                    // Sign nothing the trail does not vouch for: the boundary
+                    // record's own link must verify, and its event's time
+                    // (not the searchable column) must be before the cutoff.
+                    let row = match row {
+                        Some((seq, hash, prev, event)) => {
+                            let sound = keyed_chain_hash(&self.chain, &prev, seq, &event) == hash
+                                && serde_json::from_str::<AuditEvent>(&event)
+                                    .is_ok_and(|e| e.time.as_str() < cutoff);
+                            if !sound {
+                                return Err(AuditError::Unavailable(format!(
+                                    "not pruning: record {seq} does not verify (the trail may have been tampered with; run audit verify)"
+                                )));
+                            }
+                            Some((seq, hash))
+                        }
+                        None => None,
+                    };
                     let mut deleted = 0;
                     if let Some((seq, hash)) = &row {
                         deleted = sqlx::query("DELETE FROM audit_records WHERE seq <= $1")
@@ -379,7 +413,7 @@ impl AuditStore {
         let first =
             "SELECT seq, event, prev_hash, hash FROM audit_records ORDER BY seq ASC LIMIT 1";
         let boundary = "SELECT seq, hash, mac FROM audit_boundary WHERE id = 1";
-        let head = "SELECT seq, hash FROM audit_head WHERE id = 1";
+        let head = "SELECT h.seq, h.hash, COALESCE(m.mac, '') FROM audit_head h LEFT JOIN audit_head_mac m ON m.id = 1 WHERE h.id = 1";
         macro_rules! ends {
             ($pool:expr) => {{
                 let first: Option<AuditRecord> = sqlx::query(first)
@@ -389,7 +423,7 @@ impl AuditStore {
                     .transpose()?;
                 let boundary: Option<(i64, String, String)> =
                     sqlx::query_as(boundary).fetch_optional($pool).await?;
-                let head: (i64, String) = sqlx::query_as(head).fetch_one($pool).await?;
+                let head: (i64, String, String) = sqlx::query_as(head).fetch_one($pool).await?;
                 (first, boundary, head)
             }};
         }
@@ -397,6 +431,24 @@ impl AuditStore {
             Db::Sqlite(p) => ends!(p),
             Db::Postgres(p) => ends!(p),
         };
+        // The head carries the chain key's MAC: one set by hand (to hide
+        // records cut off the end) does not.
+        if head.0 > 0 && head.2 != head_mac(&self.chain, head.0, &head.1) {
+            return Ok(Err(ChainError {
+                seq: head.0,
+                problem: "the chain's head does not carry its MAC (it was set by hand)".into(),
+            }));
+        }
+        if first.is_none()
+            && let Some((seq, _, _)) = &boundary
+            && head.0 <= *seq
+        {
+            return Ok(Err(ChainError {
+                seq: *seq,
+                problem: "the trail is empty but was pruned up to here (records were removed)"
+                    .into(),
+            }));
+        }
         if let Some(r) = &first
             && r.seq != 1
         {
@@ -417,27 +469,66 @@ impl AuditStore {
             next_seq = r.seq;
         }
         loop {
-            let sql = "SELECT seq, event, prev_hash, hash FROM audit_records WHERE seq >= $1 ORDER BY seq ASC LIMIT 1000";
-            let batch: Vec<AuditRecord> = match &self.db {
-                Db::Sqlite(p) => sqlx::query(sql)
-                    .bind(next_seq)
-                    .fetch_all(p)
-                    .await?
-                    .into_iter()
-                    .map(row_to_record)
-                    .collect::<Result<_, _>>()?,
-                Db::Postgres(p) => sqlx::query(sql)
-                    .bind(next_seq)
-                    .fetch_all(p)
-                    .await?
-                    .into_iter()
-                    .map(row_to_record)
-                    .collect::<Result<_, _>>()?,
+            let sql = "SELECT seq, event, prev_hash, hash, username, namespace, secret, action, outcome, time FROM audit_records WHERE seq >= $1 ORDER BY seq ASC LIMIT 1000";
+            type Row = (
+                i64,
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+            );
+            let rows: Vec<Row> = match &self.db {
+                Db::Sqlite(p) => sqlx::query_as(sql).bind(next_seq).fetch_all(p).await?,
+                Db::Postgres(p) => sqlx::query_as(sql).bind(next_seq).fetch_all(p).await?,
             };
+            let mut batch = Vec::with_capacity(rows.len());
+            for (seq, stored, prev_hash, hash, user, ns, secret, action, outcome, time) in rows {
+                let event: AuditEvent = match serde_json::from_str(&stored) {
+                    Ok(e) => e,
+                    Err(_) => {
+                        return Ok(Err(ChainError {
+                            seq,
+                            problem: "its event is not a record".into(),
+                        }));
+                    }
+                };
+                // The searchable columns say what the (linked) event says:
+                // otherwise filtered views could hide a record.
+                let outcome_now = serde_json::to_value(event.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                if user != event.user
+                    || ns != event.namespace
+                    || secret != event.secret
+                    || action != event.action.as_str()
+                    || outcome != outcome_now
+                    || time != event.time
+                {
+                    return Ok(Err(ChainError {
+                        seq,
+                        problem:
+                            "its searchable columns differ from its event (the record was changed)"
+                                .into(),
+                    }));
+                }
+                batch.push(AuditRecord {
+                    seq,
+                    event,
+                    prev_hash,
+                    hash,
+                    stored,
+                });
+            }
             if batch.is_empty() {
                 let last = next_seq - 1;
                 // The newest record is the head: nothing was cut off the end.
-                if head.0 != last || (last > 0 && head.1 != prev) {
+                if first.is_some() && (head.0 != last || head.1 != prev) {
                     return Ok(Err(ChainError {
                         seq: head.0,
                         problem: format!(
@@ -457,6 +548,54 @@ impl AuditStore {
                 Err(e) => return Ok(Err(e)),
             }
         }
+    }
+
+    /// Checks heads published earlier (`audit_anchor` lines, oldest first):
+    /// the chain never went back below one, and each kept anchored record
+    /// still has its link. An anchor older than the pruning boundary can
+    /// only be checked if it is the boundary itself.
+    pub async fn check_anchors(
+        &self,
+        anchors: &[(i64, String)],
+    ) -> Result<Result<(), String>, AuditError> {
+        let (head_seq, _) = self.head().await?;
+        for (seq, link) in anchors {
+            if *seq > head_seq {
+                return Ok(Err(format!(
+                    "the head is record {head_seq}, but record {seq} was published earlier: the chain was rewound"
+                )));
+            }
+            match self.link_at(*seq).await? {
+                Some(found) if found == *link => {}
+                Some(found) => {
+                    return Ok(Err(format!(
+                        "record {seq} has link {found}, but {link} was published earlier"
+                    )));
+                }
+                None => {
+                    let boundary = "SELECT seq, hash FROM audit_boundary WHERE id = 1";
+                    let b: Option<(i64, String)> = match &self.db {
+                        Db::Sqlite(p) => sqlx::query_as(boundary).fetch_optional(p).await?,
+                        Db::Postgres(p) => sqlx::query_as(boundary).fetch_optional(p).await?,
+                    };
+                    let pruned = b.as_ref().is_some_and(|(bseq, _)| seq <= bseq);
+                    if !pruned {
+                        return Ok(Err(format!(
+                            "record {seq} was published earlier but is gone (and was not pruned)"
+                        )));
+                    }
+                    if let Some((bseq, bhash)) = b
+                        && bseq == *seq
+                        && bhash != *link
+                    {
+                        return Ok(Err(format!(
+                            "the pruning boundary {seq} is not the published link"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// The link of record `seq`, if it is kept.
@@ -512,10 +651,17 @@ pub async fn take_legacy_fingerprint_key(db: &Db) -> Result<Option<Vec<u8>>, sql
 
 /// Deletes the legacy fingerprint key once it lives elsewhere.
 pub async fn forget_legacy_fingerprint_key(db: &Db) -> Result<(), sqlx::Error> {
+    let create = "CREATE TABLE IF NOT EXISTS audit_key (id INTEGER PRIMARY KEY, key TEXT NOT NULL)";
     let sql = "DELETE FROM audit_key WHERE id = 1";
     match db {
-        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
-        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
+        Db::Sqlite(p) => {
+            sqlx::query(create).execute(p).await?;
+            sqlx::query(sql).execute(p).await.map(drop)
+        }
+        Db::Postgres(p) => {
+            sqlx::query(create).execute(p).await?;
+            sqlx::query(sql).execute(p).await.map(drop)
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::{io::Write as _, sync::Arc};
 use sqlx::Row;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{AuditEvent, AuditRecord, ChainKey, keyed_chain_hash};
+use super::{AuditEvent, AuditRecord, ChainKey, head_mac, keyed_chain_hash};
 use crate::infra::db::Db;
 
 /// The most records one transaction commits together.
@@ -142,6 +142,10 @@ async fn write_batch(
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(seq)
                 .bind(&prev_hash)
+                .execute(&mut *$conn)
+                .await?;
+            sqlx::query("INSERT INTO audit_head_mac (id, mac) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET mac = excluded.mac")
+                .bind(head_mac(key, seq, &prev_hash))
                 .execute(&mut *$conn)
                 .await?;
             records

@@ -314,10 +314,12 @@ impl Oidc {
                         tokens.refresh = Some(r.secret().clone());
                     }
                 }
-                Err(openidconnect::RequestTokenError::Request(inner)) => {
-                    return Revalidation::Unknown(error_chain(&inner));
+                // The IdP said no (invalid_grant: revoked, expired, disabled).
+                Err(e @ openidconnect::RequestTokenError::ServerResponse(_)) => {
+                    return Revalidation::Refused(error_chain(&e));
                 }
-                Err(other) => return Revalidation::Refused(error_chain(&other)),
+                // Unreachable, or an answer that is not one: ask again later.
+                Err(other) => return Revalidation::Unknown(error_chain(&other)),
             }
         }
         Revalidation::Refused("the IdP refused the refreshed token".into())
@@ -333,7 +335,12 @@ impl Oidc {
             .await
             .map_err(|e| UserinfoError::Unreachable(error_chain(&e)))?;
         let status = answer.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        // 4xx but 408/429: the IdP refuses the token (or the user); 5xx,
+        // 408 and 429 only say "not now".
+        if status.is_client_error()
+            && status != reqwest::StatusCode::REQUEST_TIMEOUT
+            && status != reqwest::StatusCode::TOO_MANY_REQUESTS
+        {
             return Err(UserinfoError::Rejected(format!(
                 "userinfo answered {status}"
             )));

@@ -111,11 +111,14 @@ pub async fn current_user(
                         tracing::info!(user.name = %identity.username, before = ?stored.user.groups, now = ?identity.groups, "groups changed at the IdP");
                     }
                     stored.user.groups = identity.groups;
+                    let refreshed = stored.tokens != tokens;
                     stored.tokens = tokens;
                     stored.validated_at = now;
                     // Only reads save the session (see above); a change
-                    // uses the fresh groups for itself and asks again next time.
-                    if renew {
+                    // uses the fresh groups for itself and asks again next
+                    // time, unless the tokens were refreshed: an IdP that
+                    // rotates refresh tokens would refuse the old one.
+                    if renew || refreshed {
                         stored.touched_at = now;
                         session.insert(USER_KEY, &stored).await?;
                     }
@@ -137,9 +140,15 @@ pub async fn current_user(
                 session.flush().await?;
                 return Ok(None);
             }
-            // The IdP is down: the session goes on (its lifetime still
-            // bounds it) and is checked again on the next request.
+            // The IdP cannot be asked: the session goes on for up to three
+            // intervals since the IdP last confirmed it, then ends.
             Revalidation::Unknown(why) => {
+                let grace = 3 * rv.every.as_secs() as i64;
+                if now - stored.validated_at.max(stored.signed_in_at) > grace {
+                    tracing::warn!(user.name = %stored.user.username, reason = %why, "session ended: the IdP could not confirm it for three intervals");
+                    session.flush().await?;
+                    return Ok(None);
+                }
                 tracing::warn!(user.name = %stored.user.username, reason = %why, "cannot re-validate the session at the IdP now");
             }
         }
@@ -163,7 +172,9 @@ pub async fn current_user(
 ///   timer after `/auth/logout` deleted it finds nothing to update, so a
 ///   stolen cookie stays dead.
 /// - **The table is not worth stealing.** Rows are keyed by the SHA-256 of
-///   the session id, never the id (the cookie's value) itself.
+///   the session id, never the id (the cookie's value) itself, and a
+///   session's data (the user, the IdP's tokens) is sealed with AES-256-GCM
+///   under a key derived from the id: only the cookie's holder can open it.
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
@@ -172,6 +183,7 @@ pub struct Store {
 const SESSION_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS strongroom_sessions (
     id_hash TEXT PRIMARY KEY,
     data TEXT NOT NULL,
+    -- Unix milliseconds.
     expiry_date BIGINT NOT NULL)";
 
 /// What the store keeps of a session id: its SHA-256, hex.
@@ -217,7 +229,7 @@ impl Store {
 
     /// Deletes expired sessions now.
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = millis(time::OffsetDateTime::now_utc());
         self.execute(
             "DELETE FROM strongroom_sessions WHERE expiry_date < $1",
             &[SqlValue::Int(now)],
@@ -254,23 +266,85 @@ impl Store {
     }
 }
 
+/// Unix milliseconds: sessions expire to the millisecond (a second's
+/// truncation would end a 1 s idle timeout early).
+fn millis(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// A bound SQL parameter.
 enum SqlValue<'a> {
     Text(&'a str),
     Int(i64),
 }
 
+/// The AEAD key of a session's data: SHA-256 of a label and the id. The
+/// table holds SHA-256 of the id alone, from which this cannot be computed.
+fn data_key(id: &Id) -> ring::aead::LessSafeKey {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"strongroom session data\n");
+    h.update(id.to_string().as_bytes());
+    let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &h.finalize())
+        .expect("a 32-byte key");
+    ring::aead::LessSafeKey::new(key)
+}
+
+/// The session's data, sealed: base64 of a random nonce and the ciphertext.
 fn encode(record: &Record) -> session_store::Result<String> {
-    serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    let mut data = serde_json::to_vec(&record.data)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let mut nonce = [0u8; ring::aead::NONCE_LEN];
+    ring::rand::SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| session_store::Error::Encode("no randomness".into()))?;
+    data_key(&record.id)
+        .seal_in_place_append_tag(
+            ring::aead::Nonce::assume_unique_for_key(nonce),
+            ring::aead::Aad::from(id_hash(&record.id).as_bytes()),
+            &mut data,
+        )
+        .map_err(|_| session_store::Error::Encode("cannot seal the session".into()))?;
+    let mut sealed = nonce.to_vec();
+    sealed.extend(data);
+    Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+}
+
+/// Opens what [`encode`] sealed for session `id`.
+fn decode(
+    id: &Id,
+    stored: &str,
+) -> session_store::Result<std::collections::HashMap<String, serde_json::Value>> {
+    use base64::Engine;
+    let fail = || session_store::Error::Decode("the session data does not open".into());
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(stored)
+        .map_err(|_| fail())?;
+    if sealed.len() < ring::aead::NONCE_LEN {
+        return Err(fail());
+    }
+    let (nonce, rest) = sealed.split_at(ring::aead::NONCE_LEN);
+    let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| fail())?;
+    let mut rest = rest.to_vec();
+    let plain = data_key(id)
+        .open_in_place(
+            nonce,
+            ring::aead::Aad::from(id_hash(id).as_bytes()),
+            &mut rest,
+        )
+        .map_err(|_| fail())?;
+    serde_json::from_slice(plain).map_err(|e| session_store::Error::Decode(e.to_string()))
 }
 
 #[async_trait::async_trait]
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let data = encode(record)?;
         // A fresh id until one is free (a collision of 128 random bits is
         // not expected, but never overwrite someone else's session).
         loop {
+            let data = encode(record)?;
             let hash = id_hash(&record.id);
             let inserted = self
                 .execute(
@@ -278,7 +352,7 @@ impl SessionStore for Store {
                     &[
                         SqlValue::Text(&hash),
                         SqlValue::Text(&data),
-                        SqlValue::Int(record.expiry_date.unix_timestamp()),
+                        SqlValue::Int(millis(record.expiry_date)),
                     ],
                 )
                 .await
@@ -298,7 +372,7 @@ impl SessionStore for Store {
                 "UPDATE strongroom_sessions SET data = $1, expiry_date = $2 WHERE id_hash = $3",
                 &[
                     SqlValue::Text(&data),
-                    SqlValue::Int(record.expiry_date.unix_timestamp()),
+                    SqlValue::Int(millis(record.expiry_date)),
                     SqlValue::Text(&hash),
                 ],
             )
@@ -313,7 +387,7 @@ impl SessionStore for Store {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let hash = id_hash(id);
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = millis(time::OffsetDateTime::now_utc());
         macro_rules! fetch {
             ($pool:expr) => {
                 sqlx::query_as::<_, (String, i64)>(
@@ -335,10 +409,18 @@ impl SessionStore for Store {
         };
         Ok(Some(Record {
             id: *id,
-            data: serde_json::from_str(&data)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
-            expiry_date: time::OffsetDateTime::from_unix_timestamp(expiry)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            data: match decode(id, &data) {
+                Ok(d) => d,
+                // Not sealed for this id (or tampered with): no session.
+                Err(e) => {
+                    tracing::warn!(error = %e, "a stored session does not open; treated as none");
+                    return Ok(None);
+                }
+            },
+            expiry_date: time::OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(expiry) * 1_000_000,
+            )
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?,
         }))
     }
 
@@ -362,5 +444,33 @@ pub fn cookie_name(secure: bool) -> &'static str {
         "__Host-strongroom"
     } else {
         "strongroom"
+    }
+}
+
+#[cfg(test)]
+mod sealing_tests {
+    use super::*;
+
+    #[test]
+    fn session_data_opens_only_for_its_own_id() {
+        let mut record = Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: time::OffsetDateTime::now_utc(),
+        };
+        record.data.insert(
+            "auth.user".into(),
+            serde_json::json!({"tokens": {"refresh": "rt-secret"}}),
+        );
+        let sealed = encode(&record).unwrap();
+        assert!(!sealed.contains("rt-secret"));
+        assert_eq!(decode(&record.id, &sealed).unwrap(), record.data);
+        assert!(
+            decode(&Id::default(), &sealed).is_err(),
+            "another id cannot open it"
+        );
+        let mut tampered = sealed.clone().into_bytes();
+        tampered[20] ^= 1;
+        assert!(decode(&record.id, &String::from_utf8(tampered).unwrap()).is_err());
     }
 }
