@@ -34,6 +34,8 @@ pub enum StartError {
     Kube(#[from] KubeError),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Audit(#[from] crate::domain::audit::AuditError),
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             audit_keys(&config, &db).await?,
         )
         .await?;
+        audit.check_key_matches().await?;
         let leptos = leptos_options(config.site_root.clone());
         // Replicas share PostgreSQL, and so the reveal count; one replica on
         // SQLite counts in memory (no disk write per reveal).

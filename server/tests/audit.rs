@@ -569,6 +569,17 @@ async fn the_keyed_chain_finds_edits_removals_at_both_ends_and_links_recomputed_
     let (ok, err) = verify_dir(&edited, &[]);
     assert!(!ok && err.contains("broken at record 2"), "{err}");
 
+    // Only a searchable column changed (to hide a record from filtered views).
+    let column = copy_dir(&data_dir, "column");
+    let pool = sqlite(&column).await;
+    sqlx::query("UPDATE audit_records SET username = 'oidc:nobody' WHERE seq = 3")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (ok, err) = verify_dir(&column, &[]);
+    assert!(!ok && err.contains("searchable columns"), "{err}");
+
     // The newest record removed.
     let newest = copy_dir(&data_dir, "newest");
     let pool = sqlite(&newest).await;
@@ -598,38 +609,82 @@ async fn the_keyed_chain_finds_edits_removals_at_both_ends_and_links_recomputed_
     let (ok, err) = verify_dir(&oldest, &[]);
     assert!(!ok && err.contains("removed from the start"), "{err}");
 
-    // A record edited and every link recomputed, as anyone without the key can.
-    let relinked = copy_dir(&data_dir, "relinked");
-    let pool = sqlite(&relinked).await;
-    sqlx::query("UPDATE audit_records SET event = replace(event, 'oidc:alice@example.com', 'oidc:mallory@example.com') WHERE seq = 2")
-        .execute(&pool).await.unwrap();
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT seq, event FROM audit_records ORDER BY seq")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    let mut prev = strongroom_server::domain::audit::GENESIS_HASH.to_string();
-    for (seq, event) in rows {
-        let event = serde_json::from_str(&event).unwrap();
-        let hash = strongroom_server::domain::audit::chain_hash(&prev, seq, &event);
-        sqlx::query("UPDATE audit_records SET prev_hash = $1, hash = $2 WHERE seq = $3")
-            .bind(&prev)
-            .bind(&hash)
-            .bind(seq)
-            .execute(&pool)
-            .await
-            .unwrap();
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&hash)
-            .execute(&pool)
-            .await
-            .unwrap();
-        prev = hash;
+    // A record edited and every link recomputed, as anyone without the key
+    // can: with the head moved along (its MAC gives it away), and without.
+    for move_head in [true, false] {
+        let relinked = copy_dir(&data_dir, &format!("relinked-{move_head}"));
+        let pool = sqlite(&relinked).await;
+        sqlx::query("UPDATE audit_records SET event = replace(event, 'oidc:alice@example.com', 'oidc:mallory@example.com'), username = 'oidc:mallory@example.com' WHERE seq = 2")
+            .execute(&pool).await.unwrap();
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, event FROM audit_records ORDER BY seq")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let mut prev = strongroom_server::domain::audit::GENESIS_HASH.to_string();
+        for (seq, event) in rows {
+            let event = serde_json::from_str(&event).unwrap();
+            let hash = strongroom_server::domain::audit::chain_hash(&prev, seq, &event);
+            sqlx::query("UPDATE audit_records SET prev_hash = $1, hash = $2 WHERE seq = $3")
+                .bind(&prev)
+                .bind(&hash)
+                .bind(seq)
+                .execute(&pool)
+                .await
+                .unwrap();
+            if move_head {
+                sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                    .bind(&hash)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            prev = hash;
+        }
+        pool.close().await;
+        let (ok, err) = verify_dir(&relinked, &[]);
+        let expected = if move_head {
+            "does not carry its MAC"
+        } else {
+            "not keyed"
+        };
+        assert!(
+            !ok && err.contains(expected),
+            "head moved: {move_head}: {err}"
+        );
     }
-    pool.close().await;
-    let (ok, err) = verify_dir(&relinked, &[]);
-    assert!(
-        !ok && err.contains("broken at record 1") && err.contains("not keyed"),
-        "{err}"
-    );
+}
+
+#[tokio::test]
+async fn a_chain_key_that_did_not_sign_the_trail_refuses_start_up() {
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("otherkey");
+    create(&alice, &server, &name, b"x").await;
+    let data_dir = server.data_dir.clone();
+    server.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_strongroom-server"));
+    let mut child = common::server_command(&bin, common::test_port(), &data_dir)
+        .env("STRONGROOM_AUDIT_HMAC_KEY", "some-fingerprint-key")
+        .env("STRONGROOM_AUDIT_CHAIN_KEY", "not-the-key-that-signed")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started with a chain key that did not sign the trail");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("does not match this audit trail"), "{err}");
 }

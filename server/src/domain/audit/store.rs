@@ -155,21 +155,6 @@ impl AuditStore {
         }
         let AuditKeys { fingerprint, chain } = keys;
         let key = fingerprint;
-        // A key that does not match the trail would make every new link
-        // unverifiable: refuse to start rather than write them.
-        let head = "SELECT h.seq, h.hash, m.mac FROM audit_head h JOIN audit_head_mac m ON m.id = 1 WHERE h.id = 1";
-        let signed: Option<(i64, String, String)> = match &db {
-            Db::Sqlite(p) => sqlx::query_as(head).fetch_optional(p).await?,
-            Db::Postgres(p) => sqlx::query_as(head).fetch_optional(p).await?,
-        };
-        if let Some((seq, hash, mac)) = signed
-            && seq > 0
-            && mac != head_mac(&chain, seq, &hash)
-        {
-            return Err(sqlx::Error::Configuration(
-                "the audit chain key does not match this audit trail (its head was signed with another key)".into(),
-            ));
-        }
         let write_lock = Arc::new(Mutex::new(()));
         let writer = Writer::spawn(db.clone(), write_lock.clone(), chain.clone());
         Ok(Self {
@@ -596,6 +581,25 @@ impl AuditStore {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Checks, before serving, that the configured chain key signed the
+    /// trail's head: a wrong key would make every new link unverifiable,
+    /// and a head set by hand means tampering. Either way, refuse to start.
+    pub async fn check_key_matches(&self) -> Result<(), AuditError> {
+        let head = "SELECT h.seq, h.hash, m.mac FROM audit_head h JOIN audit_head_mac m ON m.id = 1 WHERE h.id = 1";
+        let signed: Option<(i64, String, String)> = match &self.db {
+            Db::Sqlite(p) => sqlx::query_as(head).fetch_optional(p).await?,
+            Db::Postgres(p) => sqlx::query_as(head).fetch_optional(p).await?,
+        };
+        match signed {
+            Some((seq, hash, mac)) if seq > 0 && mac != head_mac(&self.chain, seq, &hash) => {
+                Err(AuditError::Unavailable(
+                    "the audit chain key does not match this audit trail (its head was signed with another key, or set by hand); run audit verify".into(),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The link of record `seq`, if it is kept.
