@@ -688,3 +688,38 @@ async fn a_chain_key_that_did_not_sign_the_trail_refuses_start_up() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(err.contains("does not match this audit trail"), "{err}");
 }
+
+#[tokio::test]
+async fn a_csv_export_defuses_formulas_behind_a_tab_or_carriage_return() {
+    // The reveal reason is the person's own text, and it goes into the CSV.
+    let server = TestServer::start(&[]).await;
+    let alice = signed_in(&server, "alice").await;
+    let name = unique("csv");
+    create(&alice, &server, &name, b"x").await;
+    let url = format!(
+        "{}/api/v1/namespaces/team-a/secrets/{name}/reveal",
+        server.url
+    );
+    for reason in ["\t=HYPERLINK(\"http://evil.example\")", "\r@SUM(1)", "+cmd|' /C calc'!A0"] {
+        let (status, _, text) = post(&alice, url.clone(), json!({"keys": [], "reason": reason})).await;
+        assert_eq!(status, 200, "{text}");
+    }
+    let dave = signed_in(&server, "dave").await;
+    let csv = dave
+        .get(format!("{}/api/v1/audit?secret={name}&format=csv", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv.split('\n').skip(1).filter(|l| !l.is_empty()).peekable();
+    assert!(reader.peek().is_some());
+    // Every reason cell starts with the defusing quote, whatever came first.
+    for needle in ["'\t=HYPERLINK", "'\r@SUM", "'+cmd"] {
+        assert!(csv.contains(needle), "{needle:?} defused in {csv:?}");
+    }
+    for raw in [",\t=HYPERLINK", ",\"\t=HYPERLINK", ",\"\r@SUM", ",+cmd", ",\"+cmd"] {
+        assert!(!csv.contains(raw), "{raw:?} left live in {csv:?}");
+    }
+}

@@ -699,3 +699,41 @@ async fn a_group_removed_or_a_user_disabled_at_the_idp_takes_effect_within_the_i
     .await;
     server.stop();
 }
+
+#[tokio::test]
+async fn a_sign_out_the_store_cannot_carry_out_says_so_and_the_session_is_unchanged() {
+    let server = TestServer::start(&[]).await;
+    let c = client();
+    sign_in(&c, &server.url, "alice", "/").await;
+    // Another process holds SQLite's write lock: the session cannot be deleted
+    // (reads still work in WAL mode).
+    let db = server.data_dir.join("strongroom.db");
+    use sqlx::ConnectOptions;
+    let mut lock = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut lock).await.unwrap();
+    let out = c
+        .post(format!("{}/auth/logout", server.url))
+        .header("origin", &server.url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 503, "not a redirect that looks like success");
+    let page = out.text().await.unwrap();
+    assert!(page.contains("Sign-out failed"), "{page}");
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    drop(lock);
+    assert_eq!(me(&c, &server.url).await.0, 200, "still signed in, as the page says");
+    let out = c
+        .post(format!("{}/auth/logout", server.url))
+        .header("origin", &server.url)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection());
+    assert_eq!(me(&c, &server.url).await.0, 401);
+    server.stop();
+}

@@ -968,5 +968,13 @@ async fn a_request_in_flight_cannot_undo_a_sign_out() {
         !db.windows(needle.len()).any(|w| w == needle),
         "the session id is not stored in clear"
     );
+    // Nor any token or user of a session: session data is sealed.
+    for clear in [&b"eyJhbGciOi"[..], b"alice@example.com\",\"groups"] {
+        assert!(
+            !db.windows(clear.len()).any(|w| w == clear),
+            "{} is not stored in clear",
+            String::from_utf8_lossy(clear)
+        );
+    }
     server.stop();
 }

@@ -158,15 +158,20 @@ async fn logout(
     }
     let user = session.get::<SessionUser>(USER_KEY).await.ok().flatten();
     // Destroys the server-side record: the old cookie is worthless from now
-    // on (and stays so: the store never re-creates a deleted session). When
-    // that fails, say so rather than look signed out.
-    if let Err(e) = session.flush().await {
+    // on (and stays so: the store never re-creates a deleted session). The
+    // stored session goes first: when that fails, say so (the browser keeps
+    // its cookie and can try again) rather than look signed out.
+    if let Err(e) = session.delete().await {
         tracing::error!(error = %e, "cannot destroy the session");
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign-out failed",
             "The session store is unavailable, so your session could not be ended. Please try again shortly, and close the browser if you cannot.",
         );
+    }
+    if let Err(e) = session.flush().await {
+        // The stored session is gone already; this only clears the cookie.
+        tracing::warn!(error = %e, "cannot clear the session after deleting it");
     }
     if let Some(user) = user {
         tracing::info!(user.name = %user.user.username, "signed out");
