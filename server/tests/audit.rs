@@ -700,13 +700,21 @@ async fn a_csv_export_defuses_formulas_behind_a_tab_or_carriage_return() {
         "{}/api/v1/namespaces/team-a/secrets/{name}/reveal",
         server.url
     );
-    for reason in ["\t=HYPERLINK(\"http://evil.example\")", "\r@SUM(1)", "+cmd|' /C calc'!A0"] {
-        let (status, _, text) = post(&alice, url.clone(), json!({"keys": [], "reason": reason})).await;
+    for reason in [
+        "\t=HYPERLINK(\"http://evil.example\")",
+        "\r@SUM(1)",
+        "+cmd|' /C calc'!A0",
+    ] {
+        let (status, _, text) =
+            post(&alice, url.clone(), json!({"keys": [], "reason": reason})).await;
         assert_eq!(status, 200, "{text}");
     }
     let dave = signed_in(&server, "dave").await;
     let csv = dave
-        .get(format!("{}/api/v1/audit?secret={name}&format=csv", server.url))
+        .get(format!(
+            "{}/api/v1/audit?secret={name}&format=csv",
+            server.url
+        ))
         .send()
         .await
         .unwrap()
@@ -719,7 +727,13 @@ async fn a_csv_export_defuses_formulas_behind_a_tab_or_carriage_return() {
     for needle in ["'\t=HYPERLINK", "'\r@SUM", "'+cmd"] {
         assert!(csv.contains(needle), "{needle:?} defused in {csv:?}");
     }
-    for raw in [",\t=HYPERLINK", ",\"\t=HYPERLINK", ",\"\r@SUM", ",+cmd", ",\"+cmd"] {
+    for raw in [
+        ",\t=HYPERLINK",
+        ",\"\t=HYPERLINK",
+        ",\"\r@SUM",
+        ",+cmd",
+        ",\"+cmd",
+    ] {
         assert!(!csv.contains(raw), "{raw:?} left live in {csv:?}");
     }
 }

@@ -714,7 +714,10 @@ async fn a_sign_out_the_store_cannot_carry_out_says_so_and_the_session_is_unchan
         .connect()
         .await
         .unwrap();
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut lock).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
     let out = c
         .post(format!("{}/auth/logout", server.url))
         .header("origin", &server.url)
@@ -726,7 +729,11 @@ async fn a_sign_out_the_store_cannot_carry_out_says_so_and_the_session_is_unchan
     assert!(page.contains("Sign-out failed"), "{page}");
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
     drop(lock);
-    assert_eq!(me(&c, &server.url).await.0, 200, "still signed in, as the page says");
+    assert_eq!(
+        me(&c, &server.url).await.0,
+        200,
+        "still signed in, as the page says"
+    );
     let out = c
         .post(format!("{}/auth/logout", server.url))
         .header("origin", &server.url)
