@@ -35,6 +35,8 @@ async function shoot(page: Page, name: string) {
 }
 
 test("screenshots of the main pages", async ({ page }) => {
+  // Twelve full-page pictures, and a team-a emptied of earlier test data.
+  test.setTimeout(600_000);
   // Fixed data: team-a holds exactly these secrets.
   kubectl("delete", "secrets", "--all", "-n", "team-a", "--wait=true");
   kubectl("create", "secret", "generic", "database-credentials", "-n", "team-a",
