@@ -29,7 +29,7 @@ async function shoot(page: Page, name: string) {
       animations: "disabled",
       caret: "hide",
       mask: [page.locator("time"), page.getByTestId("resource-version")],
-      maskColor: "#8884",
+      maskColor: "#9aa0a6",
     });
   }
 }
