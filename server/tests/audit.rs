@@ -737,3 +737,90 @@ async fn a_csv_export_defuses_formulas_behind_a_tab_or_carriage_return() {
         assert!(!csv.contains(raw), "{raw:?} left live in {csv:?}");
     }
 }
+
+#[tokio::test]
+async fn the_chain_head_is_published_as_anchors_that_verify_checks() {
+    let port = common::test_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let data_dir = std::env::temp_dir().join(format!("strongroom-anchors-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_strongroom-server"));
+    let child = common::server_command(&bin, port, &data_dir)
+        .env("STRONGROOM_AUDIT_ANCHOR_EVERY", "1s")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = scopeguard_kill(child);
+    let c = reqwest::Client::new();
+    for _ in 0..300 {
+        if c.get(format!("{url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let alice = common::ApiSession::new(&url, "alice").await;
+    let name = unique("anchored");
+    let (status, _) = alice
+        .create(
+            "team-a",
+            &name,
+            json!({"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let mut child = child.take();
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let anchors: Vec<(i64, String)> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            let a = v.get("audit_anchor")?;
+            Some((a["seq"].as_i64()?, a["link"].as_str()?.to_string()))
+        })
+        .collect();
+    let (seq, link) = anchors
+        .iter()
+        .rev()
+        .find(|(seq, _)| *seq > 0)
+        .cloned()
+        .unwrap_or_else(|| panic!("an anchor after the create in: {stdout}"));
+    assert!(link.starts_with("k1:"));
+    let anchor = format!("{seq}:{link}");
+    let (ok, err) = verify_dir(&data_dir, &["--anchor", &anchor]);
+    assert!(ok, "{err}");
+    let forged = format!("{seq}:k1:{}", "0".repeat(64));
+    let (ok, err) = verify_dir(&data_dir, &["--anchor", &forged]);
+    assert!(!ok && err.contains("does not hold the anchor"), "{err}");
+    let ahead = format!("{}:{link}", seq + 10);
+    let (ok, err) = verify_dir(&data_dir, &["--anchor", &ahead]);
+    assert!(!ok && err.contains("rewound"), "{err}");
+}
+
+/// Kills the child if the test panics before it takes it back.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn take(&mut self) -> std::process::Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+        }
+    }
+}
+
+fn scopeguard_kill(child: std::process::Child) -> KillOnDrop {
+    KillOnDrop(Some(child))
+}
