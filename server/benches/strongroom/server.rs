@@ -32,7 +32,14 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(db) = database {
-            cmd.env("STRONGROOM_DATABASE_URL", db);
+            // Replicas on PostgreSQL need configured audit keys (the same
+            // ones the integration tests use on this database).
+            cmd.env("STRONGROOM_DATABASE_URL", db)
+                .env(
+                    "STRONGROOM_AUDIT_HMAC_KEY",
+                    "strongroom-test-fingerprint-key",
+                )
+                .env("STRONGROOM_AUDIT_CHAIN_KEY", "strongroom-test-chain-key");
         }
         let started = Instant::now();
         let child = cmd.spawn().expect("start the release server");
