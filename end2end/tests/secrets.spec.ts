@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { signIn } from "./helpers";
+import { createSecret, signIn } from "./helpers";
 
 const uniq = (p: string) => `${p}-${Date.now().toString(36)}`;
 
@@ -103,4 +103,16 @@ test("carol can list team-a secrets but revealing is refused with a clear messag
 test("bob cannot see team-a at all", async ({ page }) => {
   await signIn(page, "bob", "/ns/team-a");
   await expect(page.getByTestId("error-panel")).toContainText("does not allow oidc:bob@example.com to list secrets in namespace team-a");
+});
+
+test("a reveal shows up in the secret's access history at once, without a reload", async ({ page }) => {
+  const name = await createSecret(page, "history", { token: "history-value" }, "alice");
+  const history = page.getByTestId("audit-table");
+  await expect(history.locator("tr[data-outcome]")).toHaveCount(1); // the creation
+  await page.locator('tr[data-key="token"]').getByTestId("reveal").click();
+  await expect(page.getByTestId("revealed-value")).toHaveText("history-value");
+  await expect(history.locator("tr[data-outcome]")).toHaveCount(2);
+  await expect(history.locator("tr[data-outcome]").first()).toContainText("reveal");
+  await expect(history).not.toContainText("history-value");
+  expect(name).toContain("history");
 });

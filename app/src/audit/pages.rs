@@ -91,8 +91,15 @@ pub fn AuditPageView() -> impl IntoView {
 
 /// Who revealed or changed one secret.
 #[component]
-pub fn AccessHistory(ns: String, name: String) -> impl IntoView {
+pub fn AccessHistory(
+    ns: String,
+    name: String,
+    /// Changes whenever something was just recorded for this secret.
+    #[prop(into)]
+    refresh: Signal<u32>,
+) -> impl IntoView {
     let data = LocalResource::new(move || {
+        refresh.track();
         let (ns, name) = (ns.clone(), name.clone());
         async move { client::audit::history(&ns, &name, 20).await }
     });

@@ -72,6 +72,9 @@ fn SecretView(
     let (error, set_error) = signal(None::<ClientError>);
     let toasts = crate::ui::toast::use_toasts();
     let reason = RwSignal::new(String::new());
+    // Bumped after each reveal: the access history below shows it at once,
+    // refused reveals included (they are recorded too).
+    let history = RwSignal::new(0u32);
     let reveal = Action::new_local(move |keys: &Vec<String>| {
         let keys = keys.clone();
         let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
@@ -89,6 +92,7 @@ fn SecretView(
                 }
                 Err(e) => set_error.set(Some(e)),
             }
+            history.update(|n| *n += 1);
         }
     });
     let all_keys: Vec<String> = detail.keys.iter().map(|k| k.name.clone()).collect();
@@ -158,7 +162,7 @@ fn SecretView(
         </Show>
         <ExportPanel detail=detail.clone() revealed=revealed />
         <Metadata detail=detail.clone() />
-        <crate::audit::pages::AccessHistory ns=detail.namespace.clone() name=detail.name.clone() />
+        <crate::audit::pages::AccessHistory ns=detail.namespace.clone() name=detail.name.clone() refresh=history />
         <ChangeForms detail=detail on_change=on_change />
     }
 }
