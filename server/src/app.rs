@@ -110,6 +110,7 @@ impl AppState {
             leptos,
             kube,
             oidc,
+            identity_rules: identity.fingerprint(),
             identity,
             db,
             sessions,

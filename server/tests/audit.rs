@@ -528,6 +528,21 @@ fn copy_dir(from: &std::path::Path, name: &str) -> std::path::PathBuf {
     to
 }
 
+/// A copy of `data_dir` named `name` with `sql` run on its database, and
+/// what `audit verify` (with `extra`) says of it.
+async fn tampered(
+    data_dir: &std::path::Path,
+    name: &str,
+    sql: &str,
+    extra: &[&str],
+) -> (bool, String) {
+    let copy = copy_dir(data_dir, name);
+    let pool = sqlite(&copy).await;
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
+    verify_dir(&copy, extra)
+}
+
 async fn sqlite(dir: &std::path::Path) -> sqlx::SqlitePool {
     sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("strongroom.db").display()))
         .await
@@ -561,23 +576,17 @@ async fn the_keyed_chain_finds_edits_removals_at_both_ends_and_links_recomputed_
     assert!(ok, "untouched, with its published anchor: {err}");
 
     // An edited record.
-    let edited = copy_dir(&data_dir, "edited");
-    let pool = sqlite(&edited).await;
-    sqlx::query("UPDATE audit_records SET event = replace(event, 'oidc:alice@example.com', 'oidc:mallory@example.com') WHERE seq = 2")
-        .execute(&pool).await.unwrap();
-    pool.close().await;
-    let (ok, err) = verify_dir(&edited, &[]);
+    let (ok, err) = tampered(&data_dir, "edited", "UPDATE audit_records SET event = replace(event, 'oidc:alice@example.com', 'oidc:mallory@example.com') WHERE seq = 2", &[]).await;
     assert!(!ok && err.contains("broken at record 2"), "{err}");
 
     // Only a searchable column changed (to hide a record from filtered views).
-    let column = copy_dir(&data_dir, "column");
-    let pool = sqlite(&column).await;
-    sqlx::query("UPDATE audit_records SET username = 'oidc:nobody' WHERE seq = 3")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let (ok, err) = verify_dir(&column, &[]);
+    let (ok, err) = tampered(
+        &data_dir,
+        "column",
+        "UPDATE audit_records SET username = 'oidc:nobody' WHERE seq = 3",
+        &[],
+    )
+    .await;
     assert!(!ok && err.contains("searchable columns"), "{err}");
 
     // The newest record removed.
@@ -599,14 +608,13 @@ async fn the_keyed_chain_finds_edits_removals_at_both_ends_and_links_recomputed_
     assert!(!ok && err.contains("does not hold the anchor"), "{err}");
 
     // The oldest record removed.
-    let oldest = copy_dir(&data_dir, "oldest");
-    let pool = sqlite(&oldest).await;
-    sqlx::query("DELETE FROM audit_records WHERE seq = 1")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let (ok, err) = verify_dir(&oldest, &[]);
+    let (ok, err) = tampered(
+        &data_dir,
+        "oldest",
+        "DELETE FROM audit_records WHERE seq = 1",
+        &[],
+    )
+    .await;
     assert!(!ok && err.contains("removed from the start"), "{err}");
 
     // A record edited and every link recomputed, as anyone without the key

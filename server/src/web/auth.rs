@@ -127,7 +127,7 @@ async fn callback(
         user: user.clone(),
         signed_in_at: chrono::Utc::now().timestamp(),
         touched_at: chrono::Utc::now().timestamp(),
-        mapping: state.identity.fingerprint(),
+        mapping: state.identity_rules.clone(),
         validated_at: chrono::Utc::now().timestamp(),
         tokens: verified.tokens,
     };

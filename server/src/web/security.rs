@@ -151,7 +151,7 @@ pub async fn require_page_login(
         &session,
         state.config.session_max_lifetime,
         state.config.session_idle_timeout,
-        &state.identity.fingerprint(),
+        &state.identity_rules,
         true,
         Some(&state.revalidator()),
     )

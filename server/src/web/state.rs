@@ -30,6 +30,8 @@ pub struct Inner {
     pub kube: KubeAccess,
     pub oidc: Oidc,
     pub identity: IdentityMapping,
+    /// `identity.fingerprint()`, computed once: every request compares it.
+    pub identity_rules: String,
     pub db: Db,
     pub sessions: SessionManagerLayer<Store>,
     pub audit: AuditStore,

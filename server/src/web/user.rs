@@ -26,7 +26,7 @@ where
             &session,
             app.config.session_max_lifetime,
             app.config.session_idle_timeout,
-            &app.identity.fingerprint(),
+            &app.identity_rules,
             // Only reads renew the idle timer (see `current_user`).
             matches!(
                 parts.method,

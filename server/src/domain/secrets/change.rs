@@ -11,7 +11,7 @@ use strongroom_app::{
 use super::{
     SecretsError,
     build::check_metadata,
-    check_path, decode_b64, record_change, unrecorded,
+    check_path, decode_b64, record_change, settle,
     view::{HIDDEN_ANNOTATIONS, describe},
 };
 use crate::{
@@ -126,19 +126,12 @@ pub async fn update(
     let result = api.replace(name, &secret).await;
     let recorded = record_change(scope, &result, 200).await;
     let result = result.map_err(failure);
-    let receipt = match recorded {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(unrecorded(
-                &result,
-                || format!("change to secret {name} was made"),
-                &audit_id,
-                e,
-            ));
-        }
-    };
-    let updated = result?;
-    let receipt = receipt.expect("a change Kubernetes made is recorded in full");
+    let (receipt, updated) = settle(
+        recorded,
+        result,
+        || format!("change to secret {name} was made"),
+        &audit_id,
+    )?;
     tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, keys = ?changed_keys, "updated");
     Ok(Audited::new(receipt, describe(ns, updated)))
 }
@@ -179,19 +172,12 @@ pub async fn delete(
     let recorded = record_change(scope, &result, 200).await;
     let result = result
         .map_err(|e| KubeFailure::new(e, &user, "delete", format!("secret {name}"), Some(ns)));
-    let receipt = match recorded {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(unrecorded(
-                &result,
-                || format!("secret {name} was deleted"),
-                &audit_id,
-                e,
-            ));
-        }
-    };
-    result?;
-    let receipt = receipt.expect("a change Kubernetes made is recorded in full");
+    let (receipt, ()) = settle(
+        recorded,
+        result,
+        || format!("secret {name} was deleted"),
+        &audit_id,
+    )?;
     tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, "deleted");
     Ok(Audited::new(
         receipt,

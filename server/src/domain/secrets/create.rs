@@ -12,7 +12,7 @@ use strongroom_app::{
 use super::{
     SecretsError,
     build::{build, check_metadata},
-    check_path, record_change, unrecorded,
+    check_path, record_change, settle,
     view::describe,
 };
 use crate::{
@@ -62,19 +62,12 @@ pub async fn create(
     let result = result.map_err(|e| {
         KubeFailure::new(e, &user, "create", format!("secret {}", req.name), Some(ns))
     });
-    let receipt = match recorded {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(unrecorded(
-                &result,
-                || format!("secret {} was created", req.name),
-                &audit_id,
-                e,
-            ));
-        }
-    };
-    let created = result?;
-    let receipt = receipt.expect("a change Kubernetes made is recorded in full");
+    let (receipt, created) = settle(
+        recorded,
+        result,
+        || format!("secret {} was created", req.name),
+        &audit_id,
+    )?;
     tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %req.name, "created");
     Ok(Audited::new(receipt, describe(ns, created)))
 }

@@ -127,6 +127,25 @@ fn unrecorded<T>(
     }
 }
 
+/// The end of every change: its record's fate (`recorded`) and Kubernetes'
+/// answer (`result`) become the answer, or the honest error.
+fn settle<T>(
+    recorded: Result<Option<crate::domain::audit::Receipt>, AuditError>,
+    result: Result<T, KubeFailure>,
+    change: impl FnOnce() -> String,
+    audit_id: &str,
+) -> Result<(crate::domain::audit::Receipt, T), SecretsError> {
+    let receipt = match recorded {
+        Ok(receipt) => receipt,
+        Err(e) => return Err(unrecorded(&result, change, audit_id, e)),
+    };
+    let done = result?;
+    // A change Kubernetes made went through `record`, never the refusal
+    // budget (see `record_change`), so it has a receipt.
+    let receipt = receipt.expect("a change Kubernetes made is recorded in full");
+    Ok((receipt, done))
+}
+
 /// Records a change's outcome: a refusal Kubernetes answered (4xx) goes
 /// through the per-user refusal budget (and lists a bounded number of
 /// keys); anything that may have changed the secret is recorded in full.
