@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod certs;
+pub mod history;
+pub mod usage;
+
 /// The base path of the versioned JSON API.
 pub const API_BASE: &str = "/api/v1";
 

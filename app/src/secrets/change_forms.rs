@@ -17,7 +17,7 @@ use crate::{
 #[component]
 pub fn ChangeForms(
     detail: SecretDetail,
-    on_change: impl Fn() + Clone + Send + Sync + 'static,
+    on_change: impl Fn(Vec<String>) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let d = StoredValue::new(detail.clone());
     let (key, set_key) = signal(String::new());
@@ -39,13 +39,21 @@ pub fn ChangeForms(
             });
             let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
             let on_change = on_change2.clone();
+            // The keys whose values this change sets or removes.
+            let mut keys: Vec<String> = set
+                .iter()
+                .map(|e| e.key.clone())
+                .chain(remove.iter().cloned())
+                .collect();
+            keys.sort();
+            keys.dedup();
             async move {
                 match client::secrets::update(&ns, &name, &req).await {
                     Ok(_) => {
                         set_result.set(None);
                         toasts.ok(format!("Saved {name}."));
                         set_value.set(String::new());
-                        on_change();
+                        on_change(keys);
                     }
                     Err(e) => set_result.set(Some(Err(e))),
                 }

@@ -7,7 +7,10 @@ use base64::Engine;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{change_forms::ChangeForms, export::ExportPanel};
+use super::{
+    cert_panel::CertificatePanel, change_forms::ChangeForms, export::ExportPanel,
+    usage_panel::UsagePanel,
+};
 use crate::{
     api::{RevealRequest, RevealedValue, SecretDetail},
     client::{self, ClientError},
@@ -24,6 +27,9 @@ pub fn SecretDetailPage() -> impl IntoView {
     let ns = move || params.read().get("ns").unwrap_or_default();
     let name = move || params.read().get("name").unwrap_or_default();
     let (reload, set_reload) = signal(0u32);
+    // The keys whose values the last change on this page set or removed:
+    // the "Used by" panel offers to restart their consumers.
+    let changed = RwSignal::new(Vec::<String>::new());
     let me = LocalResource::new(client::me);
     let timers_signal = RwSignal::new(None::<Timers>);
     Effect::new(move |_| {
@@ -52,7 +58,11 @@ pub fn SecretDetailPage() -> impl IntoView {
                         if let Some(t) = timers_signal.get() {
                             provide_context(t);
                         }
-                        view! { <SecretView detail=d on_change=move || set_reload.update(|n| *n += 1) /> }.into_any()
+                        let on_change = move |keys: Vec<String>| {
+                            changed.set(keys);
+                            set_reload.update(|n| *n += 1);
+                        };
+                        view! { <SecretView detail=d changed=changed.into() on_change=on_change /> }.into_any()
                     },
                     Err(e) => view! { <ErrorPanel error=e retry=move || detail.refetch() /> }.into_any(),
                 })}
@@ -64,7 +74,8 @@ pub fn SecretDetailPage() -> impl IntoView {
 #[component]
 fn SecretView(
     detail: SecretDetail,
-    on_change: impl Fn() + Clone + Send + Sync + 'static,
+    changed: Signal<Vec<String>>,
+    on_change: impl Fn(Vec<String>) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let d = StoredValue::new(detail.clone());
     let revealed = RwSignal::new(BTreeMap::<String, RevealedValue>::new());
@@ -161,6 +172,8 @@ fn SecretView(
             </details>
         </Show>
         <ExportPanel detail=detail.clone() revealed=revealed />
+        <CertificatePanel detail=detail.clone() />
+        <UsagePanel detail=detail.clone() changed=changed />
         <Metadata detail=detail.clone() />
         <crate::audit::pages::AccessHistory ns=detail.namespace.clone() name=detail.name.clone() refresh=history />
         <ChangeForms detail=detail on_change=on_change />

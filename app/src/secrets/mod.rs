@@ -2,6 +2,7 @@
 //! typed builders, and the pages. Pages do not import each other: what two
 //! pages share lives in its own module (`kind`, `metadata_text`, `export`).
 
+pub mod cert_panel;
 pub mod change_forms;
 pub mod create_fields;
 pub mod create_page;
@@ -12,3 +13,4 @@ pub mod list_page;
 pub mod metadata_text;
 pub mod rules;
 pub mod typed;
+pub mod usage_panel;

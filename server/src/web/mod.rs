@@ -10,6 +10,7 @@
 mod assets;
 pub mod audit;
 pub mod auth;
+pub mod certs;
 mod error;
 pub mod extract;
 pub mod facts;
@@ -19,6 +20,7 @@ pub mod secrets;
 pub mod security;
 mod serve;
 mod state;
+pub mod usage;
 pub mod user;
 
 pub use assets::{brotli_bytes, precompress};
@@ -64,6 +66,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/me", get(me::get_me))
         .merge(secrets::router())
+        .merge(usage::router())
+        .merge(certs::router())
         .route("/audit", get(audit::trail))
         .route(
             "/namespaces/{ns}/secrets/{name}/history",

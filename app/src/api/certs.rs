@@ -1,0 +1,1 @@
+//! Certificates held in secrets: public data only (issue 17, item 3).
