@@ -72,6 +72,9 @@ pub struct SecretSummary {
     /// RFC 3339 creation time.
     pub created: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// The age of its values and its rotation policy.
+    #[serde(default)]
+    pub age: history::RotationAge,
 }
 
 /// `GET /api/v1/namespaces/{ns}/secrets`: one page of secrets.

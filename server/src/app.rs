@@ -103,7 +103,13 @@ impl AppState {
             }
             (Some(rate), Db::Sqlite(_)) => RevealLimit::in_memory(rate.count, rate.period),
         };
+        let rotation = crate::domain::secrets::age::RotationPolicy::parse(&config.rotate_every)
+            .map_err(|reason| ConfigError::Invalid {
+                name: "STRONGROOM_ROTATE_EVERY",
+                reason,
+            })?;
         Ok(AppState(Arc::new(Inner {
+            rotation,
             origin: config.origin(),
             oidc_origin,
             config,

@@ -244,6 +244,12 @@ pub struct ServeArgs {
     )]
     pub reveal_reason_namespaces: Vec<String>,
 
+    /// Rotation periods per namespace (`team-a=90d,team-b=30d`): secrets
+    /// whose values are older are marked overdue. A secret's own
+    /// `strongroom.dev/rotate-every` annotation wins.
+    #[arg(long, env = "STRONGROOM_ROTATE_EVERY", value_delimiter = ',')]
+    pub rotate_every: Vec<String>,
+
     /// A copied value is cleared from the browser's clipboard after this long.
     #[arg(long, env = "STRONGROOM_CLIPBOARD_CLEAR_AFTER", default_value = "30s", value_parser = humantime::parse_duration)]
     pub clipboard_clear_after: Duration,

@@ -35,6 +35,8 @@ use super::AppState;
         super::secrets::update,
         super::secrets::delete,
         super::secrets::reveal,
+        super::secrets::preview,
+        super::secrets::key_history,
         super::audit::trail,
         super::audit::history,
     ),

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use strongroom_app::api::{
     CreateSecretRequest, DeleteSecretRequest, RevealRequest, RevealResponse, SecretDetail,
     SecretPage, UpdateSecretRequest,
+    history::{ChangePreview, KeyHistory},
 };
 
 use super::{
@@ -26,7 +27,7 @@ use crate::domain::{
     secrets::{
         SecretsError,
         change::{self, Deletion},
-        create,
+        create, lineage,
         list::{self, ListRequest},
         reveal::{self, RevealPolicy, Revealed},
     },
@@ -51,6 +52,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/namespaces/{ns}/secrets/{name}/reveal",
             post(reveal).layer(RequestBodyLimitLayer::new(REVEAL_BODY_LIMIT)),
+        )
+        .route("/namespaces/{ns}/secrets/{name}/preview", post(preview))
+        .route(
+            "/namespaces/{ns}/secrets/{name}/key-history",
+            get(key_history),
         )
 }
 
@@ -153,7 +159,7 @@ pub async fn list(
         all: q.all,
     };
     let kube = state.kube.for_user(user.identity());
-    Ok(Json(list::list(&kube, &ns, &request).await?))
+    Ok(Json(list::list(&kube, state.ages(), &ns, &request).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",
@@ -224,6 +230,37 @@ pub async fn update(
     let scope = scope(&state, facts, &user, Action::Update, &ns, &name);
     let kube = state.kube.for_user(user.identity());
     to_completion(async move { change::update(&kube, scope, &ns, &name, &req).await }).await
+}
+
+#[utoipa::path(post, path = "/api/v1/namespaces/{ns}/secrets/{name}/preview", tag = "secrets",
+    params(SecretPath),
+    request_body = UpdateSecretRequest,
+    responses((status = 200, description = "Which keys the change would change (changed, added, removed, same), never a value; recorded as a comparison and held to the reveal rate", body = ChangePreview)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    facts: RequestFacts,
+    Path(SecretPath { ns, name }): Path<SecretPath>,
+    Json(req): Json<UpdateSecretRequest>,
+) -> Result<Audited<ChangePreview>, AppError> {
+    let scope = scope(&state, facts, &user, Action::Compare, &ns, &name);
+    let kube = state.kube.for_user(user.identity());
+    let limit = state.reveal_limit.as_ref();
+    Ok(change::preview(&kube, scope, limit, &ns, &name, &req).await?)
+}
+
+#[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets/{name}/key-history", tag = "secrets",
+    params(SecretPath),
+    responses((status = 200, description = "Per key: when its value last changed and by whom, whether it changed outside Strongroom, whether it is still the value you last revealed; the changes, newest first; the age of the values. From fingerprints, never values", body = KeyHistory)))]
+pub async fn key_history(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(SecretPath { ns, name }): Path<SecretPath>,
+) -> Result<Json<KeyHistory>, AppError> {
+    let kube = state.kube.for_user(user.identity());
+    Ok(Json(
+        lineage::key_history(&kube, &state.audit, &state.rotation, &ns, &name).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/namespaces/{ns}/secrets/{name}", tag = "secrets",

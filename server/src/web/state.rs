@@ -12,7 +12,7 @@ use crate::{
     domain::{
         audit::AuditStore,
         auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
-        secrets::limit::RevealLimit,
+        secrets::{age::RotationPolicy, limit::RevealLimit},
     },
     infra::{cluster::KubeAccess, db::Db},
 };
@@ -37,9 +37,19 @@ pub struct Inner {
     pub audit: AuditStore,
     /// Reveals per user, when limited.
     pub reveal_limit: Option<RevealLimit>,
+    /// Rotation periods per namespace.
+    pub rotation: RotationPolicy,
 }
 
 impl Inner {
+    /// What lists need to show the age of secrets' values.
+    pub fn ages(&self) -> crate::domain::secrets::age::Ages<'_> {
+        crate::domain::secrets::age::Ages {
+            store: &self.audit,
+            policy: &self.rotation,
+        }
+    }
+
     /// How sessions are checked again at the IdP.
     pub fn revalidator(&self) -> crate::domain::auth::session::Revalidator<'_> {
         crate::domain::auth::session::Revalidator {

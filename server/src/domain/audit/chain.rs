@@ -160,6 +160,7 @@ mod tests {
             outcome: Outcome::Allowed,
             status: Some(200),
             fingerprints: vec![],
+            before: vec![],
             reason: None,
         }
     }

@@ -73,6 +73,7 @@ impl RequestFacts {
             outcome,
             status,
             fingerprints,
+            before: vec![],
             reason,
         }
     }

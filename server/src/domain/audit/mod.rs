@@ -100,6 +100,7 @@ pub fn system_event(cluster: &str, action: Action) -> AuditEvent {
         outcome: Outcome::Allowed,
         status: None,
         fingerprints: vec![],
+        before: vec![],
         reason: None,
     }
 }
@@ -114,6 +115,12 @@ pub enum Action {
     Delete,
     /// Records older than the retention period were pruned.
     Prune,
+    /// A proposed change was compared with the current values (which keys
+    /// it would change): recorded like a reveal, since it tells whether a
+    /// value is a given one.
+    Compare,
+    /// A secret's certificates were inspected (public data only).
+    Inspect,
 }
 
 impl Action {
@@ -124,6 +131,8 @@ impl Action {
             Action::Update => "update",
             Action::Delete => "delete",
             Action::Prune => "prune",
+            Action::Compare => "compare",
+            Action::Inspect => "inspect",
         }
     }
 }
@@ -190,9 +199,38 @@ pub struct AuditEvent {
     pub outcome: Outcome,
     /// The Kubernetes status code, when Kubernetes answered.
     pub status: Option<u16>,
+    /// Keyed fingerprints of the values the operation saw or left: the
+    /// revealed or compared values, and after a create or change every
+    /// value the secret then holds (at most [`MAX_FINGERPRINTS`]).
     pub fingerprints: Vec<Fingerprint>,
+    /// For a change: every value the secret held before it (at most
+    /// [`MAX_FINGERPRINTS`]), so a change made outside Strongroom since the
+    /// last record shows. Absent from older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before: Vec<Fingerprint>,
     pub reason: Option<String>,
 }
+
+impl AuditEvent {
+    /// Whether this record changed the secret's values: a create, or a
+    /// change whose values before and after differ (for older records
+    /// without fingerprints: one that set or removed keys).
+    pub fn changes_values(&self) -> bool {
+        match self.action {
+            Action::Create => true,
+            Action::Update if self.before.is_empty() && self.fingerprints.is_empty() => {
+                !self.keys.is_empty()
+            }
+            Action::Update => self.before != self.fingerprints,
+            _ => false,
+        }
+    }
+}
+
+/// The most fingerprints one record holds in `fingerprints` and in
+/// `before` (keys in name order): a secret with more keys has the rest
+/// untracked.
+pub const MAX_FINGERPRINTS: usize = 1000;
 
 /// A record as stored: the event plus its place in the chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

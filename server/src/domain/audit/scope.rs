@@ -30,6 +30,7 @@ pub struct AuditScope {
     secret: String,
     keys: Vec<String>,
     reason: Option<String>,
+    before: Vec<Fingerprint>,
 }
 
 impl std::fmt::Debug for AuditScope {
@@ -65,6 +66,7 @@ impl AuditScope {
             secret: secret.to_string(),
             keys: Vec::new(),
             reason: None,
+            before: Vec::new(),
         }
     }
 
@@ -81,6 +83,25 @@ impl AuditScope {
     /// The reason the person gave (or why the operation was refused).
     pub fn set_reason(&mut self, reason: Option<String>) {
         self.reason = reason;
+    }
+
+    /// For a change: the fingerprints of the values before it.
+    pub fn set_before(&mut self, before: Vec<Fingerprint>) {
+        self.before = before;
+    }
+
+    /// Fingerprints of all of `data`'s values, in key order, at most
+    /// [`super::MAX_FINGERPRINTS`].
+    pub fn fingerprint_all<'a>(
+        &self,
+        data: impl IntoIterator<Item = (&'a String, &'a [u8])>,
+    ) -> Vec<Fingerprint> {
+        let mut all: Vec<_> = data.into_iter().collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
+            .take(super::MAX_FINGERPRINTS)
+            .map(|(k, v)| self.fingerprint(k, v))
+            .collect()
     }
 
     /// Checks that a required sink can commit right now, before a change is
@@ -123,6 +144,7 @@ impl AuditScope {
             outcome,
             status,
             fingerprints,
+            before: self.before,
             reason: self.reason,
         };
         let record = self.store.append(event).await?;
@@ -166,8 +188,10 @@ impl AuditScope {
             }
             Decision::Record { .. } => {}
         }
-        // A refusal records at most this many of the keys asked for.
+        // A refusal records at most this many of the keys asked for, and
+        // no fingerprints.
         self.keys.truncate(MAX_RECORDED_KEYS);
+        self.before.clear();
         self.record(outcome, status, vec![]).await.map(drop)
     }
 }

@@ -4,14 +4,19 @@
 
 use k8s_openapi::ByteString;
 use strongroom_app::{
-    api::{SecretDetail, UpdateSecretRequest},
+    api::{
+        SecretDetail, UpdateSecretRequest,
+        history::{ChangePreview, KeyDiff, KeyDiffKind},
+    },
     secrets::rules,
 };
 
 use super::{
     SecretsError,
     build::check_metadata,
-    check_path, decode_b64, record_change, settle,
+    check_path, decode_b64,
+    limit::RevealLimit,
+    record_change, settle,
     view::{HIDDEN_ANNOTATIONS, describe},
 };
 use crate::{
@@ -25,15 +30,15 @@ use crate::{
 /// The most keys one change may remove.
 pub const MAX_REMOVED_KEYS: usize = 1000;
 
-/// Applies `req` to `ns/name` as the handle's user, if the secret is still
-/// at the resourceVersion the person saw.
-pub async fn update(
-    kube: &UserKube,
-    mut scope: AuditScope,
-    ns: &str,
-    name: &str,
-    req: &UpdateSecretRequest,
-) -> Result<Audited<SecretDetail>, SecretsError> {
+/// A change request that passed its checks: the keys it sets or removes
+/// (sorted, once each) and the decoded values it sets, in `req.set` order.
+struct Checked {
+    changed_keys: Vec<String>,
+    set_values: Vec<Vec<u8>>,
+}
+
+/// Checks `req` before Kubernetes is asked: names, keys, values, metadata.
+fn check(ns: &str, name: &str, req: &UpdateSecretRequest) -> Result<Checked, SecretsError> {
     check_path(ns, Some(name))?;
     let mut changed_keys: Vec<String> = req
         .set
@@ -68,6 +73,25 @@ pub async fn update(
         &req.labels.clone().unwrap_or_default(),
         &req.annotations.clone().unwrap_or_default(),
     )?;
+    Ok(Checked {
+        changed_keys,
+        set_values,
+    })
+}
+
+/// Applies `req` to `ns/name` as the handle's user, if the secret is still
+/// at the resourceVersion the person saw.
+pub async fn update(
+    kube: &UserKube,
+    mut scope: AuditScope,
+    ns: &str,
+    name: &str,
+    req: &UpdateSecretRequest,
+) -> Result<Audited<SecretDetail>, SecretsError> {
+    let Checked {
+        changed_keys,
+        set_values,
+    } = check(ns, name, req)?;
     scope
         .preflight()
         .await
@@ -99,6 +123,13 @@ pub async fn update(
         )));
     }
     let mut data = secret.data.take().unwrap_or_default();
+    // The values before and after, as fingerprints: which keys really
+    // changed, and whether someone changed them outside Strongroom since
+    // the last record.
+    let fingerprints = |data: &std::collections::BTreeMap<String, ByteString>| {
+        scope.fingerprint_all(data.iter().map(|(k, v)| (k, v.0.as_slice())))
+    };
+    let before = fingerprints(&data);
     for k in &req.remove {
         data.remove(k);
     }
@@ -108,6 +139,8 @@ pub async fn update(
     let entries: Vec<(String, Vec<u8>)> =
         data.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
     rules::check_data(&entries).map_err(|e| SecretsError::invalid(e.field, e.message))?;
+    let after = fingerprints(&data);
+    scope.set_before(before);
     secret.data = Some(data);
     secret.string_data = None;
     if let Some(labels) = req.labels.clone() {
@@ -124,7 +157,7 @@ pub async fn update(
     // The resourceVersion we checked stays in metadata: the API server
     // refuses the write (409) if anything changed in between.
     let result = api.replace(name, &secret).await;
-    let recorded = record_change(scope, &result, 200).await;
+    let recorded = record_change(scope, &result, 200, after).await;
     let result = result.map_err(failure);
     let (receipt, updated) = settle(
         recorded,
@@ -134,6 +167,99 @@ pub async fn update(
     )?;
     tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, keys = ?changed_keys, "updated");
     Ok(Audited::new(receipt, describe(ns, updated)))
+}
+
+/// Which keys `req` would change in `ns/name` (changed, added, removed,
+/// same), compared as the handle's user with the current values, which
+/// never leave the server. It tells whether a value is a given one, so it
+/// is held to the reveal rate (one per value compared) and recorded like a
+/// reveal, with the fingerprints of the current values it compared; the
+/// answer exists only once that record is committed.
+pub async fn preview(
+    kube: &UserKube,
+    mut scope: AuditScope,
+    limit: Option<&RevealLimit>,
+    ns: &str,
+    name: &str,
+    req: &UpdateSecretRequest,
+) -> Result<Audited<ChangePreview>, SecretsError> {
+    let Checked {
+        changed_keys,
+        set_values,
+    } = check(ns, name, req)?;
+    scope.set_keys(changed_keys);
+    let user = kube.user().username.clone();
+    if let Some(limit) = limit {
+        let asked = u32::try_from(req.set.len()).unwrap_or(u32::MAX).max(1);
+        if let Err(over) = limit.take(&user, asked).await {
+            return Err(super::reveal::rate_limited(scope, limit, over).await);
+        }
+    }
+    let kube = kube.with_audit_id(scope.id());
+    let secret = match kube.secrets(ns).get(name).await {
+        Ok(s) => s,
+        Err(e) => {
+            let (outcome, status) = Outcome::of_error(&e);
+            scope
+                .record_refusal(outcome, status)
+                .await
+                .map_err(SecretsError::AuditUnavailable)?;
+            return Err(
+                KubeFailure::new(e, &user, "get", format!("secret {name}"), Some(ns)).into(),
+            );
+        }
+    };
+    let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
+    let data = secret.data.unwrap_or_default();
+    let proposed: std::collections::BTreeMap<&str, &[u8]> = req
+        .set
+        .iter()
+        .zip(&set_values)
+        .map(|(e, v)| (e.key.as_str(), v.as_slice()))
+        .collect();
+    let mut keys: Vec<KeyDiff> = Vec::new();
+    let mut compared = Vec::new();
+    let all: std::collections::BTreeSet<&str> = data
+        .keys()
+        .map(String::as_str)
+        .chain(proposed.keys().copied())
+        .collect();
+    for key in all {
+        let current = data.get(key).map(|v| v.0.as_slice());
+        let change = match (current, proposed.get(key)) {
+            (Some(_), _) if req.remove.iter().any(|r| r == key) && !proposed.contains_key(key) => {
+                KeyDiffKind::Removed
+            }
+            (None, Some(_)) => KeyDiffKind::Added,
+            (Some(now), Some(new)) => {
+                compared.push(scope.fingerprint(key, now));
+                if now == *new {
+                    KeyDiffKind::Same
+                } else {
+                    KeyDiffKind::Changed
+                }
+            }
+            (Some(_), None) => KeyDiffKind::Same,
+            (None, None) => continue,
+        };
+        keys.push(KeyDiff {
+            key: key.to_string(),
+            change,
+        });
+    }
+    let receipt = scope
+        .record(Outcome::Allowed, Some(200), compared)
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let audit_id = receipt.id().to_string();
+    Ok(Audited::new(
+        receipt,
+        ChangePreview {
+            keys,
+            resource_version,
+            audit_id,
+        },
+    ))
 }
 
 /// A deletion that happened (the edge adds its record's id).
@@ -169,7 +295,7 @@ pub async fn delete(
     let kube = kube.with_audit_id(&audit_id);
     let user = kube.user().username.clone();
     let result = kube.secrets(ns).delete(name, resource_version).await;
-    let recorded = record_change(scope, &result, 200).await;
+    let recorded = record_change(scope, &result, 200, vec![]).await;
     let result = result
         .map_err(|e| KubeFailure::new(e, &user, "delete", format!("secret {name}"), Some(ns)));
     let (receipt, ()) = settle(

@@ -36,6 +36,8 @@ pub async fn create(
     check_metadata(&req.labels, &req.annotations)?;
     let (type_, data) = build(&req.input)?;
     scope.set_keys(data.keys().cloned().collect());
+    // The created values' fingerprints: the start of each key's history.
+    let created = scope.fingerprint_all(data.iter().map(|(k, v)| (k, v.as_slice())));
     // Refuse before changing anything if the change could not be audited.
     scope
         .preflight()
@@ -58,7 +60,7 @@ pub async fn create(
         ..Default::default()
     };
     let result = kube.secrets(ns).create(&secret).await;
-    let recorded = record_change(scope, &result, 201).await;
+    let recorded = record_change(scope, &result, 201, created).await;
     let result = result.map_err(|e| {
         KubeFailure::new(e, &user, "create", format!("secret {}", req.name), Some(ns))
     });

@@ -6,7 +6,7 @@
 
 use strongroom_app::api::{SecretDetail, SecretPage, SecretSummary};
 
-use super::{SecretsError, check_path, view::describe};
+use super::{SecretsError, age::Ages, check_path, view::describe};
 use crate::{
     domain::KubeFailure,
     infra::cluster::{
@@ -39,7 +39,13 @@ pub struct ListRequest {
 }
 
 /// One page of `ns`'s secrets, as the user may see them.
-pub async fn list(kube: &UserKube, ns: &str, q: &ListRequest) -> Result<SecretPage, SecretsError> {
+/// Each row carries the age of its values (see [`super::age`]).
+pub async fn list(
+    kube: &UserKube,
+    ages: Ages<'_>,
+    ns: &str,
+    q: &ListRequest,
+) -> Result<SecretPage, SecretsError> {
     check_path(ns, None)?;
     let limit = match q.limit {
         None => 100,
@@ -86,21 +92,26 @@ pub async fn list(kube: &UserKube, ns: &str, q: &ListRequest) -> Result<SecretPa
             if !needle.is_empty() && !name.to_lowercase().contains(&needle) {
                 continue;
             }
-            items.push(SecretSummary {
-                name,
-                type_,
-                keys: row.keys,
-                created: meta.creation_timestamp.map(|t| t.0.to_string()),
-                labels: meta.labels.unwrap_or_default(),
-            });
+            items.push((
+                SecretSummary {
+                    name,
+                    type_,
+                    keys: row.keys,
+                    created: meta.creation_timestamp.map(|t| t.0.to_string()),
+                    labels: meta.labels.unwrap_or_default(),
+                    age: Default::default(),
+                },
+                meta.annotations.unwrap_or_default(),
+            ));
         }
         token = table.continue_token;
         if token.is_none() || items.len() >= limit {
             break;
         }
     }
+    ages.fill(ns, &mut items).await;
     Ok(SecretPage {
-        items,
+        items: items.into_iter().map(|(summary, _)| summary).collect(),
         continue_token: token,
         hidden,
     })

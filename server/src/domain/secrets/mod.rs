@@ -7,10 +7,12 @@
 //! [`AuditScope`]: crate::domain::audit::AuditScope
 //! [`Audited`]: crate::domain::audit::Audited
 
+pub mod age;
 pub mod build;
 pub mod change;
 pub mod create;
 pub mod limit;
+pub mod lineage;
 pub mod list;
 pub mod reveal;
 pub mod tls;
@@ -148,16 +150,20 @@ fn settle<T>(
 
 /// Records a change's outcome: a refusal Kubernetes answered (4xx) goes
 /// through the per-user refusal budget (and lists a bounded number of
-/// keys); anything that may have changed the secret is recorded in full.
+/// keys, no fingerprints); anything that may have changed the secret is
+/// recorded in full, with `after`, the fingerprints of the values the
+/// change leaves (only when Kubernetes says it made it).
 async fn record_change<T>(
     scope: AuditScope,
     result: &Result<T, crate::infra::cluster::KubeError>,
     ok_status: u16,
+    after: Vec<crate::domain::audit::Fingerprint>,
 ) -> Result<Option<crate::domain::audit::Receipt>, AuditError> {
     let (outcome, status) = Outcome::of(result, ok_status);
     if matches!(status, Some(400..=499)) {
         scope.record_refusal(outcome, status).await.map(|()| None)
     } else {
-        scope.record(outcome, status, vec![]).await.map(Some)
+        let after = if result.is_ok() { after } else { vec![] };
+        scope.record(outcome, status, after).await.map(Some)
     }
 }

@@ -183,7 +183,11 @@ pub async fn reveal(
 
 /// Records a reveal refused by the rate limit (as denied, 429) and says how
 /// long to wait; a counter that cannot be read refuses too (503).
-async fn rate_limited(mut scope: AuditScope, limit: &RevealLimit, over: OverLimit) -> SecretsError {
+pub(super) async fn rate_limited(
+    mut scope: AuditScope,
+    limit: &RevealLimit,
+    over: OverLimit,
+) -> SecretsError {
     let wait = match over {
         OverLimit::Wait(wait) => wait,
         OverLimit::Unavailable(cause) => {

@@ -385,6 +385,84 @@ impl AuditStore {
         })
     }
 
+    /// The allowed records of `ns/secret` that saw or set its values
+    /// (creates, changes, deletes, reveals, comparisons, inspections),
+    /// newest first, at most `limit`: what a key's history is made of.
+    pub async fn lineage(
+        &self,
+        ns: &str,
+        secret: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, AuditError> {
+        let sql = "SELECT seq, event, prev_hash, hash FROM audit_records
+             WHERE namespace = $1 AND secret = $2 AND outcome = 'allowed'
+               AND action IN ('create', 'update', 'delete', 'reveal', 'compare', 'inspect')
+             ORDER BY seq DESC LIMIT $3";
+        macro_rules! run {
+            ($pool:expr) => {
+                sqlx::query(sql)
+                    .bind(ns)
+                    .bind(secret)
+                    .bind(limit)
+                    .fetch_all($pool)
+                    .await?
+                    .into_iter()
+                    .map(row_to_record)
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+        }
+        Ok(match &self.db {
+            Db::Sqlite(p) => run!(p),
+            Db::Postgres(p) => run!(p),
+        })
+    }
+
+    /// For each of `names` (secrets of `ns`) that has one: when its values
+    /// last changed through Strongroom (RFC 3339). Reads at most the newest
+    /// 5,000 creates and changes of these secrets.
+    pub async fn last_value_changes(
+        &self,
+        ns: &str,
+        names: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, AuditError> {
+        let mut found = std::collections::HashMap::new();
+        if names.is_empty() {
+            return Ok(found);
+        }
+        let list: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT seq, event, prev_hash, hash FROM audit_records
+             WHERE namespace = $1 AND secret IN ({}) AND outcome = 'allowed'
+               AND action IN ('create', 'update')
+             ORDER BY seq DESC LIMIT 5000",
+            list.join(", ")
+        );
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut query = sqlx::query(&sql).bind(ns);
+                for name in names {
+                    query = query.bind(name);
+                }
+                query
+                    .fetch_all($pool)
+                    .await?
+                    .into_iter()
+                    .map(row_to_record)
+                    .collect::<Result<Vec<_>, _>>()?
+            }};
+        }
+        let records = match &self.db {
+            Db::Sqlite(p) => run!(p),
+            Db::Postgres(p) => run!(p),
+        };
+        for r in records {
+            if r.event.changes_values() && !found.contains_key(&r.event.secret) {
+                found.insert(r.event.secret.clone(), r.event.time.clone());
+            }
+        }
+        Ok(found)
+    }
+
     /// The number of records.
     pub async fn count(&self) -> Result<i64, AuditError> {
         let sql = "SELECT COUNT(*) AS n FROM audit_records";

@@ -1,0 +1,560 @@
+//! What changed when, per key (issue 17, item 4), from the audit trail's
+//! keyed fingerprints alone: Strongroom never stores a value, but each
+//! create and change records the fingerprints of the values it leaves (and
+//! a change those it found), and each reveal, comparison and inspection
+//! those it saw. Walking a secret's records in order then tells, for each
+//! key, when its value last changed and by whom, and where a value differs
+//! from the last one recorded with no change through Strongroom to explain
+//! it: a change made outside Strongroom, noticed at that record.
+
+use std::collections::BTreeMap;
+
+use strongroom_app::api::history::{KeyChange, KeyChangeKind, KeyHistory, KeyState};
+
+use super::{SecretsError, age::RotationPolicy, check_path};
+use crate::{
+    domain::{
+        KubeFailure,
+        audit::{Action, AuditRecord, AuditStore, Fingerprint, Fingerprinter},
+    },
+    infra::cluster::UserKube,
+};
+
+/// How many of a secret's newest records a history reads.
+pub const MAX_RECORDS: i64 = 5000;
+/// How many changes an answer lists (newest first).
+pub const MAX_CHANGES: usize = 500;
+
+/// A key's value as the trail knows it.
+#[derive(Clone, Debug, Default)]
+struct Known {
+    /// Its fingerprint, when a record holds one.
+    fingerprint: Option<String>,
+    /// The last change of its value.
+    last_change: Option<KeyChange>,
+}
+
+/// The walk over one secret's records.
+#[derive(Default)]
+struct Walk<'a> {
+    viewer: &'a str,
+    keys: BTreeMap<String, Known>,
+    /// Whether `keys` is the secret's whole key set (after a create, a
+    /// change or an inspection; not after reveals alone).
+    whole: bool,
+    changes: Vec<KeyChange>,
+    /// The viewer's last reveal of each key: fingerprint and time.
+    revealed: BTreeMap<String, (String, String)>,
+    /// The last change of any value (removals included).
+    last_value_change: Option<String>,
+}
+
+fn as_map(fingerprints: &[Fingerprint]) -> BTreeMap<String, String> {
+    fingerprints
+        .iter()
+        .map(|f| (f.key.clone(), f.hmac.clone()))
+        .collect()
+}
+
+impl<'a> Walk<'a> {
+    fn new(viewer: &'a str) -> Self {
+        Self {
+            viewer,
+            ..Default::default()
+        }
+    }
+
+    fn change(&mut self, r: &AuditRecord, key: &str, kind: KeyChangeKind) -> KeyChange {
+        let outside = kind.outside();
+        let change = KeyChange {
+            key: key.to_string(),
+            change: kind,
+            user: (!outside).then(|| r.event.user.clone()),
+            time: r.event.time.clone(),
+            noticed_at: outside.then(|| format!("{} by {}", r.event.action.as_str(), r.event.user)),
+            audit_id: r.event.id.clone(),
+        };
+        self.changes.push(change.clone());
+        self.last_value_change = Some(r.event.time.clone());
+        change
+    }
+
+    /// Compares values seen by `r` with the known ones: a difference no
+    /// record explains was made outside Strongroom. `whole` says that `seen`
+    /// is every key the secret has.
+    fn observe(&mut self, r: &AuditRecord, seen: &BTreeMap<String, String>, whole: bool) {
+        for (key, fingerprint) in seen {
+            match self.keys.get(key).map(|k| k.fingerprint.clone()) {
+                Some(Some(known)) if &known != fingerprint => {
+                    let change = self.change(r, key, KeyChangeKind::ChangedOutside);
+                    self.keys.insert(
+                        key.clone(),
+                        Known {
+                            fingerprint: Some(fingerprint.clone()),
+                            last_change: Some(change),
+                        },
+                    );
+                }
+                Some(_) => {
+                    if let Some(k) = self.keys.get_mut(key) {
+                        k.fingerprint = Some(fingerprint.clone());
+                    }
+                }
+                None if self.whole => {
+                    let change = self.change(r, key, KeyChangeKind::AddedOutside);
+                    self.keys.insert(
+                        key.clone(),
+                        Known {
+                            fingerprint: Some(fingerprint.clone()),
+                            last_change: Some(change),
+                        },
+                    );
+                }
+                None => {
+                    self.keys.insert(
+                        key.clone(),
+                        Known {
+                            fingerprint: Some(fingerprint.clone()),
+                            last_change: None,
+                        },
+                    );
+                }
+            }
+        }
+        if whole {
+            if self.whole {
+                let gone: Vec<String> = self
+                    .keys
+                    .keys()
+                    .filter(|k| !seen.contains_key(*k))
+                    .cloned()
+                    .collect();
+                for key in gone {
+                    self.change(r, &key, KeyChangeKind::RemovedOutside);
+                    self.keys.remove(&key);
+                }
+            }
+            self.whole = true;
+        }
+    }
+
+    fn record(&mut self, r: &AuditRecord) {
+        let e = &r.event;
+        match e.action {
+            Action::Create => {
+                self.keys.clear();
+                let after = as_map(&e.fingerprints);
+                // Older creates have no fingerprints: their keys were added,
+                // values unknown.
+                let added: Vec<(String, Option<String>)> = if after.is_empty() {
+                    e.keys.iter().map(|k| (k.clone(), None)).collect()
+                } else {
+                    after.into_iter().map(|(k, f)| (k, Some(f))).collect()
+                };
+                for (key, fingerprint) in added {
+                    let change = self.change(r, &key, KeyChangeKind::Added);
+                    self.keys.insert(
+                        key,
+                        Known {
+                            fingerprint,
+                            last_change: Some(change),
+                        },
+                    );
+                }
+                self.whole = !e.fingerprints.is_empty();
+            }
+            Action::Update if e.fingerprints.is_empty() && e.before.is_empty() => {
+                // An older change record: which keys were set or removed,
+                // not how.
+                for key in &e.keys {
+                    let change = self.change(r, key, KeyChangeKind::Changed);
+                    let known = self.keys.entry(key.clone()).or_default();
+                    known.fingerprint = None;
+                    known.last_change = Some(change);
+                }
+                self.whole = false;
+            }
+            Action::Update => {
+                let before = as_map(&e.before);
+                let after = as_map(&e.fingerprints);
+                self.observe(r, &before, true);
+                let keys: std::collections::BTreeSet<&String> =
+                    before.keys().chain(after.keys()).collect();
+                for key in keys {
+                    let kind = match (before.get(key), after.get(key)) {
+                        (None, Some(_)) => KeyChangeKind::Added,
+                        (Some(_), None) => KeyChangeKind::Removed,
+                        (Some(b), Some(a)) if a != b => KeyChangeKind::Changed,
+                        _ => continue,
+                    };
+                    let change = self.change(r, key, kind);
+                    if kind == KeyChangeKind::Removed {
+                        self.keys.remove(key);
+                    } else {
+                        self.keys.insert(
+                            key.clone(),
+                            Known {
+                                fingerprint: after.get(key).cloned(),
+                                last_change: Some(change),
+                            },
+                        );
+                    }
+                }
+                self.whole = true;
+            }
+            Action::Delete => {
+                let keys: Vec<String> = self.keys.keys().cloned().collect();
+                for key in keys {
+                    self.change(r, &key, KeyChangeKind::Removed);
+                }
+                self.keys.clear();
+                self.whole = false;
+            }
+            Action::Reveal | Action::Compare => {
+                let seen = as_map(&e.fingerprints);
+                self.observe(r, &seen, false);
+                if e.action == Action::Reveal && e.user == self.viewer {
+                    for (key, fingerprint) in seen {
+                        self.revealed.insert(key, (fingerprint, e.time.clone()));
+                    }
+                }
+            }
+            Action::Inspect => {
+                let seen = as_map(&e.fingerprints);
+                self.observe(r, &seen, !seen.is_empty());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The history of a secret's keys from its `records` (oldest first), as
+/// `viewer` sees it; `now` holds the fingerprints of the values the secret
+/// holds now (its keys are the current keys).
+pub fn history(
+    records: &[AuditRecord],
+    viewer: &str,
+    now: &BTreeMap<String, String>,
+    complete: bool,
+) -> (KeyHistory, Option<String>) {
+    let mut walk = Walk::new(viewer);
+    for r in records {
+        walk.record(r);
+    }
+    let keys = now
+        .iter()
+        .map(|(key, current)| {
+            let known = walk.keys.get(key);
+            let changed_outside_now = match known.and_then(|k| k.fingerprint.as_ref()) {
+                Some(f) => f != current,
+                // A key the trail does not hold, although it knows the whole
+                // key set: it appeared outside Strongroom.
+                None => walk.whole && known.is_none(),
+            };
+            let yours = walk.revealed.get(key);
+            KeyState {
+                key: key.clone(),
+                last_change: known.and_then(|k| k.last_change.clone()),
+                changed_outside_now,
+                unchanged_since_your_reveal: yours.map(|(f, _)| f == current),
+                your_last_reveal: yours.map(|(_, t)| t.clone()),
+            }
+        })
+        .collect();
+    let mut changes = walk.changes;
+    changes.reverse();
+    changes.truncate(MAX_CHANGES);
+    (
+        KeyHistory {
+            keys,
+            changes,
+            complete,
+            age: Default::default(),
+        },
+        walk.last_value_change,
+    )
+}
+
+/// `ns/name`'s key history for the handle's user, who must be allowed to
+/// get the secret: it is read (as the user) to fingerprint its current
+/// values in memory, which are compared with the trail and dropped.
+pub async fn key_history(
+    kube: &UserKube,
+    store: &AuditStore,
+    policy: &RotationPolicy,
+    ns: &str,
+    name: &str,
+) -> Result<KeyHistory, SecretsError> {
+    check_path(ns, Some(name))?;
+    let user = kube.user().username.clone();
+    let secret = kube
+        .secrets(ns)
+        .get(name)
+        .await
+        .map_err(|e| KubeFailure::new(e, &user, "get", format!("secret {name}"), Some(ns)))?;
+    let now = fingerprints_now(store.fingerprinter(), &secret);
+    let mut records = store
+        .lineage(ns, name, MAX_RECORDS)
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let complete = (records.len() as i64) < MAX_RECORDS;
+    records.reverse();
+    let (mut history, last_change) = history(&records, &user, &now, complete);
+    let meta = &secret.metadata;
+    let created = meta.creation_timestamp.as_ref().map(|t| t.0.to_string());
+    let annotations = meta.annotations.clone().unwrap_or_default();
+    history.age = super::age::age(
+        policy.period(ns, &annotations),
+        created.as_deref(),
+        last_change.as_deref(),
+        chrono::Utc::now(),
+    );
+    let (overdue, fine) = if history.age.overdue {
+        (vec![name.to_string()], vec![])
+    } else {
+        (vec![], vec![name.to_string()])
+    };
+    crate::infra::metrics::rotation_seen(ns, &overdue, &fine);
+    Ok(history)
+}
+
+/// The fingerprints of a secret's current values, by key.
+fn fingerprints_now(
+    fingerprinter: &Fingerprinter,
+    secret: &k8s_openapi::api::core::v1::Secret,
+) -> BTreeMap<String, String> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), fingerprinter.fingerprint(&v.0)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::{AuditEvent, Outcome};
+
+    fn record(seq: i64, user: &str, action: Action, keys: &[&str]) -> AuditRecord {
+        AuditRecord {
+            seq,
+            event: AuditEvent {
+                id: format!("id-{seq}"),
+                time: format!("2026-11-{:02}T10:00:00Z", seq),
+                request_id: None,
+                user: user.into(),
+                groups: vec![],
+                source_ip: None,
+                user_agent: None,
+                action,
+                cluster: "local".into(),
+                namespace: "team-a".into(),
+                secret: "db".into(),
+                keys: keys.iter().map(|k| k.to_string()).collect(),
+                outcome: Outcome::Allowed,
+                status: Some(200),
+                fingerprints: vec![],
+                before: vec![],
+                reason: None,
+            },
+            prev_hash: String::new(),
+            hash: String::new(),
+            stored: String::new(),
+        }
+    }
+
+    fn fps(pairs: &[(&str, &str)]) -> Vec<Fingerprint> {
+        pairs
+            .iter()
+            .map(|(k, v)| Fingerprint {
+                key: k.to_string(),
+                hmac: v.to_string(),
+            })
+            .collect()
+    }
+
+    fn now(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn kinds(h: &KeyHistory) -> Vec<(String, KeyChangeKind, Option<String>)> {
+        h.changes
+            .iter()
+            .map(|c| (c.key.clone(), c.change, c.user.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_rotation_through_strongroom_is_a_change_by_its_author() {
+        let mut create = record(1, "alice", Action::Create, &["password", "user"]);
+        create.event.fingerprints = fps(&[("password", "p1"), ("user", "u1")]);
+        let mut rotate = record(2, "bob", Action::Update, &["password"]);
+        rotate.event.before = fps(&[("password", "p1"), ("user", "u1")]);
+        rotate.event.fingerprints = fps(&[("password", "p2"), ("user", "u1")]);
+        let (h, last) = history(
+            &[create, rotate],
+            "alice",
+            &now(&[("password", "p2"), ("user", "u1")]),
+            true,
+        );
+        assert_eq!(
+            kinds(&h),
+            vec![
+                (
+                    "password".into(),
+                    KeyChangeKind::Changed,
+                    Some("bob".into())
+                ),
+                ("user".into(), KeyChangeKind::Added, Some("alice".into())),
+                (
+                    "password".into(),
+                    KeyChangeKind::Added,
+                    Some("alice".into())
+                ),
+            ]
+        );
+        assert_eq!(last.as_deref(), Some("2026-11-02T10:00:00Z"));
+        let password = &h.keys[0];
+        assert_eq!(
+            password.last_change.as_ref().unwrap().user.as_deref(),
+            Some("bob")
+        );
+        assert!(!password.changed_outside_now);
+        let user = &h.keys[1];
+        assert_eq!(
+            user.last_change.as_ref().unwrap().change,
+            KeyChangeKind::Added
+        );
+    }
+
+    #[test]
+    fn a_value_changed_with_kubectl_is_noticed_at_the_next_reveal() {
+        let mut create = record(1, "alice", Action::Create, &["password"]);
+        create.event.fingerprints = fps(&[("password", "p1")]);
+        let mut reveal = record(2, "carol", Action::Reveal, &["password"]);
+        reveal.event.fingerprints = fps(&[("password", "p9")]);
+        let (h, _) = history(
+            &[create, reveal],
+            "alice",
+            &now(&[("password", "p9")]),
+            true,
+        );
+        let c = &h.changes[0];
+        assert_eq!(c.change, KeyChangeKind::ChangedOutside);
+        assert_eq!(c.user, None);
+        assert_eq!(c.noticed_at.as_deref(), Some("reveal by carol"));
+        assert!(
+            !h.keys[0].changed_outside_now,
+            "already noticed and recorded"
+        );
+    }
+
+    #[test]
+    fn a_value_changed_since_the_last_record_shows_now() {
+        let mut create = record(1, "alice", Action::Create, &["password"]);
+        create.event.fingerprints = fps(&[("password", "p1")]);
+        let (h, _) = history(
+            &[create],
+            "alice",
+            &now(&[("password", "p2"), ("extra", "e")]),
+            true,
+        );
+        assert!(h.keys.iter().all(|k| k.changed_outside_now), "{h:?}");
+    }
+
+    #[test]
+    fn unchanged_since_your_reveal_compares_with_your_own_last_reveal_only() {
+        let mut create = record(1, "alice", Action::Create, &["password"]);
+        create.event.fingerprints = fps(&[("password", "p1")]);
+        let mut mine = record(2, "alice", Action::Reveal, &["password"]);
+        mine.event.fingerprints = fps(&[("password", "p1")]);
+        let records = [create, mine];
+        let (same, _) = history(&records, "alice", &now(&[("password", "p1")]), true);
+        assert_eq!(same.keys[0].unchanged_since_your_reveal, Some(true));
+        assert_eq!(
+            same.keys[0].your_last_reveal.as_deref(),
+            Some("2026-11-02T10:00:00Z")
+        );
+        let (changed, _) = history(&records, "alice", &now(&[("password", "p2")]), true);
+        assert_eq!(changed.keys[0].unchanged_since_your_reveal, Some(false));
+        let (other, _) = history(&records, "bob", &now(&[("password", "p1")]), true);
+        assert_eq!(other.keys[0].unchanged_since_your_reveal, None);
+    }
+
+    #[test]
+    fn a_change_notices_what_changed_outside_before_it() {
+        let mut create = record(1, "alice", Action::Create, &["a", "b"]);
+        create.event.fingerprints = fps(&[("a", "a1"), ("b", "b1")]);
+        // Meanwhile, with kubectl: a changed, b removed, c added. Then
+        // alice removes a through Strongroom.
+        let mut update = record(2, "alice", Action::Update, &["a"]);
+        update.event.before = fps(&[("a", "a2"), ("c", "c1")]);
+        update.event.fingerprints = fps(&[("c", "c1")]);
+        let (h, _) = history(&[create, update], "alice", &now(&[("c", "c1")]), true);
+        let mut got = kinds(&h);
+        got.truncate(4);
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), KeyChangeKind::Removed, Some("alice".into())),
+                ("b".into(), KeyChangeKind::RemovedOutside, None),
+                ("c".into(), KeyChangeKind::AddedOutside, None),
+                ("a".into(), KeyChangeKind::ChangedOutside, None),
+            ]
+        );
+        assert!(!h.keys[0].changed_outside_now);
+    }
+
+    #[test]
+    fn a_metadata_only_change_changes_no_value() {
+        let mut create = record(1, "alice", Action::Create, &["a"]);
+        create.event.fingerprints = fps(&[("a", "a1")]);
+        let mut labels = record(2, "bob", Action::Update, &[]);
+        labels.event.before = fps(&[("a", "a1")]);
+        labels.event.fingerprints = fps(&[("a", "a1")]);
+        assert!(!labels.event.changes_values());
+        let (h, last) = history(&[create, labels], "alice", &now(&[("a", "a1")]), true);
+        assert_eq!(h.changes.len(), 1);
+        assert_eq!(last.as_deref(), Some("2026-11-01T10:00:00Z"));
+    }
+
+    #[test]
+    fn older_records_without_fingerprints_still_say_who_changed_which_key() {
+        let create = record(1, "alice", Action::Create, &["a"]);
+        let update = record(2, "bob", Action::Update, &["a"]);
+        let (h, _) = history(&[create, update], "alice", &now(&[("a", "x")]), true);
+        assert_eq!(
+            h.keys[0].last_change.as_ref().unwrap().user.as_deref(),
+            Some("bob")
+        );
+        assert!(!h.keys[0].changed_outside_now, "unknown is not a change");
+    }
+
+    #[test]
+    fn a_delete_and_a_new_create_start_over() {
+        let mut create = record(1, "alice", Action::Create, &["a"]);
+        create.event.fingerprints = fps(&[("a", "a1")]);
+        let delete = record(2, "alice", Action::Delete, &[]);
+        let mut again = record(3, "bob", Action::Create, &["a"]);
+        again.event.fingerprints = fps(&[("a", "a2")]);
+        let (h, _) = history(
+            &[create, delete, again],
+            "alice",
+            &now(&[("a", "a2")]),
+            true,
+        );
+        assert_eq!(
+            kinds(&h),
+            vec![
+                ("a".into(), KeyChangeKind::Added, Some("bob".into())),
+                ("a".into(), KeyChangeKind::Removed, Some("alice".into())),
+                ("a".into(), KeyChangeKind::Added, Some("alice".into())),
+            ]
+        );
+        assert!(!h.keys[0].changed_outside_now);
+    }
+}
