@@ -42,7 +42,10 @@ struct Walk<'a> {
     /// Whether `keys` is the secret's whole key set (after a create, a
     /// change or an inspection; not after reveals alone).
     whole: bool,
-    changes: Vec<KeyChange>,
+    /// Each change with the number of the record it comes from.
+    changes: Vec<(usize, KeyChange)>,
+    /// The number of the record being walked.
+    at: usize,
     /// The viewer's last reveal of each key: fingerprint and time.
     revealed: BTreeMap<String, (String, String)>,
     /// The last change of any value (removals included).
@@ -74,7 +77,7 @@ impl<'a> Walk<'a> {
             noticed_at: outside.then(|| format!("{} by {}", r.event.action.as_str(), r.event.user)),
             audit_id: r.event.id.clone(),
         };
-        self.changes.push(change.clone());
+        self.changes.push((self.at, change.clone()));
         self.last_value_change = Some(r.event.time.clone());
         change
     }
@@ -238,7 +241,8 @@ pub fn history(
     complete: bool,
 ) -> (KeyHistory, Option<String>) {
     let mut walk = Walk::new(viewer);
-    for r in records {
+    for (at, r) in records.iter().enumerate() {
+        walk.at = at;
         walk.record(r);
     }
     let keys = now
@@ -261,9 +265,15 @@ pub fn history(
             }
         })
         .collect();
+    // Newest record first; a record's changes in the order found (what
+    // changed outside Strongroom before what the record itself changed).
     let mut changes = walk.changes;
-    changes.reverse();
-    changes.truncate(MAX_CHANGES);
+    changes.sort_by(|a, b| b.0.cmp(&a.0));
+    let changes: Vec<KeyChange> = changes
+        .into_iter()
+        .take(MAX_CHANGES)
+        .map(|(_, c)| c)
+        .collect();
     (
         KeyHistory {
             keys,
@@ -409,12 +419,12 @@ mod tests {
                     KeyChangeKind::Changed,
                     Some("bob".into())
                 ),
-                ("user".into(), KeyChangeKind::Added, Some("alice".into())),
                 (
                     "password".into(),
                     KeyChangeKind::Added,
                     Some("alice".into())
                 ),
+                ("user".into(), KeyChangeKind::Added, Some("alice".into())),
             ]
         );
         assert_eq!(last.as_deref(), Some("2026-11-02T10:00:00Z"));
@@ -500,10 +510,10 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("a".into(), KeyChangeKind::Removed, Some("alice".into())),
-                ("b".into(), KeyChangeKind::RemovedOutside, None),
-                ("c".into(), KeyChangeKind::AddedOutside, None),
                 ("a".into(), KeyChangeKind::ChangedOutside, None),
+                ("c".into(), KeyChangeKind::AddedOutside, None),
+                ("b".into(), KeyChangeKind::RemovedOutside, None),
+                ("a".into(), KeyChangeKind::Removed, Some("alice".into())),
             ]
         );
         assert!(!h.keys[0].changed_outside_now);
