@@ -44,8 +44,21 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
   const form = page.getByTestId("set-key-form");
   await form.locator("input[name=key]").fill("AWS_SECRET_ACCESS_KEY");
   await form.locator("textarea[name=value]").fill("rotated-value-2");
-  await form.getByRole("button", { name: "Save key" }).click();
+  // Before it is saved: which keys change, values masked.
+  await form.getByRole("button", { name: "Review change…" }).click();
+  const preview = page.getByTestId("change-preview");
+  await expect(preview.locator('li[data-key="AWS_SECRET_ACCESS_KEY"]')).toHaveAttribute("data-change", "changed");
+  await expect(preview.locator('li[data-key="AWS_ACCESS_KEY_ID"]')).toHaveAttribute("data-change", "same");
+  await expect(preview).not.toContainText("rotated-value-2");
+  await preview.getByRole("button", { name: "Confirm and save" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
+  // Keys over time: who changed which value, and that the rotated value is
+  // no longer the one she revealed.
+  const states = page.getByTestId("key-states");
+  await expect(states.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]')).toContainText("changed");
+  await expect(states.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]')).toContainText("oidc:alice@example.com");
+  await expect(states.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("since-your-reveal")).toContainText("changed since");
+  await expect(states.locator('tr[data-key="AWS_ACCESS_KEY_ID"]').getByTestId("since-your-reveal")).toContainText("unchanged");
   await page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("reveal").click();
   await expect(page.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]').getByTestId("revealed-value")).toHaveText("rotated-value-2");
 

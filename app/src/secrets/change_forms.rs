@@ -9,7 +9,10 @@ use leptos_router::hooks::use_navigate;
 
 use super::metadata_text::{parse_annotations, parse_labels};
 use crate::{
-    api::{DataEntry, DeleteSecretRequest, SecretDetail, UpdateSecretRequest},
+    api::{
+        DataEntry, DeleteSecretRequest, SecretDetail, UpdateSecretRequest,
+        history::{ChangePreview, KeyDiffKind},
+    },
     client::{self, ClientError},
     ui::layout::ErrorPanel,
 };
@@ -60,6 +63,37 @@ pub fn ChangeForms(
             }
         },
     );
+    // The rotation waiting for confirmation and what it would change.
+    let proposed = RwSignal::new(None::<(DataEntry, ChangePreview)>);
+    let preview = Action::new_local(move |entry: &DataEntry| {
+        let entry = entry.clone();
+        let req = d.with_value(|d| UpdateSecretRequest {
+            resource_version: d.resource_version.clone(),
+            set: vec![entry.clone()],
+            remove: vec![],
+            labels: None,
+            annotations: None,
+        });
+        let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
+        async move {
+            match client::post::<_, ChangePreview>(
+                &format!(
+                    "/namespaces/{}/secrets/{}/preview",
+                    client::urlencode(&ns),
+                    client::urlencode(&name)
+                ),
+                &req,
+            )
+            .await
+            {
+                Ok(p) => {
+                    set_result.set(None);
+                    proposed.set(Some((entry, p)));
+                }
+                Err(e) => set_result.set(Some(Err(e))),
+            }
+        }
+    });
     let delete = Action::new_local(move |typed: &String| {
         let typed = typed.clone();
         let (ns, name, rv) = d.with_value(|d| {
@@ -120,7 +154,7 @@ pub fn ChangeForms(
         <form class="panel form" data-testid="set-key-form" on:submit=move |ev| {
             ev.prevent_default();
             let entry = DataEntry { key: key.get_untracked(), value: base64::engine::general_purpose::STANDARD.encode(value.get_untracked()) };
-            update.dispatch((vec![entry], vec![], None));
+            preview.dispatch(entry);
         }>
             <h3>"Add or rotate a key"</h3>
             <label class="field"><span>"Key"</span>
@@ -130,7 +164,27 @@ pub fn ChangeForms(
             <label class="field"><span>"New value"</span>
                 <textarea name="value" class="mono" rows="3" autocomplete="off" spellcheck="false" prop:value=value on:input=move |ev| set_value.set(event_target_value(&ev))></textarea>
             </label>
-            <button type="submit" class="button">"Save key"</button>
+            <button type="submit" class="button" data-testid="preview-change">"Review change…"</button>
+            {move || proposed.get().map(|(entry, p)| {
+                let summary = p.keys.iter().filter(|k| k.change != KeyDiffKind::Same).count();
+                view! {
+                    <div class="panel" data-testid="change-preview" role="region" aria-label="What this change does">
+                        <h4>{if summary == 0 { "This change leaves every value as it is.".to_string() } else { format!("{summary} key(s) change; values stay hidden.") }}</h4>
+                        <ul class="diff">
+                            {p.keys.iter().map(|k| view! {
+                                <li data-key=k.key.clone() data-change=format!("{:?}", k.change).to_lowercase()>
+                                    <code>{k.key.clone()}</code> " " <span class=diff_class(k.change)>{diff_label(k.change)}</span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <div class="actions">
+                            <button type="button" class="button" data-testid="confirm-change"
+                                on:click=move |_| { update.dispatch((vec![entry.clone()], vec![], None)); proposed.set(None); }>"Confirm and save"</button>
+                            <button type="button" class="button ghost" on:click=move |_| proposed.set(None)>"Cancel"</button>
+                        </div>
+                    </div>
+                }
+            })}
         </form>
         <div class="panel form">
             <h3>"Remove a key"</h3>
@@ -199,4 +253,22 @@ fn close_dialog(dialog: NodeRef<leptos::html::Dialog>) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = dialog;
+}
+
+fn diff_label(change: KeyDiffKind) -> &'static str {
+    match change {
+        KeyDiffKind::Changed => "changed",
+        KeyDiffKind::Added => "added",
+        KeyDiffKind::Removed => "removed",
+        KeyDiffKind::Same => "same",
+    }
+}
+
+fn diff_class(change: KeyDiffKind) -> &'static str {
+    match change {
+        KeyDiffKind::Changed => "badge warn",
+        KeyDiffKind::Added => "badge outcome-allowed",
+        KeyDiffKind::Removed => "badge outcome-denied",
+        KeyDiffKind::Same => "badge",
+    }
 }

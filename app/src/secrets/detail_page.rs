@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     cert_panel::CertificatePanel, change_forms::ChangeForms, export::ExportPanel,
-    usage_panel::UsagePanel,
+    key_history::KeyHistoryPanel, usage_panel::UsagePanel,
 };
 use crate::{
     api::{RevealRequest, RevealedValue, SecretDetail},
@@ -172,6 +172,7 @@ fn SecretView(
             </details>
         </Show>
         <ExportPanel detail=detail.clone() revealed=revealed />
+        <KeyHistoryPanel detail=detail.clone() refresh=history />
         <CertificatePanel detail=detail.clone() />
         <UsagePanel detail=detail.clone() changed=changed />
         <Metadata detail=detail.clone() />

@@ -98,7 +98,7 @@ fn SecretTable(ns: String, items: Vec<SecretSummary>) -> impl IntoView {
         <div class="table-wrap">
             <table class="table" data-testid="secret-table">
                 <thead>
-                    <tr><th scope="col">"Name"</th><th scope="col">"Type"</th><th scope="col">"Keys"</th><th scope="col">"Age"</th><th scope="col">"Labels"</th></tr>
+                    <tr><th scope="col">"Name"</th><th scope="col">"Type"</th><th scope="col">"Keys"</th><th scope="col">"Age"</th><th scope="col">"Values since"</th><th scope="col">"Labels"</th></tr>
                 </thead>
                 <tbody>
                     {items.into_iter().map(|s| {
@@ -110,6 +110,7 @@ fn SecretTable(ns: String, items: Vec<SecretSummary>) -> impl IntoView {
                                 <td><span class="badge type" data-type=s.type_.clone()>{s.type_.clone()}</span></td>
                                 <td>{s.keys.map(|k| k.to_string()).unwrap_or_default()}</td>
                                 <td><time datetime=created.clone() title=created.clone()>{format::age(&created)}</time></td>
+                                <td data-testid="values-age"><ValuesAge age=s.age.clone() /></td>
                                 <td>{s.labels.into_iter().map(|(k, v)| view! { <span class="badge">{format!("{k}={v}")}</span> " " }).collect_view()}</td>
                             </tr>
                         }
@@ -117,5 +118,24 @@ fn SecretTable(ns: String, items: Vec<SecretSummary>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// Since when a secret's values are as they are, and whether its rotation
+/// policy says they are overdue.
+#[component]
+fn ValuesAge(age: crate::api::history::RotationAge) -> impl IntoView {
+    let since = age.values_since.clone().unwrap_or_default();
+    let basis = if age.from_change {
+        "last change of a value known to Strongroom"
+    } else {
+        "no change known to Strongroom: since the secret was created"
+    };
+    view! {
+        <time datetime=since.clone() title=format!("{since} ({basis})")>{format::age(&since)}</time>
+        {age.overdue.then(|| view! {
+            " " <span class="badge warn" data-testid="rotation-overdue"
+                title=format!("older than its rotation policy ({})", age.rotate_every.clone().unwrap_or_default())>"rotation overdue"</span>
+        })}
     }
 }

@@ -268,7 +268,7 @@ pub fn history(
     // Newest record first; a record's changes in the order found (what
     // changed outside Strongroom before what the record itself changed).
     let mut changes = walk.changes;
-    changes.sort_by(|a, b| b.0.cmp(&a.0));
+    changes.sort_by_key(|c| std::cmp::Reverse(c.0));
     let changes: Vec<KeyChange> = changes
         .into_iter()
         .take(MAX_CHANGES)
