@@ -116,6 +116,7 @@ impl AppState {
             sessions,
             audit,
             reveal_limit,
+            cert_scans: Default::default(),
         })))
     }
 }

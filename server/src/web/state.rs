@@ -37,6 +37,8 @@ pub struct Inner {
     pub audit: AuditStore,
     /// Reveals per user, when limited.
     pub reveal_limit: Option<RevealLimit>,
+    /// Recent namespace certificate scans, per user and namespace.
+    pub cert_scans: crate::domain::secrets::certs::scan::ScanCache,
 }
 
 impl Inner {

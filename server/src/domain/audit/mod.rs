@@ -114,6 +114,9 @@ pub enum Action {
     Delete,
     /// Records older than the retention period were pruned.
     Prune,
+    /// Certificates in a secret (or a namespace's, with no secret name) were
+    /// read and their public data shown.
+    Inspect,
 }
 
 impl Action {
@@ -124,6 +127,7 @@ impl Action {
             Action::Update => "update",
             Action::Delete => "delete",
             Action::Prune => "prune",
+            Action::Inspect => "inspect",
         }
     }
 }

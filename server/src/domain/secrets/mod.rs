@@ -8,6 +8,7 @@
 //! [`Audited`]: crate::domain::audit::Audited
 
 pub mod build;
+pub mod certs;
 pub mod change;
 pub mod create;
 pub mod limit;
