@@ -14,7 +14,8 @@
 //! namespace as a whole, the counts in its reason). Its result is cached
 //! per user, groups and namespace for [`ScanCache`]'s time to live, so the
 //! list page can ask on every view; a cached answer is the same scan and
-//! carries that record's id, so it is not recorded again.
+//! carries that record's id, so it is not recorded again. A create, update
+//! or delete made through Strongroom forgets the namespace's scans.
 
 use std::{
     collections::HashMap,
@@ -122,6 +123,16 @@ impl ScanCache {
             };
         }
         entries.insert(key, (Instant::now(), scan));
+    }
+
+    /// Forgets every scan of `ns` (a secret there is being changed through
+    /// Strongroom, so the next answer reads the namespace again).
+    pub fn forget(&self, ns: &str) {
+        let suffix = format!("\n{ns}");
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|key, _| !key.ends_with(&suffix));
     }
 
     /// How many scans are kept (for tests).
@@ -408,5 +419,16 @@ mod tests {
         assert!(cache.get("c").is_none(), "expired");
         cache.put("d".into(), scan(vec![]));
         assert_eq!(cache.len(), 1, "expired scans are dropped on insert");
+    }
+
+    #[test]
+    fn a_change_in_a_namespace_forgets_its_scans() {
+        let cache = ScanCache::default();
+        cache.put("alice\ng\nteam-a".into(), scan(vec![]));
+        cache.put("bob\n\nteam-a".into(), scan(vec![]));
+        cache.put("alice\ng\nteam-ab".into(), scan(vec![]));
+        cache.forget("team-a");
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get("alice\ng\nteam-ab").is_some());
     }
 }
