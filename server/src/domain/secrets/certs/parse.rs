@@ -88,7 +88,8 @@ pub fn status(not_before: i64, not_after: i64, clock: Clock) -> (CertStatus, i64
 }
 
 /// The certificates of every selected key of a secret, in key order.
-/// For `tls.crt` of a TLS secret, `key_matches` compares `tls.key`.
+/// When inspecting `tls.crt` of a TLS secret, `key_matches` compares
+/// `tls.key`.
 pub fn certificates_of(
     selection: Selection,
     type_: &str,
@@ -99,7 +100,8 @@ pub fn certificates_of(
         .filter(|(key, value)| selected(selection, type_, key, &value.0))
         .map(|(key, value)| {
             let mut report = read_key(key, &value.0, clock);
-            if type_ == TLS_TYPE && key == "tls.crt" {
+            // The scan needs dates only: it never reads a private key.
+            if selection == Selection::Inspect && type_ == TLS_TYPE && key == "tls.crt" {
                 let (matches, note) = key_match(&report, &value.0, data.get("tls.key"));
                 report.key_matches = matches;
                 if let Some(note) = note {
@@ -640,6 +642,15 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(keys(Selection::Scan, TLS_TYPE, &tls), ["tls.crt"]);
+        let chain = data(&[
+            ("tls.crt", LEAF.as_bytes()),
+            ("tls.key", LEAF_KEY.as_bytes()),
+        ]);
+        let scanned = certificates_of(Selection::Scan, TLS_TYPE, &chain, clock_at(Utc::now()));
+        assert_eq!(
+            scanned[0].key_matches, None,
+            "the scan leaves tls.key alone"
+        );
         assert_eq!(
             keys(Selection::Inspect, TLS_TYPE, &tls),
             ["ca.crt", "tls.crt"]
