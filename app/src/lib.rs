@@ -101,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/ns/:ns") view=secrets::list_page::SecretListPage />
                     <Route path=path!("/ns/:ns/new") view=secrets::create_page::CreateSecretPage />
                     <Route path=path!("/ns/:ns/secrets/:name") view=secrets::detail_page::SecretDetailPage />
+                    <Route path=path!("/ns/:ns/certificates") view=secrets::certs_page::ExpiringCertificatesPage />
                 </Routes>
             </ui::layout::Layout>
         </Router>

@@ -122,6 +122,7 @@ impl AppState {
             sessions,
             audit,
             reveal_limit,
+            cert_scans: Default::default(),
         })))
     }
 }

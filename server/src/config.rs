@@ -250,6 +250,11 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_ROTATE_EVERY", value_delimiter = ',')]
     pub rotate_every: Vec<String>,
 
+    /// Certificates in secrets that expire within this window are marked
+    /// "expiring soon" (whole days, 1 day to 3650 days).
+    #[arg(long, env = "STRONGROOM_CERT_EXPIRY_WARNING", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub cert_expiry_warning: Duration,
+
     /// A copied value is cleared from the browser's clipboard after this long.
     #[arg(long, env = "STRONGROOM_CLIPBOARD_CLEAR_AFTER", default_value = "30s", value_parser = humantime::parse_duration)]
     pub clipboard_clear_after: Duration,
@@ -403,6 +408,12 @@ impl ServeArgs {
                 reason: "at least one sink must be required: values never leave unaudited".into(),
             });
         }
+        if !(1..=3650).contains(&(self.cert_expiry_warning.as_secs() / 86_400)) {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_CERT_EXPIRY_WARNING",
+                reason: "give between 1 day and 3650 days (\"30d\")".into(),
+            });
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid {
                 name: "STRONGROOM_LOG_FORMAT",
@@ -410,6 +421,11 @@ impl ServeArgs {
             });
         }
         Ok(())
+    }
+
+    /// The certificate warning window in whole days.
+    pub fn cert_expiry_warning_days(&self) -> u32 {
+        u32::try_from(self.cert_expiry_warning.as_secs() / 86_400).unwrap_or(u32::MAX)
     }
 
     /// The database URL: the configured one, or a SQLite file in the data directory.

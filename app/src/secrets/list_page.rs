@@ -3,11 +3,17 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+use std::collections::BTreeMap;
+
+use super::certs::{CertBadge, expiring};
 use crate::{
-    api::SecretSummary,
+    api::{SecretSummary, certs::ExpiringCertificate},
     client::{self, urlencode},
     ui::{format, layout::ErrorPanel},
 };
+
+/// Each secret's soonest-ending expired or expiring certificate.
+type Expiring = BTreeMap<String, ExpiringCertificate>;
 
 #[component]
 pub fn SecretListPage() -> impl IntoView {
@@ -29,6 +35,22 @@ pub fn SecretListPage() -> impl IntoView {
         }
         async move { client::secrets::list(&ns, &query).await }
     });
+    // Expired and expiring certificates, for the rows' badges. Someone who
+    // may not read the secrets (403) just sees no badges.
+    let certs = LocalResource::new(move || {
+        let ns = ns();
+        async move { expiring(&ns, None).await.ok() }
+    });
+    let soonest = Signal::derive(move || {
+        let mut map = Expiring::new();
+        if let Some(Some(scan)) = certs.get() {
+            // Sorted by not-after: the first of each secret is its soonest.
+            for c in scan.items {
+                map.entry(c.secret.clone()).or_insert(c);
+            }
+        }
+        map
+    });
     view! {
         <section class="page">
             <nav class="breadcrumbs" aria-label="Breadcrumb">
@@ -36,6 +58,11 @@ pub fn SecretListPage() -> impl IntoView {
             </nav>
             <div class="page-head">
                 <h1>"Secrets in " <code>{ns}</code></h1>
+                {move || certs.get().flatten().map(|scan| view! {
+                    <a class="button ghost" href=format!("/ns/{}/certificates", urlencode(&scan.namespace)) data-testid="expiring-link">
+                        {format!("Expiring certificates ({})", scan.items.len())}
+                    </a>
+                })}
                 <a class="button" href=move || format!("/ns/{}/new", ns()) data-testid="new-secret">"New secret"</a>
             </div>
             <div class="toolbar">
@@ -74,7 +101,7 @@ pub fn SecretListPage() -> impl IntoView {
                                     </div>
                                 }.into_any()
                             } else {
-                                view! { <SecretTable ns=ns() items=page.items /> }.into_any()
+                                view! { <SecretTable ns=ns() items=page.items soonest=soonest /> }.into_any()
                             }}
                             <div class="pager">
                                 {(hidden > 0).then(|| view! { <span class="muted">{format!("{hidden} system secrets hidden on this page")}</span> })}
@@ -93,7 +120,7 @@ pub fn SecretListPage() -> impl IntoView {
 }
 
 #[component]
-fn SecretTable(ns: String, items: Vec<SecretSummary>) -> impl IntoView {
+fn SecretTable(ns: String, items: Vec<SecretSummary>, soonest: Signal<Expiring>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="table" data-testid="secret-table">
@@ -104,9 +131,13 @@ fn SecretTable(ns: String, items: Vec<SecretSummary>) -> impl IntoView {
                     {items.into_iter().map(|s| {
                         let href = format!("/ns/{ns}/secrets/{}", s.name);
                         let created = s.created.clone().unwrap_or_default();
+                        let name = s.name.clone();
+                        let badge = move || soonest.with(|m| m.get(&name).map(|c| view! {
+                            " " <CertBadge status=c.status days_left=c.days_left />
+                        }));
                         view! {
-                            <tr>
-                                <td><a href=href>{s.name.clone()}</a></td>
+                            <tr data-secret=s.name.clone()>
+                                <td><a href=href>{s.name.clone()}</a>{badge}</td>
                                 <td><span class="badge type" data-type=s.type_.clone()>{s.type_.clone()}</span></td>
                                 <td>{s.keys.map(|k| k.to_string()).unwrap_or_default()}</td>
                                 <td><time datetime=created.clone() title=created.clone()>{format::age(&created)}</time></td>

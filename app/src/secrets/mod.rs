@@ -3,6 +3,8 @@
 //! pages share lives in its own module (`kind`, `metadata_text`, `export`).
 
 pub mod cert_panel;
+pub mod certs;
+pub mod certs_page;
 pub mod change_forms;
 pub mod create_fields;
 pub mod create_page;

@@ -196,6 +196,7 @@ fn default_render_is_one_hardened_replica_on_sqlite() {
     assert_eq!(c["resources"]["limits"]["memory"], "256Mi");
     assert_eq!(env(c, "STRONGROOM_LISTEN"), Some("0.0.0.0:3000"));
     assert_eq!(env(c, "STRONGROOM_COOKIE_SECURE"), Some("true"));
+    assert_eq!(env(c, "STRONGROOM_CERT_EXPIRY_WARNING"), Some("30d"));
     assert_eq!(env(c, "STRONGROOM_DATA_DIR"), Some("/var/lib/strongroom"));
     assert_eq!(
         env(c, "STRONGROOM_OIDC_CLIENT_SECRET_FILE"),

@@ -39,6 +39,8 @@ use super::AppState;
         super::secrets::key_history,
         super::audit::trail,
         super::audit::history,
+        super::certs::secret_certificates,
+        super::certs::namespace_certificates,
     ),
     components(schemas(strongroom_app::api::ApiError, super::audit::ExportFormat)),
     modifiers(&CommonAnswers),
@@ -46,6 +48,7 @@ use super::AppState;
         (name = "identity", description = "Who the signed-in user is to Kubernetes"),
         (name = "secrets", description = "Secrets in a namespace, as the signed-in user"),
         (name = "audit", description = "The audit trail"),
+        (name = "certificates", description = "Certificates held in secrets: public data only"),
     ),
 )]
 struct ApiDoc;
@@ -195,6 +198,11 @@ mod tests {
             ("/api/v1/namespaces/{ns}/secrets/{name}/reveal", &["post"]),
             ("/api/v1/namespaces/{ns}/secrets/{name}/history", &["get"]),
             ("/api/v1/audit", &["get"]),
+            (
+                "/api/v1/namespaces/{ns}/secrets/{name}/certificates",
+                &["get"],
+            ),
+            ("/api/v1/namespaces/{ns}/certificates", &["get"]),
         ] {
             for method in methods {
                 let op = &paths[path][method];

@@ -211,6 +211,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Audited<SecretDetail>), AppError> {
     let scope = scope(&state, facts, &user, Action::Create, &ns, &req.name);
     let kube = state.kube.for_user(user.identity());
+    // A change made here shows in the certificate scans at once.
+    state.cert_scans.forget(&ns);
     let created =
         to_completion(async move { create::create(&kube, scope, &ns, &req).await }).await?;
     Ok((StatusCode::CREATED, created))
@@ -229,6 +231,7 @@ pub async fn update(
 ) -> Result<Audited<SecretDetail>, AppError> {
     let scope = scope(&state, facts, &user, Action::Update, &ns, &name);
     let kube = state.kube.for_user(user.identity());
+    state.cert_scans.forget(&ns);
     to_completion(async move { change::update(&kube, scope, &ns, &name, &req).await }).await
 }
 
@@ -276,6 +279,7 @@ pub async fn delete(
 ) -> Result<Audited<Deleted>, AppError> {
     let scope = scope(&state, facts, &user, Action::Delete, &ns, &name);
     let kube = state.kube.for_user(user.identity());
+    state.cert_scans.forget(&ns);
     let deleted = to_completion(async move {
         change::delete(&kube, scope, &ns, &name, &req.confirm, req.resource_version).await
     })

@@ -39,6 +39,8 @@ pub struct Inner {
     pub reveal_limit: Option<RevealLimit>,
     /// Rotation periods per namespace.
     pub rotation: RotationPolicy,
+    /// Recent namespace certificate scans, per user and namespace.
+    pub cert_scans: crate::domain::secrets::certs::scan::ScanCache,
 }
 
 impl Inner {

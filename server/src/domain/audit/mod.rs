@@ -119,7 +119,8 @@ pub enum Action {
     /// it would change): recorded like a reveal, since it tells whether a
     /// value is a given one.
     Compare,
-    /// A secret's certificates were inspected (public data only).
+    /// Certificates in a secret (or a namespace's, with no secret name) were
+    /// read and their public data shown.
     Inspect,
 }
 

@@ -9,6 +9,7 @@
 
 pub mod age;
 pub mod build;
+pub mod certs;
 pub mod change;
 pub mod create;
 pub mod limit;

@@ -48,3 +48,14 @@ pub fn check_pair(cert_pem: &[u8], key_pem: &[u8]) -> Result<CertSummary, TlsErr
             .unwrap_or_else(|_| parsed.validity().not_after.to_string()),
     })
 }
+
+/// The public key (a DER `SubjectPublicKeyInfo`) of the PEM private key
+/// `key_pem`, to compare with a certificate's (as [`check_pair`] does). The
+/// private key itself never leaves this function.
+pub fn public_key_of(key_pem: &[u8]) -> Result<Vec<u8>, TlsError> {
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| TlsError::BadKey)?;
+    let signing =
+        rustls::crypto::ring::sign::any_supported_type(&key).map_err(|_| TlsError::BadKey)?;
+    let public = signing.public_key().ok_or(TlsError::BadKey)?;
+    Ok(public.as_ref().to_vec())
+}

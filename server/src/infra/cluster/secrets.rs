@@ -3,7 +3,9 @@
 //! transport (whose guard refuses anything not impersonated).
 //!
 //! `list` asks for the API server's Table rendering with metadata-only
-//! objects, so a list never carries values into Strongroom.
+//! objects, so a list never carries values into Strongroom. The one
+//! exception is `list_with_values`, for the certificate scan, whose values
+//! are parsed on the server and never sent on.
 
 use k8s_openapi::{
     api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta as KubeMeta,
@@ -48,6 +50,22 @@ pub struct SecretTable {
     pub rows: Vec<SecretRow>,
     /// The token for the next page; `None` at the end.
     pub continue_token: Option<String>,
+}
+
+/// One page of a list with values.
+pub struct SecretList {
+    pub items: Vec<Secret>,
+    /// The token for the next page; `None` at the end.
+    pub continue_token: Option<String>,
+}
+
+impl std::fmt::Debug for SecretList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretList")
+            .field("items", &self.items.len())
+            .field("continue_token", &self.continue_token.is_some())
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -165,6 +183,29 @@ impl SecretsApi<'_> {
         Ok(SecretTable {
             rows,
             continue_token: table.metadata.continue_token.filter(|c| !c.is_empty()),
+        })
+    }
+
+    /// One page of the namespace's secrets with their values (a plain
+    /// list, which the user's `list` permission allows). Only the
+    /// certificate scan uses it; the values stay on the server.
+    pub async fn list_with_values(
+        &self,
+        limit: usize,
+        continue_token: Option<&str>,
+    ) -> Result<SecretList, KubeError> {
+        let mut query = format!("limit={limit}");
+        if let Some(c) = continue_token.filter(|c| !c.is_empty()) {
+            query.push_str(&format!("&continue={}", urlencode(c)));
+        }
+        let request = http::Request::get(format!("{}?{query}", self.path()))
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(config)?;
+        let list: kube::core::ObjectList<Secret> = self.kube.call(request).await?;
+        Ok(SecretList {
+            continue_token: list.metadata.continue_.filter(|c| !c.is_empty()),
+            items: list.items,
         })
     }
 
