@@ -190,11 +190,50 @@ async fn what_changed_when_is_told_from_fingerprints_and_kubectl_changes_are_not
     assert_eq!(key(&h, "password")["changed_outside_now"], false);
     assert_eq!(key(&h, "password")["unchanged_since_your_reveal"], true);
 
-    // Who may not get the secret sees no history of it.
+    // Who may not get the secret sees no history of it: not on its page,
+    // and not through the list's ages (which count from creation for her).
     let carol = ApiSession::new(&server.url, "carol").await;
     let (status, body) = carol.get(&format!("{path}/key-history")).await;
     assert_eq!(status, 403, "{body}");
     assert_no_values(&body, &values);
+    let (status, page) = carol
+        .get(&format!("/namespaces/team-a/secrets?name={name}"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let row = &page["items"][0];
+    assert_eq!(row["name"], name.as_str());
+    assert_eq!(row["age"]["from_change"], false, "{row}");
+    assert_eq!(row["age"]["values_since"], row["created"]);
+    let (_, page) = alice
+        .get(&format!("/namespaces/team-a/secrets?name={name}"))
+        .await;
+    assert_eq!(page["items"][0]["age"]["from_change"], true);
+}
+
+#[tokio::test]
+async fn no_comparison_where_reveals_need_a_reason_but_the_change_can_be_saved() {
+    let server = TestServer::start(&["--reveal-reason-namespaces", "team-a"]).await;
+    let alice = ApiSession::new(&server.url, "alice").await;
+    let name = unique("reasoned");
+    let (status, created) = alice
+        .create(
+            "team-a",
+            &name,
+            json!({"kind": "generic", "entries": [{"key": "pw", "value": b64(b"guess-me")}]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let change = json!({
+        "resource_version": created["resource_version"],
+        "set": [{"key": "pw", "value": b64(b"guess-me")}]
+    });
+    let path = format!("/namespaces/team-a/secrets/{name}");
+    let (status, body) = alice.post(&format!("{path}/preview"), change.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "reason");
+    assert!(!body.to_string().contains("same"), "{body}");
+    let (status, body) = alice.patch(&path, change).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]

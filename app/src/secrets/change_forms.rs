@@ -65,6 +65,8 @@ pub fn ChangeForms(
     );
     // The rotation waiting for confirmation and what it would change.
     let proposed = RwSignal::new(None::<(DataEntry, ChangePreview)>);
+    // A change whose review was refused, which may be saved without one.
+    let unreviewed = RwSignal::new(None::<DataEntry>);
     let preview = Action::new_local(move |entry: &DataEntry| {
         let entry = entry.clone();
         let req = d.with_value(|d| UpdateSecretRequest {
@@ -88,9 +90,15 @@ pub fn ChangeForms(
             {
                 Ok(p) => {
                     set_result.set(None);
+                    unreviewed.set(None);
                     proposed.set(Some((entry, p)));
                 }
-                Err(e) => set_result.set(Some(Err(e))),
+                Err(e) => {
+                    // Refused (a namespace that asks for reasons, the
+                    // reveal rate): the change can still be saved unseen.
+                    unreviewed.set(Some(entry));
+                    set_result.set(Some(Err(e)));
+                }
             }
         }
     });
@@ -165,6 +173,12 @@ pub fn ChangeForms(
                 <textarea name="value" class="mono" rows="3" autocomplete="off" spellcheck="false" prop:value=value on:input=move |ev| set_value.set(event_target_value(&ev))></textarea>
             </label>
             <button type="submit" class="button" data-testid="preview-change">"Review change…"</button>
+            {move || unreviewed.get().map(|entry| view! {
+                <div class="actions">
+                    <button type="button" class="button ghost" data-testid="save-unreviewed"
+                        on:click=move |_| { update.dispatch((vec![entry.clone()], vec![], None)); unreviewed.set(None); }>"Save without a review"</button>
+                </div>
+            })}
             {move || proposed.get().map(|(entry, p)| {
                 let summary = p.keys.iter().filter(|k| k.change != KeyDiffKind::Same).count();
                 view! {

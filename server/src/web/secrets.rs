@@ -248,8 +248,11 @@ pub async fn preview(
 ) -> Result<Audited<ChangePreview>, AppError> {
     let scope = scope(&state, facts, &user, Action::Compare, &ns, &name);
     let kube = state.kube.for_user(user.identity());
-    let limit = state.reveal_limit.as_ref();
-    Ok(change::preview(&kube, scope, limit, &ns, &name, &req).await?)
+    let policy = RevealPolicy {
+        reason_required: state.config.reveal_reason_namespaces.contains(&ns),
+        limit: state.reveal_limit.as_ref(),
+    };
+    Ok(change::preview(&kube, scope, policy, &ns, &name, &req).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/namespaces/{ns}/secrets/{name}/key-history", tag = "secrets",

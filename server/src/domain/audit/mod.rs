@@ -247,6 +247,11 @@ pub struct AuditRecord {
     pub stored: String,
 }
 
+/// The mark of fingerprints scoped to their secret and key
+/// ([`Fingerprinter::scoped`]); older records hold unmarked ones, which
+/// are never compared with these.
+pub const SCOPED: &str = "s1:";
+
 /// Keyed fingerprints of values.
 #[derive(Clone)]
 pub struct Fingerprinter {
@@ -264,12 +269,28 @@ impl Fingerprinter {
         Self { key }
     }
 
-    /// HMAC-SHA256 of `value` under the audit key, in hex.
+    /// HMAC-SHA256 of `value` under the audit key, in hex (the scheme of
+    /// older records: the same value has the same fingerprint everywhere).
     pub fn fingerprint(&self, value: &[u8]) -> String {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(value);
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// The fingerprint of the value of `key` in secret `ns/secret`: an
+    /// HMAC-SHA256 under the audit key of the four, each length-prefixed,
+    /// marked `s1:`. Scoped to the secret and key, so equal values in two
+    /// secrets (or two keys) do not show as equal, and a fingerprint put
+    /// into the trail through one secret says nothing about another.
+    pub fn scoped(&self, ns: &str, secret: &str, key: &str, value: &[u8]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        for part in [ns.as_bytes(), secret.as_bytes(), key.as_bytes(), value] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        format!("{SCOPED}{}", hex::encode(mac.finalize().into_bytes()))
     }
 }
 
@@ -302,5 +323,26 @@ mod tests {
         assert_ne!(a.fingerprint(b"v"), a.fingerprint(b"w"));
         assert_ne!(a.fingerprint(b"v"), b.fingerprint(b"v"));
         assert!(!format!("{a:?}").contains("k1"));
+    }
+
+    #[test]
+    fn scoped_fingerprints_differ_across_secrets_and_keys() {
+        let f = Fingerprinter::new(b"k1".to_vec());
+        let one = f.scoped("team-a", "db", "password", b"v");
+        assert!(one.starts_with(SCOPED));
+        assert_eq!(one, f.scoped("team-a", "db", "password", b"v"));
+        assert_ne!(one, f.scoped("team-b", "db", "password", b"v"));
+        assert_ne!(one, f.scoped("team-a", "api", "password", b"v"));
+        assert_ne!(one, f.scoped("team-a", "db", "token", b"v"));
+        assert_ne!(one, f.scoped("team-a", "db", "password", b"w"));
+        // Length prefixes: moving bytes between parts changes the result.
+        assert_ne!(
+            f.scoped("a", "bc", "k", b"v"),
+            f.scoped("ab", "c", "k", b"v")
+        );
+        assert_ne!(
+            one,
+            Fingerprinter::new(b"k2".to_vec()).scoped("team-a", "db", "password", b"v")
+        );
     }
 }

@@ -116,7 +116,10 @@ impl AuditScope {
     pub fn fingerprint(&self, key: &str, value: &[u8]) -> Fingerprint {
         Fingerprint {
             key: key.to_string(),
-            hmac: self.store.fingerprinter().fingerprint(value),
+            hmac: self
+                .store
+                .fingerprinter()
+                .scoped(&self.namespace, &self.secret, key, value),
         }
     }
 

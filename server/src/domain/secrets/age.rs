@@ -147,15 +147,30 @@ pub struct Ages<'a> {
 
 impl Ages<'_> {
     /// Fills in the age of each listed secret (with its annotations). The
-    /// last changes come from one read of the trail; when it cannot be
-    /// read, ages count from creation (a list is never refused for it).
+    /// last changes come from one read of the trail, only for a user
+    /// Kubernetes lets get secrets in `ns` (one access review): the trail
+    /// tells when values changed, which someone who may only list must not
+    /// learn. Otherwise, or when the trail cannot be read, ages count from
+    /// creation (a list is never refused for it).
     pub async fn fill(
         &self,
+        kube: &crate::infra::cluster::UserKube,
         ns: &str,
         items: &mut [(strongroom_app::api::SecretSummary, BTreeMap<String, String>)],
     ) {
         let names: Vec<String> = items.iter().map(|(s, _)| s.name.clone()).collect();
-        let changes = match self.store.last_value_changes(ns, &names).await {
+        let may_get = match kube.can_i("get", "secrets", ns).await {
+            Ok(allowed) => allowed,
+            Err(error) => {
+                tracing::warn!(%error, namespace = %ns, "cannot check access for the secrets' ages");
+                false
+            }
+        };
+        let changes = match may_get {
+            false => Ok(Default::default()),
+            true => self.store.last_value_changes(ns, &names).await,
+        };
+        let changes = match changes {
             Ok(c) => c,
             Err(error) => {
                 tracing::warn!(%error, namespace = %ns, "cannot read the last changes for the secrets' ages");
@@ -178,6 +193,10 @@ impl Ages<'_> {
                 fine.push(summary.name.clone());
             }
         }
-        crate::infra::metrics::rotation_seen(ns, &overdue, &fine);
+        // Ages from creation alone (for a user who may only list) would
+        // miscount: the gauge follows only ages from the trail.
+        if may_get {
+            crate::infra::metrics::rotation_seen(ns, &overdue, &fine);
+        }
     }
 }

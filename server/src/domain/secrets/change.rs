@@ -14,9 +14,9 @@ use strongroom_app::{
 use super::{
     SecretsError,
     build::check_metadata,
-    check_path, decode_b64,
-    limit::RevealLimit,
-    record_change, settle,
+    check_path, decode_b64, record_change,
+    reveal::RevealPolicy,
+    settle,
     view::{HIDDEN_ANNOTATIONS, describe},
 };
 use crate::{
@@ -175,10 +175,14 @@ pub async fn update(
 /// is held to the reveal rate (one per value compared) and recorded like a
 /// reveal, with the fingerprints of the current values it compared; the
 /// answer exists only once that record is committed.
+///
+/// In a namespace that asks for a reason before values are revealed
+/// (`policy.reason_required`), a comparison is refused: it would answer
+/// for a value without one. The change itself can still be made.
 pub async fn preview(
     kube: &UserKube,
     mut scope: AuditScope,
-    limit: Option<&RevealLimit>,
+    policy: RevealPolicy<'_>,
     ns: &str,
     name: &str,
     req: &UpdateSecretRequest,
@@ -187,6 +191,15 @@ pub async fn preview(
         changed_keys,
         set_values,
     } = check(ns, name, req)?;
+    if policy.reason_required {
+        return Err(SecretsError::invalid(
+            "reason",
+            format!(
+                "Namespace {ns} asks for a reason before values are revealed, so Strongroom does not compare values there; save the change without a review."
+            ),
+        ));
+    }
+    let limit = policy.limit;
     scope.set_keys(changed_keys);
     let user = kube.user().username.clone();
     if let Some(limit) = limit {

@@ -15,7 +15,9 @@ use super::{SecretsError, age::RotationPolicy, check_path};
 use crate::{
     domain::{
         KubeFailure,
-        audit::{Action, AuditRecord, AuditStore, Fingerprint, Fingerprinter},
+        audit::{
+            Action, AuditRecord, AuditStore, Fingerprint, Fingerprinter, MAX_FINGERPRINTS, SCOPED,
+        },
     },
     infra::cluster::UserKube,
 };
@@ -50,6 +52,18 @@ struct Walk<'a> {
     revealed: BTreeMap<String, (String, String)>,
     /// The last change of any value (removals included).
     last_value_change: Option<String>,
+}
+
+/// Whether two fingerprints can be compared: both of the same scheme
+/// (scoped, or of older records).
+fn comparable(a: &str, b: &str) -> bool {
+    a.starts_with(SCOPED) == b.starts_with(SCOPED)
+}
+
+/// Whether a record's fingerprints stop at the cap: the secret may have
+/// more keys than they name.
+fn capped(fingerprints: &[Fingerprint]) -> bool {
+    fingerprints.len() >= MAX_FINGERPRINTS
 }
 
 fn as_map(fingerprints: &[Fingerprint]) -> BTreeMap<String, String> {
@@ -88,7 +102,7 @@ impl<'a> Walk<'a> {
     fn observe(&mut self, r: &AuditRecord, seen: &BTreeMap<String, String>, whole: bool) {
         for (key, fingerprint) in seen {
             match self.keys.get(key).map(|k| k.fingerprint.clone()) {
-                Some(Some(known)) if &known != fingerprint => {
+                Some(Some(known)) if comparable(&known, fingerprint) && &known != fingerprint => {
                     let change = self.change(r, key, KeyChangeKind::ChangedOutside);
                     self.keys.insert(
                         key.clone(),
@@ -164,7 +178,7 @@ impl<'a> Walk<'a> {
                         },
                     );
                 }
-                self.whole = !e.fingerprints.is_empty();
+                self.whole = !e.fingerprints.is_empty() && !capped(&e.fingerprints);
             }
             Action::Update if e.fingerprints.is_empty() && e.before.is_empty() => {
                 // An older change record: which keys were set or removed,
@@ -180,14 +194,23 @@ impl<'a> Walk<'a> {
             Action::Update => {
                 let before = as_map(&e.before);
                 let after = as_map(&e.fingerprints);
-                self.observe(r, &before, true);
-                let keys: std::collections::BTreeSet<&String> =
-                    before.keys().chain(after.keys()).collect();
+                let is_capped = capped(&e.before) || capped(&e.fingerprints);
+                self.observe(r, &before, !is_capped);
+                // With a capped side, keys past the smaller last key named
+                // may have only moved out of (or into) the cap's window.
+                let bound = is_capped
+                    .then(|| before.keys().last().min(after.keys().last()).cloned())
+                    .flatten();
+                let keys: std::collections::BTreeSet<&String> = before
+                    .keys()
+                    .chain(after.keys())
+                    .filter(|k| bound.as_ref().is_none_or(|b| *k <= b))
+                    .collect();
                 for key in keys {
                     let kind = match (before.get(key), after.get(key)) {
                         (None, Some(_)) => KeyChangeKind::Added,
                         (Some(_), None) => KeyChangeKind::Removed,
-                        (Some(b), Some(a)) if a != b => KeyChangeKind::Changed,
+                        (Some(b), Some(a)) if a != b && comparable(a, b) => KeyChangeKind::Changed,
                         _ => continue,
                     };
                     let change = self.change(r, key, kind);
@@ -203,7 +226,7 @@ impl<'a> Walk<'a> {
                         );
                     }
                 }
-                self.whole = true;
+                self.whole = !is_capped;
             }
             Action::Delete => {
                 let keys: Vec<String> = self.keys.keys().cloned().collect();
@@ -224,7 +247,7 @@ impl<'a> Walk<'a> {
             }
             Action::Inspect => {
                 let seen = as_map(&e.fingerprints);
-                self.observe(r, &seen, !seen.is_empty());
+                self.observe(r, &seen, !seen.is_empty() && !capped(&e.fingerprints));
             }
             _ => {}
         }
@@ -237,7 +260,7 @@ impl<'a> Walk<'a> {
 pub fn history(
     records: &[AuditRecord],
     viewer: &str,
-    now: &BTreeMap<String, String>,
+    now: &BTreeMap<String, Option<String>>,
     complete: bool,
 ) -> (KeyHistory, Option<String>) {
     let mut walk = Walk::new(viewer);
@@ -249,18 +272,26 @@ pub fn history(
         .iter()
         .map(|(key, current)| {
             let known = walk.keys.get(key);
-            let changed_outside_now = match known.and_then(|k| k.fingerprint.as_ref()) {
-                Some(f) => f != current,
+            // A key past the cap has no fingerprint now: nothing is said
+            // about its value.
+            let changed_outside_now = match (current, known.and_then(|k| k.fingerprint.as_ref())) {
+                (Some(now), Some(f)) => comparable(f, now) && f != now,
                 // A key the trail does not hold, although it knows the whole
                 // key set: it appeared outside Strongroom.
-                None => walk.whole && known.is_none(),
+                (Some(_), None) => walk.whole && known.is_none(),
+                (None, _) => false,
             };
             let yours = walk.revealed.get(key);
             KeyState {
                 key: key.clone(),
                 last_change: known.and_then(|k| k.last_change.clone()),
                 changed_outside_now,
-                unchanged_since_your_reveal: yours.map(|(f, _)| f == current),
+                unchanged_since_your_reveal: yours.and_then(|(f, _)| {
+                    current
+                        .as_ref()
+                        .filter(|now| comparable(f, now))
+                        .map(|now| f == now)
+                }),
                 your_last_reveal: yours.map(|(_, t)| t.clone()),
             }
         })
@@ -302,7 +333,7 @@ pub async fn key_history(
         .get(name)
         .await
         .map_err(|e| KubeFailure::new(e, &user, "get", format!("secret {name}"), Some(ns)))?;
-    let now = fingerprints_now(store.fingerprinter(), &secret);
+    let now = fingerprints_now(store.fingerprinter(), ns, name, &secret);
     let mut records = store
         .lineage(ns, name, MAX_RECORDS)
         .await
@@ -328,16 +359,24 @@ pub async fn key_history(
     Ok(history)
 }
 
-/// The fingerprints of a secret's current values, by key.
+/// The fingerprints of a secret's current values, by key, as records hold
+/// them (scoped, the first [`MAX_FINGERPRINTS`] keys in order); the rest
+/// of its keys map to `None`.
 fn fingerprints_now(
     fingerprinter: &Fingerprinter,
+    ns: &str,
+    name: &str,
     secret: &k8s_openapi::api::core::v1::Secret,
-) -> BTreeMap<String, String> {
+) -> BTreeMap<String, Option<String>> {
     secret
         .data
         .iter()
         .flatten()
-        .map(|(k, v)| (k.clone(), fingerprinter.fingerprint(&v.0)))
+        .enumerate()
+        .map(|(i, (k, v))| {
+            let f = (i < MAX_FINGERPRINTS).then(|| fingerprinter.scoped(ns, name, k, &v.0));
+            (k.clone(), f)
+        })
         .collect()
 }
 
@@ -384,10 +423,10 @@ mod tests {
             .collect()
     }
 
-    fn now(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn now(pairs: &[(&str, &str)]) -> BTreeMap<String, Option<String>> {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
             .collect()
     }
 
@@ -542,6 +581,56 @@ mod tests {
             Some("bob")
         );
         assert!(!h.keys[0].changed_outside_now, "unknown is not a change");
+    }
+
+    #[test]
+    fn older_unscoped_fingerprints_are_never_taken_for_a_change() {
+        let mut create = record(1, "alice", Action::Create, &["a"]);
+        create.event.fingerprints = fps(&[("a", "0123")]);
+        let mut reveal = record(2, "bob", Action::Reveal, &["a"]);
+        reveal.event.fingerprints = fps(&[("a", "s1:abcd")]);
+        let (h, _) = history(&[create, reveal], "alice", &now(&[("a", "s1:abcd")]), true);
+        assert_eq!(h.changes.len(), 1, "{h:?}");
+        assert!(!h.keys[0].changed_outside_now);
+    }
+
+    #[test]
+    fn a_secret_with_more_keys_than_the_cap_has_no_false_changes() {
+        let names: Vec<String> = (0..=MAX_FINGERPRINTS).map(|i| format!("k{i:04}")).collect();
+        let capped_fps = |names: &[String]| -> Vec<Fingerprint> {
+            names
+                .iter()
+                .take(MAX_FINGERPRINTS)
+                .map(|k| Fingerprint {
+                    key: k.clone(),
+                    hmac: format!("v-{k}"),
+                })
+                .collect()
+        };
+        let mut create = record(1, "alice", Action::Create, &[]);
+        create.event.fingerprints = capped_fps(&names);
+        // A key that sorts first pushes the last named key out of the cap.
+        let mut with_a = names.clone();
+        with_a.insert(0, "a0".into());
+        let mut update = record(2, "alice", Action::Update, &["a0"]);
+        update.event.before = capped_fps(&names);
+        update.event.fingerprints = capped_fps(&with_a);
+        let mut current: BTreeMap<String, Option<String>> = with_a
+            .iter()
+            .take(MAX_FINGERPRINTS)
+            .map(|k| (k.clone(), Some(format!("v-{k}"))))
+            .collect();
+        for k in with_a.iter().skip(MAX_FINGERPRINTS) {
+            current.insert(k.clone(), None);
+        }
+        let (h, _) = history(&[create, update], "alice", &current, true);
+        let removed: Vec<_> = h
+            .changes
+            .iter()
+            .filter(|c| c.change != KeyChangeKind::Added)
+            .collect();
+        assert!(removed.is_empty(), "{removed:?}");
+        assert!(h.keys.iter().all(|k| !k.changed_outside_now));
     }
 
     #[test]

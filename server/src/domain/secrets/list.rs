@@ -109,7 +109,7 @@ pub async fn list(
             break;
         }
     }
-    ages.fill(ns, &mut items).await;
+    ages.fill(kube, ns, &mut items).await;
     Ok(SecretPage {
         items: items.into_iter().map(|(summary, _)| summary).collect(),
         continue_token: token,
