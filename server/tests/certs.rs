@@ -598,6 +598,21 @@ async fn the_expiring_view_lists_expired_and_expiring_certificates_to_readers_on
         .map(|i| i["not_after"].as_str().unwrap())
         .collect();
     assert!(after.is_sorted(), "{after:?}");
+    // /metrics counts the namespace's secrets with such certificates.
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expiring: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("strongroom_secrets_certificates_expiring{namespace=\"team-a\"} ")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no expiring gauge for team-a: {metrics}"));
+    assert!(expiring >= 3, "{metrics}");
     assert!(answer["scanned_secrets"].as_u64().unwrap() >= 4);
     assert_eq!(answer["truncated"], false);
     let soon_item = answer["items"]

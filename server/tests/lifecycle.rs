@@ -353,3 +353,36 @@ async fn the_age_of_values_counts_from_their_last_change_and_overdue_secrets_are
     assert!(count("team-a") >= 1, "{metrics}");
     assert!(count("team-b") >= 1, "{metrics}");
 }
+
+#[tokio::test]
+async fn key_history_and_ages_work_on_postgresql_too() {
+    let db = common::Stack::get().var("POSTGRES_URL");
+    let server = TestServer::start(&["--database-url", &db, "--reveal-rate-limit", "off"]).await;
+    let alice = ApiSession::new(&server.url, "alice").await;
+    let name = unique("pg-life");
+    let (status, created) = alice
+        .create(
+            "team-a",
+            &name,
+            json!({"kind": "generic", "entries": [{"key": "pw", "value": b64(b"one")}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/namespaces/team-a/secrets/{name}");
+    let change = json!({"resource_version": created["resource_version"], "set": [{"key": "pw", "value": b64(b"two")}]});
+    let (status, preview) = alice.post(&format!("{path}/preview"), change.clone()).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["keys"][0]["change"], "changed");
+    let (status, _) = alice.patch(&path, change).await;
+    assert_eq!(status, 200);
+    let (status, h) = alice.get(&format!("{path}/key-history")).await;
+    assert_eq!(status, 200, "{h}");
+    assert_eq!(key(&h, "pw")["last_change"]["change"], "changed");
+    assert_eq!(h["complete"], true);
+    let (_, page) = alice
+        .get(&format!("/namespaces/team-a/secrets?name={name}"))
+        .await;
+    let row = &page["items"][0];
+    assert_eq!(row["age"]["from_change"], true, "{row}");
+    assert_eq!(row["age"]["values_since"], h["age"]["values_since"]);
+}

@@ -2,8 +2,12 @@
 //! writes and failures per sink, and of HTTP requests.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::atomic::{AtomicU64, Ordering},
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
 };
 
 static AUDIT_DB_OK: AtomicU64 = AtomicU64::new(0);
@@ -12,22 +16,47 @@ static AUDIT_STDOUT_OK: AtomicU64 = AtomicU64::new(0);
 static AUDIT_STDOUT_FAILED: AtomicU64 = AtomicU64::new(0);
 static KUBE_READ_RETRIES: AtomicU64 = AtomicU64::new(0);
 
-/// Secrets seen overdue for rotation, per namespace (names, so a secret
-/// seen again is counted once; a secret seen rotated leaves the set).
-static OVERDUE: std::sync::Mutex<BTreeMap<String, BTreeSet<String>>> =
-    std::sync::Mutex::new(BTreeMap::new());
+/// How long a secret seen overdue (or fine) counts in the rotation gauge
+/// without being seen again: deleted secrets leave it by themselves.
+const SEEN_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// The most secrets per namespace the rotation gauge tracks.
+const MAX_TRACKED: usize = 100_000;
+
+/// Secrets seen overdue for rotation, per namespace: name → last seen.
+static OVERDUE: Mutex<BTreeMap<String, BTreeMap<String, Instant>>> = Mutex::new(BTreeMap::new());
+
+/// Secrets whose certificates have expired or expire within the window,
+/// per namespace, from its latest certificate scan.
+static EXPIRING: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 
 /// Records which of `ns`'s secrets a list or page found overdue for
 /// rotation (`overdue`) and which not (`fine`).
 pub fn rotation_seen(ns: &str, overdue: &[String], fine: &[String]) {
+    let now = Instant::now();
     let mut map = OVERDUE.lock().unwrap_or_else(|e| e.into_inner());
     let set = map.entry(ns.to_string()).or_default();
     for name in fine {
         set.remove(name);
     }
-    set.extend(overdue.iter().cloned());
+    for name in overdue {
+        if set.len() < MAX_TRACKED || set.contains_key(name) {
+            set.insert(name.clone(), now);
+        }
+    }
+    set.retain(|_, seen| now.duration_since(*seen) < SEEN_FOR);
     if set.is_empty() {
         map.remove(ns);
+    }
+}
+
+/// Records a namespace's certificate scan: how many of its secrets hold a
+/// certificate that has expired or expires within the scan's window.
+pub fn certificates_seen(ns: &str, expiring_secrets: usize) {
+    let mut map = EXPIRING.lock().unwrap_or_else(|e| e.into_inner());
+    if expiring_secrets == 0 {
+        map.remove(ns);
+    } else {
+        map.insert(ns.to_string(), expiring_secrets);
     }
 }
 
@@ -80,10 +109,21 @@ pub fn render() -> String {
     ));
     out.push_str("# HELP strongroom_secrets_rotation_overdue Secrets whose values are older than their rotation policy, per namespace (among those Strongroom has listed or shown).\n");
     out.push_str("# TYPE strongroom_secrets_rotation_overdue gauge\n");
+    let now = Instant::now();
     for (ns, names) in OVERDUE.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let n = names
+            .values()
+            .filter(|seen| now.duration_since(**seen) < SEEN_FOR)
+            .count();
         out.push_str(&format!(
-            "strongroom_secrets_rotation_overdue{{namespace=\"{ns}\"}} {}\n",
-            names.len()
+            "strongroom_secrets_rotation_overdue{{namespace=\"{ns}\"}} {n}\n"
+        ));
+    }
+    out.push_str("# HELP strongroom_secrets_certificates_expiring Secrets holding a certificate that has expired or expires within the warning window, per namespace (from its latest certificate scan).\n");
+    out.push_str("# TYPE strongroom_secrets_certificates_expiring gauge\n");
+    for (ns, n) in EXPIRING.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        out.push_str(&format!(
+            "strongroom_secrets_certificates_expiring{{namespace=\"{ns}\"}} {n}\n"
         ));
     }
     out

@@ -334,11 +334,11 @@ pub async fn key_history(
         .await
         .map_err(|e| KubeFailure::new(e, &user, "get", format!("secret {name}"), Some(ns)))?;
     let now = fingerprints_now(store.fingerprinter(), ns, name, &secret);
-    let mut records = store
+    let (mut records, cut) = store
         .lineage(ns, name, MAX_RECORDS)
         .await
         .map_err(SecretsError::AuditUnavailable)?;
-    let complete = (records.len() as i64) < MAX_RECORDS;
+    let complete = !cut;
     records.reverse();
     let (mut history, last_change) = history(&records, &user, &now, complete);
     let meta = &secret.metadata;

@@ -73,6 +73,9 @@ const SCHEMA: &[&str] = &[
 
 const PROBE: &str = "INSERT INTO audit_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at";
 
+/// About how many bytes of stored events one secret's lineage reads.
+pub const LINEAGE_BYTES: usize = 32 * 1024 * 1024;
+
 /// Filters for reading the trail.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -387,39 +390,53 @@ impl AuditStore {
 
     /// The allowed records of `ns/secret` that saw or set its values
     /// (creates, changes, deletes, reveals, comparisons, inspections),
-    /// newest first, at most `limit`: what a key's history is made of.
+    /// newest first: at most `limit` records and about [`LINEAGE_BYTES`]
+    /// of stored events, read as a stream. The flag says whether older
+    /// records were left unread.
     pub async fn lineage(
         &self,
         ns: &str,
         secret: &str,
         limit: i64,
-    ) -> Result<Vec<AuditRecord>, AuditError> {
+    ) -> Result<(Vec<AuditRecord>, bool), AuditError> {
+        use futures::TryStreamExt;
         let sql = "SELECT seq, event, prev_hash, hash FROM audit_records
              WHERE namespace = $1 AND secret = $2 AND outcome = 'allowed'
                AND action IN ('create', 'update', 'delete', 'reveal', 'compare', 'inspect')
              ORDER BY seq DESC LIMIT $3";
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        let mut cut = false;
         macro_rules! run {
-            ($pool:expr) => {
-                sqlx::query(sql)
+            ($pool:expr) => {{
+                let mut rows = sqlx::query(sql)
                     .bind(ns)
                     .bind(secret)
                     .bind(limit)
-                    .fetch_all($pool)
-                    .await?
-                    .into_iter()
-                    .map(row_to_record)
-                    .collect::<Result<Vec<_>, _>>()?
-            };
+                    .fetch($pool);
+                while let Some(row) = rows.try_next().await? {
+                    let record = row_to_record(row)?;
+                    bytes += record.stored.len();
+                    records.push(record);
+                    if bytes > LINEAGE_BYTES {
+                        cut = true;
+                        break;
+                    }
+                }
+            }};
         }
-        Ok(match &self.db {
+        match &self.db {
             Db::Sqlite(p) => run!(p),
             Db::Postgres(p) => run!(p),
-        })
+        }
+        let cut = cut || records.len() as i64 >= limit;
+        Ok((records, cut))
     }
 
     /// For each of `names` (secrets of `ns`) that has one: when its values
-    /// last changed through Strongroom (RFC 3339). Reads at most the newest
-    /// 5,000 creates and changes of these secrets.
+    /// last changed through Strongroom (RFC 3339), judged from each
+    /// secret's newest 20 creates and changes (a secret whose newest 20
+    /// changed only labels counts from its creation).
     pub async fn last_value_changes(
         &self,
         ns: &str,
@@ -431,10 +448,12 @@ impl AuditStore {
         }
         let list: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
-            "SELECT seq, event, prev_hash, hash FROM audit_records
-             WHERE namespace = $1 AND secret IN ({}) AND outcome = 'allowed'
-               AND action IN ('create', 'update')
-             ORDER BY seq DESC LIMIT 5000",
+            "SELECT secret, event FROM (
+                 SELECT secret, seq, event, ROW_NUMBER() OVER (PARTITION BY secret ORDER BY seq DESC) AS n
+                 FROM audit_records
+                 WHERE namespace = $1 AND secret IN ({}) AND outcome = 'allowed'
+                   AND action IN ('create', 'update')
+             ) recent WHERE n <= 20 ORDER BY seq DESC",
             list.join(", ")
         );
         macro_rules! run {
@@ -447,17 +466,20 @@ impl AuditStore {
                     .fetch_all($pool)
                     .await?
                     .into_iter()
-                    .map(row_to_record)
+                    .map(|row| row.try_get::<String, _>("event"))
                     .collect::<Result<Vec<_>, _>>()?
             }};
         }
-        let records = match &self.db {
+        let events = match &self.db {
             Db::Sqlite(p) => run!(p),
             Db::Postgres(p) => run!(p),
         };
-        for r in records {
-            if r.event.changes_values() && !found.contains_key(&r.event.secret) {
-                found.insert(r.event.secret.clone(), r.event.time.clone());
+        for text in events {
+            let Ok(event) = serde_json::from_str::<super::AuditEvent>(&text) else {
+                continue;
+            };
+            if event.changes_values() && !found.contains_key(&event.secret) {
+                found.insert(event.secret.clone(), event.time.clone());
             }
         }
         Ok(found)

@@ -196,7 +196,15 @@ pub async fn expiring(
             scan
         }
     };
-    Ok(answer(ns, &scan, within_days, Utc::now()))
+    let answer = answer(ns, &scan, within_days, Utc::now());
+    let secrets: std::collections::BTreeSet<&str> = answer
+        .items
+        .iter()
+        .filter(|i| matches!(i.status, CertStatus::Expired | CertStatus::ExpiringSoon))
+        .map(|i| i.secret.as_str())
+        .collect();
+    crate::infra::metrics::certificates_seen(ns, secrets.len());
+    Ok(answer)
 }
 
 /// Reads the namespace's secrets and records the scan.
