@@ -56,7 +56,7 @@ pub fn AuditPageView() -> impl IntoView {
                 <label class="field"><span>"Action"</span>
                     <select name="action" on:change=move |ev| { set_before.set(Vec::new()); action.set(event_target_value(&ev)); }>
                         <option value="">"Any"</option><option value="reveal">"reveal"</option><option value="create">"create"</option>
-                        <option value="update">"update"</option><option value="delete">"delete"</option>
+                        <option value="update">"update"</option><option value="delete">"delete"</option><option value="restart">"restart"</option>
                     </select>
                 </label>
                 <label class="field"><span>"Outcome"</span>

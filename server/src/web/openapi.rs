@@ -35,6 +35,8 @@ use super::AppState;
         super::secrets::update,
         super::secrets::delete,
         super::secrets::reveal,
+        super::usage::usage,
+        super::usage::restart,
         super::audit::trail,
         super::audit::history,
     ),
@@ -44,6 +46,7 @@ use super::AppState;
         (name = "identity", description = "Who the signed-in user is to Kubernetes"),
         (name = "secrets", description = "Secrets in a namespace, as the signed-in user"),
         (name = "audit", description = "The audit trail"),
+        (name = "usage", description = "Who uses a secret, and restarting them after a change"),
     ),
 )]
 struct ApiDoc;
