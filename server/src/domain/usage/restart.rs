@@ -162,6 +162,14 @@ fn failed(
     e: &KubeError,
 ) -> (RestartOutcome, String) {
     let WorkloadRef { kind, name } = workload;
+    if super::refused_impersonation(e) {
+        return (
+            RestartOutcome::Forbidden,
+            format!(
+                "Strongroom's own permissions do not let it {verb} {kind} {name} on your behalf (its impersonation is limited); ask your platform team."
+            ),
+        );
+    }
     match e {
         KubeError::Api { code: 403, .. } => (
             RestartOutcome::Forbidden,

@@ -231,6 +231,16 @@ pub async fn usage(
                     consumers.push(consumer);
                 }
             }
+            Err(e) if super::refused_impersonation(&e) => {
+                tracing::warn!(error = %e, kind = kind.as_str(), "usage: Strongroom may not impersonate for this kind");
+                answer.failed.push(KindFailure {
+                    kind,
+                    message: format!(
+                        "Strongroom's own permissions do not let it list {} on your behalf (its impersonation is limited); ask your platform team.",
+                        kind.plural()
+                    ),
+                });
+            }
             Err(e) if e.status() == Some(403) => answer.not_visible.push(kind),
             Err(e) => {
                 tracing::warn!(error = %e, kind = kind.as_str(), namespace = %ns, "usage: a kind could not be listed");
