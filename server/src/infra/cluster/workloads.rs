@@ -196,12 +196,13 @@ mod tests {
                 )))
             }
         });
-        let kube = super::super::KubeAccess::over(transport, std::time::Duration::from_secs(5))
-            .for_user(super::super::Identity {
-                username: "oidc:alice".into(),
-                groups: vec![],
-                uid: None,
-            });
+        let kube =
+            crate::infra::cluster::KubeAccess::over(transport, std::time::Duration::from_secs(5))
+                .for_user(crate::infra::cluster::Identity {
+                    username: "oidc:alice".into(),
+                    groups: vec![],
+                    uid: None,
+                });
         (kube, seen)
     }
 
