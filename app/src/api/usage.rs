@@ -175,6 +175,14 @@ pub struct Use {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct WorkloadRef {
     pub kind: WorkloadKind,
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+            max_length = 253,
+            example = "web"
+        )
+    )]
     pub name: String,
 }
 
@@ -295,6 +303,7 @@ pub struct SecretUsage {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartRequest {
+    #[cfg_attr(feature = "ssr", schema(min_items = 1, max_items = 50))]
     pub workloads: Vec<WorkloadRef>,
     /// The keys whose change prompted the restart (recorded).
     #[serde(default)]

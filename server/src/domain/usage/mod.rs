@@ -18,7 +18,24 @@ pub mod analysis;
 pub mod restart;
 pub mod scan;
 
-use crate::infra::cluster::KubeError;
+use crate::{
+    domain::secrets::{SecretsError, check_path},
+    infra::cluster::KubeError,
+};
+
+/// Checks the path of a usage or restart request: the secret's name, and a
+/// namespace that is a DNS label (at most 63 characters, no dots), since
+/// these operations answer even where the user may read nothing.
+pub fn check_secret_path(ns: &str, secret: &str) -> Result<(), SecretsError> {
+    check_path(ns, Some(secret))?;
+    if ns.len() > 63 || ns.contains('.') {
+        return Err(SecretsError::invalid(
+            "namespace",
+            "a namespace is a DNS label: at most 63 lowercase letters, digits and '-'",
+        ));
+    }
+    Ok(())
+}
 
 /// Whether a 403 refused Strongroom's own impersonation rather than the
 /// user: with constrained impersonation (the chart's mode on Kubernetes
@@ -40,6 +57,15 @@ mod tests {
             message: message.into(),
             retry_after: None,
         }
+    }
+
+    #[test]
+    fn a_namespace_is_a_dns_label() {
+        assert!(check_secret_path("team-a", "db.conf").is_ok());
+        assert!(check_secret_path(&"a".repeat(63), "db").is_ok());
+        assert!(check_secret_path(&"a".repeat(64), "db").is_err());
+        assert!(check_secret_path("team.a", "db").is_err());
+        assert!(check_secret_path("team-a", "Db").is_err());
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::{
     domain::{
         KubeFailure,
         audit::{AuditScope, Outcome},
-        secrets::{SecretsError, change::MAX_REMOVED_KEYS, check_path, record_change, settle},
+        secrets::{SecretsError, change::MAX_REMOVED_KEYS, record_change, settle},
     },
     infra::cluster::{
         KubeError, UserKube,
@@ -233,7 +233,7 @@ pub async fn restart(
     secret: &str,
     req: &RestartRequest,
 ) -> Result<RestartReport, SecretsError> {
-    check_path(ns, Some(secret))?;
+    super::check_secret_path(ns, secret)?;
     validate(req)?;
     let user = kube.user().username.clone();
     let scopes: Vec<AuditScope> = req

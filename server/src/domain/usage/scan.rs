@@ -27,10 +27,7 @@ use strongroom_app::api::usage::{
 
 use super::analysis::{self, Referrer};
 use crate::{
-    domain::{
-        KubeFailure,
-        secrets::{SecretsError, check_path},
-    },
+    domain::{KubeFailure, secrets::SecretsError},
     infra::cluster::{KubeError, UserKube, workloads::WorkloadsApi},
 };
 
@@ -156,7 +153,7 @@ pub async fn usage(
     secret: &str,
     scan_limit: usize,
 ) -> Result<SecretUsage, SecretsError> {
-    check_path(ns, Some(secret))?;
+    super::check_secret_path(ns, secret)?;
     let scan_limit = scan_limit.max(1);
     let keys = key_names(kube, ns, secret).await?;
     let api = kube.workloads(ns);
