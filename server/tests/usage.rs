@@ -391,6 +391,39 @@ async fn restart_after_rotation_is_kubectls_patch_audited_and_refused_where_it_m
     );
     assert_eq!(restarted_at(ns, "deployment", &web), written);
 
+    // Both restarts are in the trail an auditor reads: alice's allowed,
+    // bob's denied (refused by Kubernetes, recorded all the same).
+    let dave = ApiSession::new(&server.url, "dave").await;
+    let (status, trail) = dave
+        .get(&format!("/audit?secret={secret}&action=restart"))
+        .await;
+    assert_eq!(status, 200, "{trail}");
+    let seen: Vec<(String, String, String)> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap().to_string(),
+                r["outcome"].as_str().unwrap().to_string(),
+                r["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let workload = format!("Deployment/{web}");
+    assert!(
+        seen.contains(&(
+            "oidc:alice@example.com".into(),
+            "allowed".into(),
+            workload.clone()
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("oidc:bob@example.com".into(), "denied".into(), workload)),
+        "{seen:?}"
+    );
+
     // A workload that does not use the secret refuses the whole request,
     // and the one that does is not restarted either.
     let (status, body) = restart(

@@ -180,21 +180,32 @@ fn ConsumerRow(consumer: Consumer) -> impl IntoView {
 struct Candidate {
     target: WorkloadRef,
     need: RestartNeed,
+    /// It needs a changed key the secret no longer has: its new pods would
+    /// not start, so it is never pre-selected.
+    breaks: bool,
 }
 
 /// The restartable workloads that use `changed` keys as env or files, one
 /// per workload, env first.
 fn candidates(consumers: &[Consumer], changed: &[String]) -> Vec<Candidate> {
-    let mut by_target: BTreeMap<WorkloadRef, RestartNeed> = BTreeMap::new();
+    let mut by_target: BTreeMap<WorkloadRef, (RestartNeed, bool)> = BTreeMap::new();
     for c in consumers {
         if let (Some(target), Some(need)) = (&c.restart, c.restart_need(changed)) {
-            let e = by_target.entry(target.clone()).or_insert(need);
-            *e = (*e).max(need);
+            let breaks = c
+                .uses
+                .iter()
+                .any(|u| u.missing && u.key.as_ref().is_some_and(|k| changed.contains(k)));
+            let e = by_target.entry(target.clone()).or_insert((need, breaks));
+            *e = (e.0.max(need), e.1 || breaks);
         }
     }
     let mut out: Vec<Candidate> = by_target
         .into_iter()
-        .map(|(target, need)| Candidate { target, need })
+        .map(|(target, (need, breaks))| Candidate {
+            target,
+            need,
+            breaks,
+        })
         .collect();
     out.sort_by(|a, b| b.need.cmp(&a.need).then_with(|| a.target.cmp(&b.target)));
     out
@@ -218,7 +229,7 @@ fn RestartOffer(
     let selected = RwSignal::new(
         candidates
             .iter()
-            .filter(|c| c.need == RestartNeed::Env)
+            .filter(|c| c.need == RestartNeed::Env && !c.breaks)
             .map(|c| c.target.clone())
             .collect::<BTreeSet<WorkloadRef>>(),
     );
@@ -266,6 +277,9 @@ fn RestartOffer(
                                     } />
                                 " " {target.kind.as_str()} " " <code>{target.name.clone()}</code> " "
                                 <span class=badge>{c.need.label()}</span>
+                                {c.breaks.then(|| view! {
+                                    " " <span class="badge outcome-denied" data-testid="restart-breaks">"uses a removed key: new pods would not start"</span>
+                                })}
                             </label>
                         </li>
                     }
@@ -381,6 +395,20 @@ mod tests {
             ),
             pod,
         ];
+        let mut gone = consumer(
+            WorkloadKind::DaemonSet,
+            "gone",
+            UseHow::Env,
+            Some("password"),
+        );
+        gone.uses[0].missing = true;
+        let with_gone: Vec<Consumer> = consumers.iter().cloned().chain([gone]).collect();
+        let breaking: Vec<String> = candidates(&with_gone, &["password".to_string()])
+            .into_iter()
+            .filter(|c| c.breaks)
+            .map(|c| c.target.to_string())
+            .collect();
+        assert_eq!(breaking, ["DaemonSet/gone"]);
         let got: Vec<String> = candidates(&consumers, &["password".to_string()])
             .into_iter()
             .map(|c| format!("{} {:?}", c.target, c.need))
