@@ -58,6 +58,20 @@ fn deployment(ns: &str, name: &str, spec: Value) -> Value {
         "spec": {"selector": {"matchLabels": {"app": name}}, "template": template(name, spec)}})
 }
 
+/// A pod of `deployment`'s ReplicaSet, named and owned as the controllers
+/// do (the owner's uid is not checked without a garbage collector).
+fn replica_set_pod(ns: &str, deployment: &str, secret: &str) -> Value {
+    let hash = "7c9f8d";
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{deployment}-{hash}-x2x4k"), "namespace": ns,
+            "labels": {"app": deployment, "pod-template-hash": hash},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "name": format!("{deployment}-{hash}"), "uid": uuid::Uuid::new_v4().to_string(),
+                "controller": true}]},
+        "spec": {"containers": [{"name": "app", "image": "busybox",
+            "envFrom": [{"secretRef": {"name": secret}}]}]}})
+}
+
 /// A secret with keys `username` and `password`, made by the admin.
 fn two_key_secret(ns: &str, name: &str) {
     let out = kubectl(&[
@@ -169,6 +183,11 @@ async fn used_by_names_every_kind_of_reference_and_what_carol_may_not_see() {
         // a pod that uses another secret only
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta(ns, &n("other")),
             "spec": {"containers": [{"name": "app", "image": "busybox", "envFrom": [{"secretRef": {"name": other}}]}]}}),
+        // pods made by a Deployment's ReplicaSet (as the controllers would
+        // name and own them): one of a listed Deployment, one of a
+        // Deployment that is not there
+        replica_set_pod(ns, &n("env"), &secret),
+        replica_set_pod(ns, &n("gone"), &secret),
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(ns, &n("sa")),
             "imagePullSecrets": [{"name": secret}], "secrets": [{"name": secret}]}),
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta(ns, &n("ing")),
@@ -196,6 +215,17 @@ async fn used_by_names_every_kind_of_reference_and_what_carol_may_not_see() {
         d["restart"],
         json!({"kind": "Deployment", "name": n("env")})
     );
+    assert_eq!(d["instances"], 1, "its pod is counted, not listed");
+    let orphan = expect(
+        "Pod",
+        &format!("{}-7c9f8d-x2x4k", n("gone")),
+        &["envFrom app *"],
+    );
+    assert_eq!(
+        orphan["restart"],
+        json!({"kind": "Deployment", "name": n("gone")}),
+        "a pod leads to its Deployment"
+    );
     assert_eq!(d["uses"][1]["variable"], "DB_PASSWORD");
     let s = expect("StatefulSet", &n("sts"), &["envFrom db *"]);
     assert_eq!(s["restart"]["kind"], "StatefulSet");
@@ -220,7 +250,7 @@ async fn used_by_names_every_kind_of_reference_and_what_carol_may_not_see() {
     );
     assert_eq!(
         seen["consumers"].as_array().unwrap().len(),
-        8,
+        9,
         "only the workloads made here use the secret: {seen}"
     );
     // Values never appear in the answer.
