@@ -330,8 +330,13 @@ async fn restart_after_rotation_is_kubectls_patch_audited_and_refused_where_it_m
         "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}}]}]});
     apply(vec![
         deployment(ns, &web, env.clone()),
-        deployment(ns, &worker, env),
+        deployment(ns, &worker, env.clone()),
         deployment(ns, &unrelated, json!({})),
+        {
+            let mut paused = deployment(ns, &format!("{p}-paused"), env.clone());
+            paused["spec"]["paused"] = json!(true);
+            paused
+        },
     ]);
 
     let alice = ApiSession::new(&server.url, "alice").await;
@@ -473,6 +478,23 @@ async fn restart_after_rotation_is_kubectls_patch_audited_and_refused_where_it_m
     let (status, body) = restart(&alice, json!([{"kind": "Pod", "name": web}])).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["field"], "workloads.0.kind");
+
+    // A paused Deployment is not restarted, as kubectl would refuse it too.
+    let (status, body) = restart(
+        &alice,
+        json!([{"kind": "Deployment", "name": format!("{p}-paused")}]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["outcome"], "failed", "{body}");
+    assert!(
+        body["results"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("paused"),
+        "{body}"
+    );
+    assert_eq!(restarted_at(ns, "deployment", &format!("{p}-paused")), "");
 
     // One that does not exist: not found.
     let (status, body) = restart(

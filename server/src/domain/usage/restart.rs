@@ -9,7 +9,8 @@
 //! committed probe before Kubernetes is asked, and the result says
 //! `done` only once the record is committed. Before anything is patched,
 //! each named workload is read again as the user and must still use the
-//! secret; a request naming one that does not is refused whole (422).
+//! secret; a request naming one that does not is refused whole (422). A
+//! paused Deployment is not patched (kubectl refuses it too).
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use strongroom_app::{
@@ -64,6 +65,9 @@ enum Check {
     Uses,
     /// It exists and does not use the secret.
     DoesNotUse,
+    /// A paused Deployment: its controller would not roll the pods, so,
+    /// like `kubectl rollout restart`, it is not restarted.
+    Paused,
     /// Kubernetes refused or failed the read.
     Failed(KubeError),
 }
@@ -82,7 +86,12 @@ async fn uses_secret<K: Restartable + Referrer>(
 
 async fn check(api: &WorkloadsApi<'_>, workload: &WorkloadRef, secret: &str) -> Check {
     match workload.kind {
-        WorkloadKind::Deployment => uses_secret::<Deployment>(api, &workload.name, secret).await,
+        WorkloadKind::Deployment => match api.get::<Deployment>(&workload.name).await {
+            Ok(d) if d.uses(secret).is_empty() => Check::DoesNotUse,
+            Ok(d) if d.spec.paused == Some(true) => Check::Paused,
+            Ok(_) => Check::Uses,
+            Err(e) => Check::Failed(e),
+        },
         WorkloadKind::StatefulSet => uses_secret::<StatefulSet>(api, &workload.name, secret).await,
         WorkloadKind::DaemonSet => uses_secret::<DaemonSet>(api, &workload.name, secret).await,
         // Refused by `validate` before any call.
@@ -269,7 +278,7 @@ pub async fn restart(
         // Nothing is restarted; what was asked of Kubernetes is recorded.
         for ((w, scope), c) in req.workloads.iter().zip(scopes).zip(&checks) {
             let (outcome, status) = match c {
-                Check::Uses => continue,
+                Check::Uses | Check::Paused => continue,
                 Check::DoesNotUse => (Outcome::Failed, Some(422)),
                 Check::Failed(e) => Outcome::of_error(e),
             };
@@ -295,6 +304,21 @@ pub async fn restart(
 
     let mut results = Vec::with_capacity(req.workloads.len());
     for ((w, scope), c) in req.workloads.iter().zip(scopes).zip(checks) {
+        if let Check::Paused = c {
+            // Nothing was asked to change: no record, like any unchanged
+            // workload of a refused request.
+            drop(scope);
+            results.push(result(
+                w,
+                RestartOutcome::Failed,
+                format!(
+                    "{w} is paused, so its pods would not be renewed; resume it first (kubectl rollout resume {}/{} -n {ns}).",
+                    w.kind.kubectl_name(),
+                    w.name
+                ),
+            ));
+            continue;
+        }
         if let Check::Failed(e) = c {
             let (outcome, status) = Outcome::of_error(&e);
             scope
