@@ -269,6 +269,12 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_REVEAL_RATE_LIMIT", default_value = "60/1m", value_parser = parse_rate)]
     pub reveal_rate_limit: RateLimit,
 
+    /// The most objects of each kind (Pods, Deployments, ...) read to find
+    /// who uses a secret; the secret's page says "first N scanned" when a
+    /// namespace has more. Lists are paged 500 at a time.
+    #[arg(long, env = "STRONGROOM_USAGE_SCAN_LIMIT", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub usage_scan_limit: u32,
+
     /// Request bodies larger than this many bytes are refused with 413 from
     /// their `Content-Length`, or as soon as that many bytes have arrived,
     /// without reading the rest. A Secret holds at most 1 MiB, which is

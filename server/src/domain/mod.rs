@@ -1,5 +1,6 @@
 //! The domain layer: what Strongroom does with secrets ([`secrets`]), who
-//! may ask ([`auth`]) and what is recorded ([`audit`]).
+//! uses them ([`usage`]), who may ask ([`auth`]) and what is recorded
+//! ([`audit`]).
 //!
 //! It knows neither axum nor `AppState` nor the raw CLI configuration: it
 //! receives what it needs as values (an impersonated Kubernetes handle, an
@@ -11,6 +12,7 @@
 pub mod audit;
 pub mod auth;
 pub mod secrets;
+pub mod usage;
 
 use crate::infra::cluster::KubeError;
 

@@ -37,6 +37,8 @@ use super::AppState;
         super::secrets::reveal,
         super::secrets::preview,
         super::secrets::key_history,
+        super::usage::usage,
+        super::usage::restart,
         super::audit::trail,
         super::audit::history,
         super::certs::secret_certificates,
@@ -49,6 +51,7 @@ use super::AppState;
         (name = "secrets", description = "Secrets in a namespace, as the signed-in user"),
         (name = "audit", description = "The audit trail"),
         (name = "certificates", description = "Certificates held in secrets: public data only"),
+        (name = "usage", description = "Who uses a secret, and restarting them after a change"),
     ),
 )]
 struct ApiDoc;

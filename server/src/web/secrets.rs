@@ -117,7 +117,7 @@ pub struct ListQuery {
 /// Runs a change to its end even when the client goes away (or the request
 /// times out) mid-way: dropping the handler between the Kubernetes write
 /// and its audit record would leave a change without a record.
-async fn to_completion<T: Send + 'static>(
+pub(super) async fn to_completion<T: Send + 'static>(
     change: impl Future<Output = Result<T, SecretsError>> + Send + 'static,
 ) -> Result<T, AppError> {
     tokio::spawn(change)

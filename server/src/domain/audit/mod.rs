@@ -113,6 +113,10 @@ pub enum Action {
     Create,
     Update,
     Delete,
+    /// A workload was restarted (like `kubectl rollout restart`) after the
+    /// secret's values changed; `reason` names the workload, `keys` the
+    /// changed keys.
+    Restart,
     /// Records older than the retention period were pruned.
     Prune,
     /// A proposed change was compared with the current values (which keys
@@ -131,6 +135,7 @@ impl Action {
             Action::Create => "create",
             Action::Update => "update",
             Action::Delete => "delete",
+            Action::Restart => "restart",
             Action::Prune => "prune",
             Action::Compare => "compare",
             Action::Inspect => "inspect",

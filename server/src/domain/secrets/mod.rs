@@ -107,7 +107,7 @@ fn decode_b64(field: &str, value: &str) -> Result<Vec<u8>, SecretsError> {
 /// answered (4xx), nothing happened; after a change Kubernetes made, say
 /// exactly that; when Kubernetes' answer never came (or was a 5xx), the
 /// change may have been made, so say that.
-fn unrecorded<T>(
+pub(in crate::domain) fn unrecorded<T>(
     result: &Result<T, KubeFailure>,
     change: impl FnOnce() -> String,
     audit_id: &str,
@@ -132,7 +132,7 @@ fn unrecorded<T>(
 
 /// The end of every change: its record's fate (`recorded`) and Kubernetes'
 /// answer (`result`) become the answer, or the honest error.
-fn settle<T>(
+pub(in crate::domain) fn settle<T>(
     recorded: Result<Option<crate::domain::audit::Receipt>, AuditError>,
     result: Result<T, KubeFailure>,
     change: impl FnOnce() -> String,
@@ -154,7 +154,7 @@ fn settle<T>(
 /// keys, no fingerprints); anything that may have changed the secret is
 /// recorded in full, with `after`, the fingerprints of the values the
 /// change leaves (only when Kubernetes says it made it).
-async fn record_change<T>(
+pub(in crate::domain) async fn record_change<T>(
     scope: AuditScope,
     result: &Result<T, crate::infra::cluster::KubeError>,
     ok_status: u16,

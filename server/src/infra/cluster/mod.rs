@@ -15,7 +15,8 @@
 //! identity values may be sent, and the layer that refuses the rest),
 //! `error` ([`KubeError`] and how error answers are read), `retry`
 //! ([`ReadRetry`]), `reviews` (access reviews and namespace names) and
-//! [`secrets`] (typed Secret verbs).
+//! [`secrets`] (typed Secret verbs) and [`workloads`] (the objects that
+//! use secrets: typed lists, and the restart patch).
 
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ mod guard;
 mod retry;
 mod reviews;
 pub mod secrets;
+pub mod workloads;
 
 pub use error::KubeError;
 use error::api_error;

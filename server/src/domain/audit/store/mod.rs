@@ -86,7 +86,7 @@ pub struct AuditQuery {
     pub namespace: Option<String>,
     /// Only records about this secret.
     pub secret: Option<String>,
-    /// Only this action (`reveal`, `create`, `update`, `delete`, `inspect`).
+    /// Only this action (`reveal`, `create`, `update`, `delete`, `compare`, `inspect`, `restart`).
     pub action: Option<String>,
     /// Only this outcome (`allowed`, `denied`, `failed`).
     pub outcome: Option<String>,

@@ -1,0 +1,140 @@
+import { test, expect, type Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createSecret } from "./helpers";
+
+// "Used by" and "restart after rotation" (issue 17, items 1 and 2): the
+// workloads are made by the admin with the stack's real kubectl (objects
+// only: the test stack has no kubelet), the rest is alice in the browser.
+
+/** The stack's admin kubectl (`$STRONGROOM_STACK_DIR/env`), fed `input` on stdin. */
+function kubectl(args: string[], input?: string): string {
+  const dir = process.env.STRONGROOM_STACK_DIR;
+  if (!dir) throw new Error("STRONGROOM_STACK_DIR is not set: run the browser tests through scripts/test");
+  const env = Object.fromEntries(
+    readFileSync(join(dir, "env"), "utf8")
+      .split("\n")
+      .map((l) => l.trim().replace(/^export /, ""))
+      .filter((l) => l.includes("="))
+      .map((l) => {
+        const i = l.indexOf("=");
+        return [l.slice(0, i), l.slice(i + 1).replace(/^['"]|['"]$/g, "")];
+      }),
+  );
+  return execFileSync(env.KUBECTL, ["--kubeconfig", env.ADMIN_KUBECONFIG, ...args], { input, encoding: "utf8" });
+}
+
+function deployment(name: string, spec: object) {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: "team-a", labels: { app: name } },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec },
+    },
+  };
+}
+
+async function expectAccessible(page: Page, state: string) {
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+    const bad = results.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    expect(bad, `${state}, ${scheme}`).toEqual([]);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+test("alice rotates a key, is offered the restart of its consumers, restarts them and sees the results", async ({ page }) => {
+  const name = await createSecret(page, "used", { password: "first-value", username: "app" }, "alice");
+  const api = `${name}-api`;
+  const files = `${name}-files`;
+  const other = `${name}-user`;
+  const list = {
+    apiVersion: "v1",
+    kind: "List",
+    items: [
+      // env: needs a restart after a rotation of password
+      deployment(api, {
+        containers: [{ name: "app", image: "busybox", env: [{ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name, key: "password" } } }] }],
+      }),
+      // files: restart only if the app does not reload them
+      deployment(files, {
+        containers: [{ name: "app", image: "busybox" }],
+        volumes: [{ name: "creds", secret: { secretName: name } }],
+      }),
+      // uses only username, and a key the secret lacks
+      deployment(other, {
+        containers: [
+          {
+            name: "app",
+            image: "busybox",
+            env: [
+              { name: "DB_USER", valueFrom: { secretKeyRef: { name, key: "username" } } },
+              { name: "DB_HOST", valueFrom: { secretKeyRef: { name, key: "host" } } },
+            ],
+          },
+        ],
+      }),
+    ],
+  };
+  kubectl(["apply", "-f", "-"], JSON.stringify(list));
+  await page.reload();
+
+  // Used by: all three, with their keys; the missing key is flagged.
+  const panel = page.getByTestId("usage-panel");
+  await expect(panel.getByRole("heading", { name: "Used by" })).toBeVisible();
+  const row = (n: string) => panel.locator(`[data-testid=usage-row][data-name="${n}"]`);
+  await expect(row(api)).toContainText("$DB_PASSWORD");
+  await expect(row(files)).toContainText("all keys in volume creds");
+  await expect(row(other).getByTestId("missing-key")).toBeVisible();
+  await expect(panel.getByTestId("restart-offer")).toHaveCount(0);
+  await expectAccessible(page, "used by");
+
+  // Rotate the password.
+  const form = page.getByTestId("set-key-form");
+  await form.locator("input[name=key]").fill("password");
+  await form.locator("textarea[name=value]").fill("second-value");
+  await form.getByRole("button", { name: "Save key" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
+
+  // The offer lists the env consumer (pre-selected) and the file consumer
+  // (not), but not the one that uses only username.
+  const offer = page.getByTestId("restart-offer");
+  await expect(offer.getByRole("heading", { name: "Restart consumers of the changed keys" })).toBeVisible();
+  const candidate = (n: string) => offer.locator(`[data-testid=restart-candidate][data-name="${n}"]`);
+  await expect(candidate(api)).toContainText("needs a restart");
+  await expect(candidate(api).getByRole("checkbox")).toBeChecked();
+  await expect(candidate(files)).toContainText("restart if it does not reload files");
+  await expect(candidate(files).getByRole("checkbox")).not.toBeChecked();
+  await expect(candidate(other)).toHaveCount(0);
+  await expect(offer.getByTestId("restart-kubectl")).toContainText(`kubectl rollout restart deployment/${api} -n team-a`);
+  await expectAccessible(page, "restart offer");
+
+  // Select the file consumer too (by keyboard), restart both.
+  await candidate(files).getByRole("checkbox").focus();
+  await page.keyboard.press("Space");
+  await expect(candidate(files).getByRole("checkbox")).toBeChecked();
+  await offer.getByTestId("restart-button").click();
+  const result = (n: string) => offer.locator(`[data-testid=restart-result][data-name="${n}"]`);
+  await expect(result(api)).toHaveAttribute("data-outcome", "done");
+  await expect(result(files)).toHaveAttribute("data-outcome", "done");
+  await expect(result(api)).toContainText("restartedAt");
+  await expectAccessible(page, "restart results");
+
+  // The pod templates carry kubectl's annotation, and the restart is in the history.
+  const at = kubectl([
+    "get", "deployment", api, "-n", "team-a",
+    "-o", "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+  ]);
+  expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
+  await page.reload();
+  await expect(page.getByTestId("audit-table")).toContainText("restart");
+
+  kubectl(["delete", "deployment", api, files, other, "-n", "team-a", "--wait=false"]);
+});
