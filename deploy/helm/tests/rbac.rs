@@ -155,7 +155,20 @@ fn constrained_service_account_can_act_for_users_on_secrets_only() {
             !sa.can_i(&[&v, "configmaps", "-n", "team-a"]),
             "{v} configmaps"
         );
-        assert!(!sa.can_i(&[&v, "pods", "-n", "team-a"]), "{v} pods");
+        // Workloads: read for "Used by", and patch (a restart) only on
+        // Deployments, StatefulSets and DaemonSets.
+        let read = matches!(verb, "get" | "list");
+        assert_eq!(sa.can_i(&[&v, "pods", "-n", "team-a"]), read, "{v} pods");
+        assert_eq!(
+            sa.can_i(&[&v, "deployments.apps", "-n", "team-a"]),
+            read || verb == "patch",
+            "{v} deployments"
+        );
+        assert_eq!(
+            sa.can_i(&[&v, "jobs.batch", "-n", "team-a"]),
+            read,
+            "{v} jobs"
+        );
     }
     // Itself: no Secrets.
     for verb in ["get", "list", "watch"] {
