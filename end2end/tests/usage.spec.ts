@@ -100,8 +100,17 @@ test("alice rotates a key, is offered the restart of its consumers, restarts the
   const form = page.getByTestId("set-key-form");
   await form.locator("input[name=key]").fill("password");
   await form.locator("textarea[name=value]").fill("second-value");
-  await form.getByRole("button", { name: "Save key" }).click();
+  // Reviewed first: the masked diff says which keys change.
+  await form.getByRole("button", { name: "Review change…" }).click();
+  const preview = page.getByTestId("change-preview");
+  await expect(preview.locator('li[data-key="password"]')).toHaveAttribute("data-change", "changed");
+  await expect(preview.locator('li[data-key="username"]')).toHaveAttribute("data-change", "same");
+  await expect(preview).not.toContainText("second-value");
+  await expectAccessible(page, "change preview");
+  await preview.getByRole("button", { name: "Confirm and save" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
+  // The changed key shows who changed it.
+  await expect(page.getByTestId("key-states").locator('tr[data-key="password"]')).toContainText("changed");
 
   // The offer lists the env consumer (pre-selected) and the file consumer
   // (not), but not the one that uses only username.
