@@ -83,3 +83,98 @@ test("screenshots of the main pages", async ({ page }) => {
   await expect(dave.getByTestId("audit-table")).toBeVisible();
   await shoot(dave, "audit");
 });
+
+/** The admin's kubectl with `input` on stdin (`apply -f -`). */
+function kubectlApply(object: unknown) {
+  const env = readFileSync(path.join(process.env.STRONGROOM_STACK_DIR!, "env"), "utf8");
+  const value = (name: string) => env.match(new RegExp(`^export ${name}='(.*)'$`, "m"))![1];
+  execFileSync(value("KUBECTL"), ["--kubeconfig", value("ADMIN_KUBECONFIG"), "apply", "-f", "-"], {
+    input: JSON.stringify(object),
+    encoding: "utf8",
+  });
+}
+
+/** A picture of one part of a page, light and dark, with what differs from
+ * run to run (times, serials, fingerprints) masked. */
+async function shootPart(page: Page, part: ReturnType<Page["locator"]>, name: string) {
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme, reducedMotion: "reduce" });
+    await page.waitForTimeout(150);
+    await part.screenshot({
+      path: path.join(dir, `${name}-${scheme}.png`),
+      animations: "disabled",
+      caret: "hide",
+      mask: [
+        page.locator("time"),
+        page.getByTestId("resource-version"),
+        page.getByTestId("cert-serial"),
+        page.getByTestId("cert-fingerprint"),
+      ],
+      maskColor: "#9aa0a6",
+    });
+  }
+}
+
+test("screenshots of the life of a secret", async ({ page }) => {
+  test.setTimeout(300_000);
+  // A Deployment that reads database-credentials' password as an
+  // environment variable and mounts the whole secret.
+  kubectl("delete", "deployment", "orders", "-n", "team-a", "--ignore-not-found", "--wait=true");
+  kubectlApply({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "orders", namespace: "team-a" },
+    spec: {
+      selector: { matchLabels: { app: "orders" } },
+      template: {
+        metadata: { labels: { app: "orders" } },
+        spec: {
+          containers: [{
+            name: "app",
+            image: "registry.example.com/orders:1.4.2",
+            env: [{ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "database-credentials", key: "password" } } }],
+            volumeMounts: [{ name: "db", mountPath: "/etc/db" }],
+          }],
+          volumes: [{ name: "db", secret: { secretName: "database-credentials" } }],
+        },
+      },
+    },
+  });
+  // A TLS certificate that expires in 20 days.
+  const tmp = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "20",
+    "-subj", "/O=Example Orders/CN=orders.example.com",
+    "-addext", "subjectAltName=DNS:orders.example.com,DNS:api.orders.example.com",
+    "-keyout", path.join(tmp, "tls.key"), "-out", path.join(tmp, "tls.crt"),
+  ], { stdio: "ignore" });
+  kubectl("delete", "secret", "orders-tls", "-n", "team-a", "--ignore-not-found");
+  kubectl("create", "secret", "tls", "orders-tls", "-n", "team-a",
+    `--cert=${path.join(tmp, "tls.crt")}`, `--key=${path.join(tmp, "tls.key")}`);
+
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await signIn(page, "alice", "/ns/team-a/secrets/orders-tls");
+  const certs = page.getByTestId("certificates");
+  await expect(certs.getByTestId("certificate")).toHaveCount(1);
+  await shootPart(page, certs, "certificate");
+
+  await page.goto("/ns/team-a/secrets/database-credentials");
+  await page.locator('tr[data-key="password"]').getByTestId("reveal").click();
+  await expect(page.getByTestId("revealed-value")).toBeVisible();
+  await page.getByTestId("hide-all").click();
+  const form = page.getByTestId("set-key-form");
+  await form.locator("input[name=key]").fill("password");
+  await form.locator("textarea[name=value]").fill("staple-horse-battery-correct");
+  await form.getByRole("button", { name: "Review change…" }).click();
+  await expect(page.getByTestId("change-preview")).toBeVisible();
+  await shootPart(page, form, "rotate-review");
+  await page.getByTestId("change-preview").getByRole("button", { name: "Confirm and save" }).click();
+  const offer = page.getByTestId("restart-offer");
+  await expect(offer).toBeVisible();
+  await offer.getByTestId("restart-button").click();
+  await expect(offer.getByTestId("restart-result").first()).toHaveAttribute("data-outcome", "done");
+  await shootPart(page, page.getByTestId("usage-panel"), "restart");
+  const states = page.getByTestId("key-states");
+  await expect(states.locator('tr[data-key="password"]')).toContainText("changed since");
+  await shootPart(page, states, "key-history");
+});
