@@ -695,3 +695,31 @@ async fn the_expiring_view_lists_expired_and_expiring_certificates_to_readers_on
     delete(&[&past, &soon, &later, &bundle]);
     server.stop();
 }
+
+#[tokio::test]
+async fn concurrent_views_of_the_expiring_certificates_share_one_scan() {
+    let server = TestServer::start(&[]).await;
+    let alice = ApiSession::new(&server.url, "alice").await;
+    let answers =
+        futures::future::join_all((0..6).map(|_| alice.get("/namespaces/team-a/certificates")))
+            .await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 200, "{body}");
+            body["audit_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one scan, one record: {ids:?}");
+    let dave = ApiSession::new(&server.url, "dave").await;
+    let (_, trail) = dave
+        .get("/audit?action=inspect&namespace=team-a&user=oidc:alice@example.com&limit=1000")
+        .await;
+    let recorded = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| ids.contains(r["id"].as_str().unwrap()))
+        .count();
+    assert_eq!(recorded, 1, "{trail}");
+}

@@ -412,18 +412,12 @@ async fn restart_after_rotation_is_kubectls_patch_audited_and_refused_where_it_m
     assert_eq!(record["keys"], json!(["password"]));
     assert_eq!(record["reason"], format!("Deployment/{web}"));
 
-    // bob may not touch team-a's workloads: forbidden, and nothing patched.
+    // bob may not read team-a's secret, so he may not restart in its name:
+    // forbidden, and nothing patched.
     let bob = ApiSession::new(&server.url, "bob").await;
     let (status, body) = restart(&bob, json!([{"kind": "Deployment", "name": web}])).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["results"][0]["outcome"], "forbidden", "{body}");
-    assert!(
-        body["results"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not allow"),
-        "{body}"
-    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "forbidden", "{body}");
     assert_eq!(restarted_at(ns, "deployment", &web), written);
 
     // Both restarts are in the trail an auditor reads: alice's allowed,
@@ -447,15 +441,15 @@ async fn restart_after_rotation_is_kubectls_patch_audited_and_refused_where_it_m
         .collect();
     let workload = format!("Deployment/{web}");
     assert!(
-        seen.contains(&(
-            "oidc:alice@example.com".into(),
-            "allowed".into(),
-            workload.clone()
-        )),
+        seen.contains(&("oidc:alice@example.com".into(), "allowed".into(), workload)),
         "{seen:?}"
     );
     assert!(
-        seen.contains(&("oidc:bob@example.com".into(), "denied".into(), workload)),
+        seen.contains(&(
+            "oidc:bob@example.com".into(),
+            "denied".into(),
+            format!("restart refused: the user may not get secret {secret}")
+        )),
         "{seen:?}"
     );
 

@@ -157,17 +157,24 @@ fn constrained_service_account_can_act_for_users_on_secrets_only() {
         );
         // Workloads: read for "Used by", and patch (a restart) only on
         // Deployments, StatefulSets and DaemonSets.
-        let read = matches!(verb, "get" | "list");
-        assert_eq!(sa.can_i(&[&v, "pods", "-n", "team-a"]), read, "{v} pods");
+        assert_eq!(
+            sa.can_i(&[&v, "pods", "-n", "team-a"]),
+            verb == "list",
+            "{v} pods"
+        );
         assert_eq!(
             sa.can_i(&[&v, "deployments.apps", "-n", "team-a"]),
-            read || verb == "patch",
+            matches!(verb, "get" | "list" | "patch"),
             "{v} deployments"
         );
         assert_eq!(
             sa.can_i(&[&v, "jobs.batch", "-n", "team-a"]),
-            read,
+            verb == "list",
             "{v} jobs"
+        );
+        assert!(
+            !sa.can_i(&[&v, "replicasets.apps", "-n", "team-a"]),
+            "{v} replicasets"
         );
     }
     // Itself: no Secrets.

@@ -260,6 +260,45 @@ pub async fn restart(
         .preflight()
         .await
         .map_err(SecretsError::AuditUnavailable)?;
+    // A restart is recorded in the secret's history, with the keys said to
+    // have changed: only someone who may read the secret may put it there.
+    let may_get = kube
+        .can_i_on("get", "secrets", ns, Some(secret))
+        .await
+        .map_err(|e| {
+            KubeFailure::new(
+                e,
+                &user,
+                "check access to",
+                format!("secret {secret}"),
+                Some(ns),
+            )
+        })?;
+    if !may_get {
+        let mut scopes = scopes;
+        let mut scope = scopes.swap_remove(0);
+        scope.set_reason(Some(format!(
+            "restart refused: the user may not get secret {secret}"
+        )));
+        scope
+            .record_refusal(Outcome::Denied, Some(403))
+            .await
+            .map_err(SecretsError::AuditUnavailable)?;
+        let forbidden = KubeError::Api {
+            code: 403,
+            reason: "Forbidden".into(),
+            message: String::new(),
+            retry_after: None,
+        };
+        return Err(KubeFailure::new(
+            forbidden,
+            &user,
+            "get",
+            format!("secret {secret}"),
+            Some(ns),
+        )
+        .into());
+    }
 
     // Each workload read again as the user: it must still use the secret.
     let mut checks = Vec::with_capacity(req.workloads.len());

@@ -13,6 +13,17 @@ impl UserKube {
         resource: &str,
         namespace: &str,
     ) -> Result<bool, KubeError> {
+        self.can_i_on(verb, resource, namespace, None).await
+    }
+
+    /// Like [`UserKube::can_i`], about the object `name` when given.
+    pub async fn can_i_on(
+        &self,
+        verb: &str,
+        resource: &str,
+        namespace: &str,
+        name: Option<&str>,
+    ) -> Result<bool, KubeError> {
         use k8s_openapi::api::authorization::v1::{
             ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
         };
@@ -22,6 +33,7 @@ impl UserKube {
                     namespace: Some(namespace.to_string()),
                     verb: Some(verb.to_string()),
                     resource: Some(resource.to_string()),
+                    name: name.map(str::to_string),
                     ..Default::default()
                 }),
                 ..Default::default()

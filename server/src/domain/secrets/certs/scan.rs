@@ -40,10 +40,19 @@ use crate::{
 };
 
 /// Secrets asked for per page.
-pub const PAGE: usize = 500;
+pub const PAGE: usize = 100;
 
 /// The most secrets one scan reads.
 pub const MAX_SECRETS: usize = 5000;
+
+/// The most certificates one scan keeps: beyond, the answer is partial.
+pub const MAX_FOUND: usize = 10_000;
+
+/// How many namespace scans run at once on this server (each holds a page
+/// of secrets, values included, in memory).
+const CONCURRENT_SCANS: usize = 2;
+
+static SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_SCANS);
 
 /// One certificate a scan found: what the answer needs, nothing else.
 #[derive(Clone, Debug)]
@@ -73,6 +82,10 @@ pub struct ScanCache {
     ttl: Duration,
     capacity: usize,
     entries: Mutex<HashMap<String, (Instant, Arc<Scan>)>>,
+    /// Scans in flight, per key: who asks meanwhile waits for them.
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The configured warning window, in days (for the metrics gauge).
+    warning_days: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for ScanCache {
@@ -98,6 +111,37 @@ impl ScanCache {
             ttl,
             capacity: capacity.max(1),
             entries: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+            warning_days: std::sync::atomic::AtomicU32::new(30),
+        }
+    }
+
+    /// The same cache, counting the gauge with `days` as the warning window.
+    pub fn with_warning_days(self, days: u32) -> Self {
+        self.warning_days
+            .store(days, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
+    fn warning_days(&self) -> u32 {
+        self.warning_days.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The lock of `key`'s scan.
+    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets `key`'s flight lock once nobody holds or waits for it.
+    fn land(&self, key: &str) {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if flights.get(key).is_some_and(|f| Arc::strong_count(f) == 1) {
+            flights.remove(key);
         }
     }
 
@@ -191,20 +235,38 @@ pub async fn expiring(
     let scan = match cache.get(&key) {
         Some(scan) => scan,
         None => {
-            let scan = Arc::new(scan_namespace(kube, scope, ns).await?);
-            cache.put(key, scan.clone());
-            scan
+            // One scan per user and namespace at a time (the others wait
+            // for its answer), and a bound on scans in the whole server.
+            let flight = cache.flight(&key);
+            let _one = flight.lock().await;
+            match cache.get(&key) {
+                Some(scan) => scan,
+                None => {
+                    let _permit = SCANS
+                        .acquire()
+                        .await
+                        .expect("the scan semaphore is never closed");
+                    let scan = Arc::new(scan_namespace(kube, scope, ns).await?);
+                    // The gauge follows real scans, counted with the
+                    // configured window (never a person's `within`).
+                    let counted = answer(ns, &scan, cache.warning_days(), Utc::now());
+                    let secrets: std::collections::BTreeSet<&str> = counted
+                        .items
+                        .iter()
+                        .filter(|i| {
+                            matches!(i.status, CertStatus::Expired | CertStatus::ExpiringSoon)
+                        })
+                        .map(|i| i.secret.as_str())
+                        .collect();
+                    crate::infra::metrics::certificates_seen(ns, secrets.len());
+                    cache.put(key.clone(), scan.clone());
+                    scan
+                }
+            }
         }
     };
-    let answer = answer(ns, &scan, within_days, Utc::now());
-    let secrets: std::collections::BTreeSet<&str> = answer
-        .items
-        .iter()
-        .filter(|i| matches!(i.status, CertStatus::Expired | CertStatus::ExpiringSoon))
-        .map(|i| i.secret.as_str())
-        .collect();
-    crate::infra::metrics::certificates_seen(ns, secrets.len());
-    Ok(answer)
+    cache.land(&key);
+    Ok(answer(ns, &scan, within_days, Utc::now()))
 }
 
 /// Reads the namespace's secrets and records the scan.
@@ -253,6 +315,12 @@ async fn scan_namespace(
             let data = secret.data.unwrap_or_default();
             for report in parse::certificates_of(Selection::Scan, &type_, &data, clock) {
                 for cert in report.certificates {
+                    if found.len() >= MAX_FOUND {
+                        note = Some(format!(
+                            "more than {MAX_FOUND} certificates: the first {MAX_FOUND} found are kept"
+                        ));
+                        break;
+                    }
                     let (Some(not_before), Some(not_after)) =
                         (timestamp(&cert.not_before), timestamp(&cert.not_after))
                     else {
@@ -270,7 +338,7 @@ async fn scan_namespace(
             }
         }
         token = page.continue_token;
-        if token.is_none() {
+        if token.is_none() || found.len() >= MAX_FOUND {
             break;
         }
         if scanned >= MAX_SECRETS {
