@@ -14,7 +14,7 @@ use strongroom_app::{
 use super::{
     SecretsError,
     build::check_metadata,
-    check_path, decode_b64, record_change,
+    check_path, decode_b64, get_or_record, record_change,
     reveal::RevealPolicy,
     settle,
     view::{HIDDEN_ANNOTATIONS, describe},
@@ -209,19 +209,7 @@ pub async fn preview(
         }
     }
     let kube = kube.with_audit_id(scope.id());
-    let secret = match kube.secrets(ns).get(name).await {
-        Ok(s) => s,
-        Err(e) => {
-            let (outcome, status) = Outcome::of_error(&e);
-            scope
-                .record_refusal(outcome, status)
-                .await
-                .map_err(SecretsError::AuditUnavailable)?;
-            return Err(
-                KubeFailure::new(e, &user, "get", format!("secret {name}"), Some(ns)).into(),
-            );
-        }
-    };
+    let (secret, scope) = get_or_record(&kube, scope, ns, name).await?;
     let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
     let data = secret.data.unwrap_or_default();
     let proposed: std::collections::BTreeMap<&str, &[u8]> = req

@@ -21,9 +21,12 @@ pub mod view;
 
 use base64::Engine;
 
-use crate::domain::{
-    KubeFailure,
-    audit::{AuditError, AuditScope, Outcome},
+use crate::{
+    domain::{
+        KubeFailure,
+        audit::{AuditError, AuditScope, Outcome},
+    },
+    infra::cluster::UserKube,
 };
 
 /// How a secret operation can fail. Messages are for the person; none
@@ -95,6 +98,30 @@ pub fn check_path(ns: &str, name: Option<&str>) -> Result<(), SecretsError> {
             .map_err(|m| SecretsError::invalid("name", m))?;
     }
     Ok(())
+}
+
+/// Reads `ns/name` (values included) as the handle's user, for an
+/// operation whose record is `scope`: when Kubernetes refuses or fails, the
+/// refusal is recorded (within the refusal budget) and the answer is the
+/// error; otherwise the secret and the scope, still to be recorded.
+pub(in crate::domain) async fn get_or_record(
+    kube: &UserKube,
+    scope: AuditScope,
+    ns: &str,
+    name: &str,
+) -> Result<(k8s_openapi::api::core::v1::Secret, AuditScope), SecretsError> {
+    match kube.secrets(ns).get(name).await {
+        Ok(secret) => Ok((secret, scope)),
+        Err(e) => {
+            let (outcome, status) = Outcome::of_error(&e);
+            scope
+                .record_refusal(outcome, status)
+                .await
+                .map_err(SecretsError::AuditUnavailable)?;
+            let user = &kube.user().username;
+            Err(KubeFailure::new(e, user, "get", format!("secret {name}"), Some(ns)).into())
+        }
+    }
 }
 
 fn decode_b64(field: &str, value: &str) -> Result<Vec<u8>, SecretsError> {

@@ -7,14 +7,11 @@ use serde::Serialize;
 use strongroom_app::api::{RevealResponse, RevealedValue};
 
 use super::{
-    SecretsError, check_path,
+    SecretsError, check_path, get_or_record,
     limit::{OverLimit, RevealLimit},
 };
 use crate::{
-    domain::{
-        KubeFailure,
-        audit::{AuditScope, Audited, Outcome},
-    },
+    domain::audit::{AuditScope, Audited, Outcome},
     infra::cluster::UserKube,
 };
 
@@ -113,19 +110,7 @@ pub async fn reveal(
     // The audit id travels to the API server too, so its own audit event
     // (with impersonatedUser) can be joined with ours.
     let kube = kube.with_audit_id(scope.id());
-    let secret = match kube.secrets(ns).get(name).await {
-        Ok(s) => s,
-        Err(e) => {
-            let (outcome, status) = Outcome::of_error(&e);
-            scope
-                .record_refusal(outcome, status)
-                .await
-                .map_err(SecretsError::AuditUnavailable)?;
-            return Err(
-                KubeFailure::new(e, &user, "get", format!("secret {name}"), Some(ns)).into(),
-            );
-        }
-    };
+    let (secret, mut scope) = get_or_record(&kube, scope, ns, name).await?;
     let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
     let data = secret.data.unwrap_or_default();
     let req_was_all = req.keys.is_empty();

@@ -284,12 +284,7 @@ pub async fn restart(
             .record_refusal(Outcome::Denied, Some(403))
             .await
             .map_err(SecretsError::AuditUnavailable)?;
-        let forbidden = KubeError::Api {
-            code: 403,
-            reason: "Forbidden".into(),
-            message: String::new(),
-            retry_after: None,
-        };
+        let forbidden = KubeError::forbidden();
         return Err(KubeFailure::new(
             forbidden,
             &user,

@@ -32,6 +32,19 @@ pub enum KubeError {
 }
 
 impl KubeError {
+    /// A refusal Strongroom itself gives for the API server (when an access
+    /// review said no), shaped like the API server's 403.
+    pub fn forbidden() -> Self {
+        KubeError::Api {
+            code: 403,
+            reason: "Forbidden".into(),
+            message: String::new(),
+            retry_after: None,
+        }
+    }
+}
+
+impl KubeError {
     /// The HTTP status the API server answered with, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {

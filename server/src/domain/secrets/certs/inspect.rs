@@ -10,7 +10,6 @@ use strongroom_app::api::certs::SecretCertificates;
 use super::parse::{self, Clock, Selection};
 use crate::{
     domain::{
-        KubeFailure,
         audit::{AuditScope, Audited, Outcome},
         secrets::{SecretsError, check_path},
     },
@@ -52,7 +51,7 @@ impl Serialize for Inspected {
 /// within `warning_days` are `expiring-soon`.
 pub async fn inspect(
     kube: &UserKube,
-    mut scope: AuditScope,
+    scope: AuditScope,
     warning_days: u32,
     ns: &str,
     name: &str,
@@ -60,19 +59,7 @@ pub async fn inspect(
     check_path(ns, Some(name))?;
     let user = kube.user().username.clone();
     let kube = kube.with_audit_id(scope.id());
-    let secret = match kube.secrets(ns).get(name).await {
-        Ok(s) => s,
-        Err(e) => {
-            let (outcome, status) = Outcome::of_error(&e);
-            scope
-                .record_refusal(outcome, status)
-                .await
-                .map_err(SecretsError::AuditUnavailable)?;
-            return Err(
-                KubeFailure::new(e, &user, "get", format!("secret {name}"), Some(ns)).into(),
-            );
-        }
-    };
+    let (secret, mut scope) = crate::domain::secrets::get_or_record(&kube, scope, ns, name).await?;
     let type_ = secret.type_.clone().unwrap_or_else(|| "Opaque".into());
     let data = secret.data.unwrap_or_default();
     let clock = Clock {
