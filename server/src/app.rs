@@ -111,6 +111,7 @@ impl AppState {
             })?;
         Ok(AppState(Arc::new(Inner {
             rotation,
+            may_get: Default::default(),
             origin: config.origin(),
             oidc_origin,
             config,

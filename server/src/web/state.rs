@@ -39,6 +39,8 @@ pub struct Inner {
     pub reveal_limit: Option<RevealLimit>,
     /// Rotation periods per namespace.
     pub rotation: RotationPolicy,
+    /// Recent "may get secrets here?" answers for the list's ages.
+    pub may_get: crate::domain::secrets::age::MayGetCache,
     /// Recent namespace certificate scans, per user and namespace.
     pub cert_scans: crate::domain::secrets::certs::scan::ScanCache,
 }
@@ -49,6 +51,7 @@ impl Inner {
         crate::domain::secrets::age::Ages {
             store: &self.audit,
             policy: &self.rotation,
+            may_get: &self.may_get,
         }
     }
 

@@ -137,12 +137,58 @@ mod tests {
     }
 }
 
-/// What the list needs to show ages: the trail (for the last changes) and
-/// the policy.
+/// What the list needs to show ages: the trail (for the last changes), the
+/// policy, and recent answers to "may this user get secrets here?".
 #[derive(Clone, Copy)]
 pub struct Ages<'a> {
     pub store: &'a crate::domain::audit::AuditStore,
     pub policy: &'a RotationPolicy,
+    pub may_get: &'a MayGetCache,
+}
+
+/// Recent answers of the access review the list's ages need, per user,
+/// groups and namespace, for [`MayGetCache::TTL`]: paging through a list
+/// asks once, not once a page. Bounded; the oldest answers go first.
+#[derive(Default)]
+pub struct MayGetCache {
+    answers: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, bool)>>,
+}
+
+impl MayGetCache {
+    /// How long an answer is used.
+    pub const TTL: Duration = Duration::from_secs(30);
+    const CAPACITY: usize = 10_000;
+
+    async fn may_get(&self, kube: &crate::infra::cluster::UserKube, ns: &str) -> bool {
+        let user = kube.user();
+        // Identity values hold no control characters, and a namespace is a
+        // DNS label: newlines keep the parts apart.
+        let key = format!("{}\n{}\n{ns}", user.username, user.groups.join("\n"));
+        if let Some((at, answer)) = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && at.elapsed() < Self::TTL
+        {
+            return *answer;
+        }
+        let answer = match kube.can_i("get", "secrets", ns).await {
+            Ok(allowed) => allowed,
+            Err(error) => {
+                tracing::warn!(%error, namespace = %ns, "cannot check access for the secrets' ages");
+                return false;
+            }
+        };
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if answers.len() >= Self::CAPACITY {
+            answers.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+        }
+        if answers.len() < Self::CAPACITY {
+            answers.insert(key, (std::time::Instant::now(), answer));
+        }
+        answer
+    }
 }
 
 impl Ages<'_> {
@@ -159,13 +205,7 @@ impl Ages<'_> {
         items: &mut [(strongroom_app::api::SecretSummary, BTreeMap<String, String>)],
     ) {
         let names: Vec<String> = items.iter().map(|(s, _)| s.name.clone()).collect();
-        let may_get = match kube.can_i("get", "secrets", ns).await {
-            Ok(allowed) => allowed,
-            Err(error) => {
-                tracing::warn!(%error, namespace = %ns, "cannot check access for the secrets' ages");
-                false
-            }
-        };
+        let may_get = self.may_get.may_get(kube, ns).await;
         let changes = match may_get {
             false => Ok(Default::default()),
             true => self.store.last_value_changes(ns, &names).await,
