@@ -86,6 +86,8 @@ pub struct ScanCache {
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The configured warning window, in days (for the metrics gauge).
     warning_days: std::sync::atomic::AtomicU32,
+    /// Bumped by each `forget`: a scan that started before one is not kept.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ScanCache {
@@ -113,7 +115,12 @@ impl ScanCache {
             entries: Mutex::new(HashMap::new()),
             flights: Mutex::new(HashMap::new()),
             warning_days: std::sync::atomic::AtomicU32::new(30),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The same cache, counting the gauge with `days` as the warning window.
@@ -172,6 +179,8 @@ impl ScanCache {
     /// Forgets every scan of `ns` (a secret there is being changed through
     /// Strongroom, so the next answer reads the namespace again).
     pub fn forget(&self, ns: &str) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let suffix = format!("\n{ns}");
         self.entries
             .lock()
@@ -241,6 +250,7 @@ pub async fn expiring(
                         .acquire()
                         .await
                         .expect("the scan semaphore is never closed");
+                    let started = cache.generation();
                     let scan = Arc::new(scan_namespace(kube, scope, ns).await?);
                     // The gauge follows real scans, counted with the
                     // configured window (never a person's `within`).
@@ -254,7 +264,11 @@ pub async fn expiring(
                         .map(|i| i.secret.as_str())
                         .collect();
                     crate::infra::metrics::certificates_seen(ns, secrets.len());
-                    cache.put(key.clone(), scan.clone());
+                    // A change made in Strongroom while this scan ran may
+                    // not be in it: answer it, but do not keep it.
+                    if cache.generation() == started {
+                        cache.put(key.clone(), scan.clone());
+                    }
                     scan
                 }
             }
