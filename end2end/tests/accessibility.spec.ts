@@ -1,22 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
-import AxeBuilder from "@axe-core/playwright";
-import { createSecret, signIn, waitForHydration } from "./helpers";
-
-// axe-core on every page and state, light and dark: zero serious or
-// critical violations of WCAG 2.1 A/AA.
-async function expectAccessible(page: Page, state: string) {
-  for (const scheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    const results = await new AxeBuilder({ page })
-      .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
-      .analyze();
-    const bad = results.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    expect(bad, `${state}, ${scheme}`).toEqual([]);
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-}
+import { createSecret, expectAccessible, signIn, waitForHydration } from "./helpers";
 
 test("every page and state has no serious or critical axe violations", async ({ page, browser }) => {
   await signIn(page, "alice", "/");

@@ -1,26 +1,13 @@
 import { test, expect, type Page } from "@playwright/test";
-import AxeBuilder from "@axe-core/playwright";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { signIn } from "./helpers";
+import { expectAccessible, signIn } from "./helpers";
 
 // Certificates in secrets: the secret page's certificate view, the list's
 // badges and the namespace's expiring view. Certificates are made with
 // openssl (`openssl ca -startdate/-enddate` sets any dates).
-
-async function expectAccessible(page: Page, state: string) {
-  for (const scheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-    const bad = results.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    expect(bad, `${state}, ${scheme}`).toEqual([]);
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-}
 
 /** A throwaway PKI: a root, an intermediate, and leaves with any dates. */
 function pki() {

@@ -1,4 +1,8 @@
 import { expect, type Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /** Signs in through the real IdP's login and consent forms. */
 export async function signIn(page: Page, login: string, path = "/") {
@@ -40,4 +44,35 @@ export async function createSecret(page: Page, prefix: string, data: Record<stri
   await page.getByTestId("create-submit").click();
   await expect(page.getByTestId("secret-name")).toHaveText(name);
   return name;
+}
+
+/** axe-core on the page as it is, light and dark: zero serious or critical
+ * violations of WCAG 2.1 A/AA. */
+export async function expectAccessible(page: Page, state: string) {
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+    const bad = results.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    expect(bad, `${state}, ${scheme}`).toEqual([]);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+/** The stack's admin kubectl (`$STRONGROOM_STACK_DIR/env`), fed `input` on stdin. */
+export function kubectl(args: string[], input?: string): string {
+  const dir = process.env.STRONGROOM_STACK_DIR;
+  if (!dir) throw new Error("STRONGROOM_STACK_DIR is not set: run the browser tests through scripts/test");
+  const env = Object.fromEntries(
+    readFileSync(join(dir, "env"), "utf8")
+      .split("\n")
+      .map((l) => l.trim().replace(/^export /, ""))
+      .filter((l) => l.includes("="))
+      .map((l) => {
+        const i = l.indexOf("=");
+        return [l.slice(0, i), l.slice(i + 1).replace(/^['"]|['"]$/g, "")];
+      }),
+  );
+  return execFileSync(env.KUBECTL, ["--kubeconfig", env.ADMIN_KUBECONFIG, ...args], { input, encoding: "utf8" });
 }

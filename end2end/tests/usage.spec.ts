@@ -1,30 +1,9 @@
 import { test, expect, type Page } from "@playwright/test";
-import AxeBuilder from "@axe-core/playwright";
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { createSecret } from "./helpers";
+import { createSecret, expectAccessible, kubectl } from "./helpers";
 
 // "Used by" and "restart after rotation" (issue 17, items 1 and 2): the
 // workloads are made by the admin with the stack's real kubectl (objects
 // only: the test stack has no kubelet), the rest is alice in the browser.
-
-/** The stack's admin kubectl (`$STRONGROOM_STACK_DIR/env`), fed `input` on stdin. */
-function kubectl(args: string[], input?: string): string {
-  const dir = process.env.STRONGROOM_STACK_DIR;
-  if (!dir) throw new Error("STRONGROOM_STACK_DIR is not set: run the browser tests through scripts/test");
-  const env = Object.fromEntries(
-    readFileSync(join(dir, "env"), "utf8")
-      .split("\n")
-      .map((l) => l.trim().replace(/^export /, ""))
-      .filter((l) => l.includes("="))
-      .map((l) => {
-        const i = l.indexOf("=");
-        return [l.slice(0, i), l.slice(i + 1).replace(/^['"]|['"]$/g, "")];
-      }),
-  );
-  return execFileSync(env.KUBECTL, ["--kubeconfig", env.ADMIN_KUBECONFIG, ...args], { input, encoding: "utf8" });
-}
 
 function deployment(name: string, spec: object) {
   return {
@@ -36,18 +15,6 @@ function deployment(name: string, spec: object) {
       template: { metadata: { labels: { app: name } }, spec },
     },
   };
-}
-
-async function expectAccessible(page: Page, state: string) {
-  for (const scheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-    const bad = results.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    expect(bad, `${state}, ${scheme}`).toEqual([]);
-  }
-  await page.emulateMedia({ colorScheme: "light" });
 }
 
 test("alice rotates a key, is offered the restart of its consumers, restarts them and sees the results", async ({ page }) => {

@@ -29,21 +29,20 @@ static OVERDUE: Mutex<BTreeMap<String, BTreeMap<String, Instant>>> = Mutex::new(
 /// per namespace, from its latest certificate scan.
 static EXPIRING: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 
-/// Records which of `ns`'s secrets a list or page found overdue for
-/// rotation (`overdue`) and which not (`fine`).
-pub fn rotation_seen(ns: &str, overdue: &[String], fine: &[String]) {
+/// Records, for secrets of `ns` a list or page showed, whether each is
+/// overdue for rotation (`(name, overdue)`).
+pub fn rotation_seen(ns: &str, seen: &[(&str, bool)]) {
     let now = Instant::now();
     let mut map = OVERDUE.lock().unwrap_or_else(|e| e.into_inner());
     let set = map.entry(ns.to_string()).or_default();
-    for name in fine {
-        set.remove(name);
-    }
-    for name in overdue {
-        if set.len() < MAX_TRACKED || set.contains_key(name) {
-            set.insert(name.clone(), now);
+    for &(name, overdue) in seen {
+        if !overdue {
+            set.remove(name);
+        } else if set.len() < MAX_TRACKED || set.contains_key(name) {
+            set.insert(name.to_string(), now);
         }
     }
-    set.retain(|_, seen| now.duration_since(*seen) < SEEN_FOR);
+    set.retain(|_, at| now.duration_since(*at) < SEEN_FOR);
     if set.is_empty() {
         map.remove(ns);
     }

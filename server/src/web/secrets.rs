@@ -29,7 +29,7 @@ use crate::domain::{
         change::{self, Deletion},
         create, lineage,
         list::{self, ListRequest},
-        reveal::{self, RevealPolicy, Revealed},
+        reveal::{self, Revealed},
     },
 };
 
@@ -185,10 +185,7 @@ pub async fn reveal(
     Path(SecretPath { ns, name }): Path<SecretPath>,
     Json(req): Json<RevealRequest>,
 ) -> Result<Audited<Revealed>, AppError> {
-    let policy = RevealPolicy {
-        reason_required: state.config.reveal_reason_namespaces.contains(&ns),
-        limit: state.reveal_limit.as_ref(),
-    };
+    let policy = state.reveal_policy(&ns);
     let scope = scope(&state, facts, &user, Action::Reveal, &ns, &name);
     let kube = state.kube.for_user(user.identity());
     let request = reveal::RevealRequest {
@@ -248,10 +245,7 @@ pub async fn preview(
 ) -> Result<Audited<ChangePreview>, AppError> {
     let scope = scope(&state, facts, &user, Action::Compare, &ns, &name);
     let kube = state.kube.for_user(user.identity());
-    let policy = RevealPolicy {
-        reason_required: state.config.reveal_reason_namespaces.contains(&ns),
-        limit: state.reveal_limit.as_ref(),
-    };
+    let policy = state.reveal_policy(&ns);
     Ok(change::preview(&kube, scope, policy, &ns, &name, &req).await?)
 }
 

@@ -46,6 +46,14 @@ pub struct Inner {
 }
 
 impl Inner {
+    /// The rules a reveal (or a comparison of values) in `ns` is held to.
+    pub fn reveal_policy(&self, ns: &str) -> crate::domain::secrets::reveal::RevealPolicy<'_> {
+        crate::domain::secrets::reveal::RevealPolicy {
+            reason_required: self.config.reveal_reason_namespaces.iter().any(|n| n == ns),
+            limit: self.reveal_limit.as_ref(),
+        }
+    }
+
     /// What lists need to show the age of secrets' values.
     pub fn ages(&self) -> crate::domain::secrets::age::Ages<'_> {
         crate::domain::secrets::age::Ages {

@@ -218,8 +218,6 @@ impl Ages<'_> {
             }
         };
         let now = Utc::now();
-        let mut overdue = Vec::new();
-        let mut fine = Vec::new();
         for (summary, annotations) in items.iter_mut() {
             summary.age = age(
                 self.policy.period(ns, annotations),
@@ -227,16 +225,15 @@ impl Ages<'_> {
                 changes.get(&summary.name).map(String::as_str),
                 now,
             );
-            if summary.age.overdue {
-                overdue.push(summary.name.clone());
-            } else {
-                fine.push(summary.name.clone());
-            }
         }
         // Ages from creation alone (for a user who may only list) would
         // miscount: the gauge follows only ages from the trail.
         if may_get {
-            crate::infra::metrics::rotation_seen(ns, &overdue, &fine);
+            let seen: Vec<(&str, bool)> = items
+                .iter()
+                .map(|(s, _)| (s.name.as_str(), s.age.overdue))
+                .collect();
+            crate::infra::metrics::rotation_seen(ns, &seen);
         }
     }
 }

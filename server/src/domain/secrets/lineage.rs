@@ -350,12 +350,7 @@ pub async fn key_history(
         last_change.as_deref(),
         chrono::Utc::now(),
     );
-    let (overdue, fine) = if history.age.overdue {
-        (vec![name.to_string()], vec![])
-    } else {
-        (vec![], vec![name.to_string()])
-    };
-    crate::infra::metrics::rotation_seen(ns, &overdue, &fine);
+    crate::infra::metrics::rotation_seen(ns, &[(name, history.age.overdue)]);
     Ok(history)
 }
 
