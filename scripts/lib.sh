@@ -148,6 +148,78 @@ start_postgres() {
     || "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U strongroom strongroom
 }
 
+# The real sealed-secrets controller (built from source by
+# deploy/gitops-tools/build.sh) against the stack's API server, with the
+# SealedSecret and ExternalSecret CRDs installed and a Service
+# kube-system/sealed-secrets-controller in front of it, so Strongroom fetches
+# its certificate through the API server's service proxy as in a cluster.
+# The controller only runs with in-cluster configuration: a private mount
+# namespace puts a token, the CA and the namespace where it looks for them.
+# It runs with the stack's admin token (a real cluster gives it a
+# ServiceAccount). The API server refuses to proxy to loopback, so the
+# controller listens on this machine's first non-loopback IPv4 address.
+# Args: state-dir port
+start_sealed_secrets() {
+  local dir=$1 port=$2 tools kubectl ip sa
+  tools=$("$ROOT/deploy/gitops-tools/build.sh")
+  local SEALED_SECRETS_TAG=${tools##*sealed-secrets-v}; SEALED_SECRETS_TAG=${SEALED_SECRETS_TAG%%-sops*}
+  kubectl=$(stack_kubectl)
+  local kc=(--kubeconfig "$dir/admin.kubeconfig")
+  "$kubectl" "${kc[@]}" apply --server-side --force-conflicts --field-manager=strongroom-stack \
+    -f "$tools/sealedsecret-crd.yaml" -f "$ROOT/deploy/local/externalsecret-crd.yaml" >/dev/null
+  "$kubectl" "${kc[@]}" wait --for=condition=Established --timeout=60s \
+    crd/sealedsecrets.bitnami.com crd/externalsecrets.external-secrets.io >/dev/null
+  ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -1)
+  [[ -n $ip ]] || ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9.]+$' | grep -v '^127\.' | head -1)
+  [[ -n $ip ]] || die "the sealed-secrets controller needs a non-loopback IPv4 address (the API server does not proxy to loopback)"
+  # The API server proxies only to endpoints that are a Pod's IP: a Pod
+  # object stands for the controller (no kubelet runs it) with its status
+  # naming this machine's address.
+  "$kubectl" "${kc[@]}" apply --server-side --force-conflicts --field-manager=strongroom-stack -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: sealed-secrets-controller-local, namespace: kube-system, labels: {app: sealed-secrets-controller}}
+spec:
+  containers: [{name: controller, image: "bitnami/sealed-secrets-controller:$SEALED_SECRETS_TAG"}]
+YAML
+  "$kubectl" "${kc[@]}" patch pod sealed-secrets-controller-local -n kube-system --subresource=status --type=merge \
+    -p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$ip\",\"podIPs\":[{\"ip\":\"$ip\"}]}}" >/dev/null
+  "$kubectl" "${kc[@]}" apply --server-side --force-conflicts --field-manager=strongroom-stack -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: sealed-secrets-controller, namespace: kube-system}
+spec:
+  ports: [{name: http, port: 8080, targetPort: $port, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: sealed-secrets-controller-local
+  namespace: kube-system
+  labels: {kubernetes.io/service-name: sealed-secrets-controller}
+addressType: IPv4
+ports: [{name: http, port: $port, protocol: TCP}]
+endpoints:
+  - addresses: ["$ip"]
+    conditions: {ready: true}
+    targetRef: {kind: Pod, namespace: kube-system, name: sealed-secrets-controller-local}
+YAML
+  if pid_alive "$dir/sealed-secrets.pid"; then return 0; fi
+  [[ $(id -u) == 0 ]] || die "the local sealed-secrets controller needs root (a private mount namespace for its in-cluster configuration)"
+  port_free "$port" || die "port $port (sealed-secrets controller) is in use"
+  sa="$dir/sealed-secrets-sa"
+  mkdir -p "$sa" /var/run/secrets/kubernetes.io/serviceaccount
+  cp "$dir/admin.token" "$sa/token"
+  cp "$dir/pki/ca.crt" "$sa/ca.crt"
+  echo kube-system >"$sa/namespace"
+  KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$STRONGROOM_APISERVER_PORT \
+    nohup unshare -m sh -c 'mount --bind "$0" /var/run/secrets/kubernetes.io/serviceaccount && exec "$1" --listen-addr "$2" --listen-metrics-addr 127.0.0.1:$3' \
+    "$sa" "$tools/controller" "$ip:$port" "$((port + 1))" >"$dir/sealed-secrets.log" 2>&1 &
+  echo $! >"$dir/sealed-secrets.pid"
+  wait_http "http://$ip:$port/v1/cert.pem" 60 \
+    || { tail -20 "$dir/sealed-secrets.log" >&2; die "the sealed-secrets controller did not start (log: $dir/sealed-secrets.log)"; }
+}
+
 stop_postgres() {
   local dir=$1 bin
   [[ -s "$dir/PG_VERSION" ]] || return 0
@@ -180,6 +252,7 @@ test_stack_settings() {
   PG_PORT=${STRONGROOM_TEST_PG_PORT:-25432}
   PG_DIR=${STRONGROOM_TEST_PG_DIR:-/var/tmp/strongroom-test-pg}
   E2E_PORT=${STRONGROOM_TEST_E2E_PORT:-23100}
+  SEALED_SECRETS_PORT=${STRONGROOM_TEST_SEALED_SECRETS_PORT:-28080}
   E2E_URL="http://127.0.0.1:$E2E_PORT"
   # In-process test servers (and the benchmark's server) use 23000-23039;
   # each is a registered redirect URI.
@@ -197,6 +270,7 @@ start_test_stack() {
   "$ROOT/deploy/local/stack.sh" start >/dev/null
   start_oidc "$STRONGROOM_STACK_DIR" "$OIDC_PORT" "$redirects" "$post_logout"
   start_postgres "$PG_DIR" "$PG_PORT"
+  start_sealed_secrets "$STRONGROOM_STACK_DIR" "$SEALED_SECRETS_PORT"
   cat >>"$STRONGROOM_STACK_DIR/env" <<ENV
 OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT
 OIDC_CLIENT_ID=strongroom
@@ -204,6 +278,7 @@ OIDC_CLIENT_SECRET=strongroom-local-secret
 POSTGRES_URL=postgres://strongroom@127.0.0.1:$PG_PORT/strongroom
 POSTGRES_DIR=$PG_DIR
 POSTGRES_PORT=$PG_PORT
+GITOPS_TOOLS=$("$ROOT/deploy/gitops-tools/build.sh")
 ENV
 }
 
@@ -211,6 +286,7 @@ stop_test_stack() {
   set +e
   stop_pidfile "$STRONGROOM_STACK_DIR/e2e-server.pid"
   stop_pidfile "$STRONGROOM_STACK_DIR/oidc.pid"
+  stop_pidfile "$STRONGROOM_STACK_DIR/sealed-secrets.pid"
   stop_postgres "$PG_DIR"
   "$ROOT/deploy/local/stack.sh" stop >/dev/null 2>&1
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod certs;
+pub mod gitops;
 pub mod history;
 pub mod usage;
 
@@ -75,6 +76,9 @@ pub struct SecretSummary {
     /// The age of its values and its rotation policy.
     #[serde(default)]
     pub age: history::RotationAge,
+    /// What manages it (a SealedSecret, an ExternalSecret, a Helm release…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<gitops::SecretOwner>,
 }
 
 /// `GET /api/v1/namespaces/{ns}/secrets`: one page of secrets.
@@ -114,6 +118,9 @@ pub struct SecretDetail {
     pub created: Option<String>,
     pub resource_version: String,
     pub uid: Option<String>,
+    /// What manages it (a SealedSecret, an ExternalSecret, a Helm release…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<gitops::SecretOwner>,
 }
 
 /// `POST .../reveal`: which keys to reveal (all when empty), and a reason

@@ -104,6 +104,7 @@ impl AppState {
             (Some(rate), Db::Sqlite(_)) => RevealLimit::in_memory(rate.count, rate.period),
         };
         let config_warning_days = config.cert_expiry_warning_days();
+        let sealing_controller = config.sealing_controller();
         let rotation = crate::domain::secrets::age::RotationPolicy::parse(&config.rotate_every)
             .map_err(|reason| ConfigError::Invalid {
                 name: "STRONGROOM_ROTATE_EVERY",
@@ -126,6 +127,7 @@ impl AppState {
             reveal_limit,
             cert_scans: crate::domain::secrets::certs::scan::ScanCache::default()
                 .with_warning_days(config_warning_days),
+            sealing_controller,
         })))
     }
 }

@@ -255,6 +255,32 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_CERT_EXPIRY_WARNING", default_value = "30d", value_parser = humantime::parse_duration)]
     pub cert_expiry_warning: Duration,
 
+    /// The namespace of the sealed-secrets controller whose certificate
+    /// "Seal for Git" fetches (as the signed-in user, through the API
+    /// server's service proxy).
+    #[arg(
+        long,
+        env = "STRONGROOM_SEALING_CONTROLLER_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub sealing_controller_namespace: String,
+
+    /// The sealed-secrets controller's Service.
+    #[arg(
+        long,
+        env = "STRONGROOM_SEALING_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub sealing_controller_name: String,
+
+    /// The Service's port (name or number) that serves `/v1/cert.pem`.
+    #[arg(
+        long,
+        env = "STRONGROOM_SEALING_CONTROLLER_PORT",
+        default_value = "http"
+    )]
+    pub sealing_controller_port: String,
+
     /// A copied value is cleared from the browser's clipboard after this long.
     #[arg(long, env = "STRONGROOM_CLIPBOARD_CLEAR_AFTER", default_value = "30s", value_parser = humantime::parse_duration)]
     pub clipboard_clear_after: Duration,
@@ -420,6 +446,27 @@ impl ServeArgs {
                 reason: "give between 1 day and 3650 days (\"30d\")".into(),
             });
         }
+        for (name, value) in [
+            (
+                "STRONGROOM_SEALING_CONTROLLER_NAMESPACE",
+                &self.sealing_controller_namespace,
+            ),
+            (
+                "STRONGROOM_SEALING_CONTROLLER_NAME",
+                &self.sealing_controller_name,
+            ),
+            (
+                "STRONGROOM_SEALING_CONTROLLER_PORT",
+                &self.sealing_controller_port,
+            ),
+        ] {
+            if strongroom_app::secrets::rules::check_name(value).is_err() {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{value:?} is not a Kubernetes name"),
+                });
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid {
                 name: "STRONGROOM_LOG_FORMAT",
@@ -427,6 +474,15 @@ impl ServeArgs {
             });
         }
         Ok(())
+    }
+
+    /// Where the sealed-secrets controller serves its certificate.
+    pub fn sealing_controller(&self) -> crate::infra::cluster::gitops::Controller {
+        crate::infra::cluster::gitops::Controller {
+            namespace: self.sealing_controller_namespace.clone(),
+            service: self.sealing_controller_name.clone(),
+            port: self.sealing_controller_port.clone(),
+        }
     }
 
     /// The certificate warning window in whole days.

@@ -167,6 +167,7 @@ mod tests {
             created: None,
             resource_version: "1".into(),
             uid: None,
+            owner: None,
         }
     }
 

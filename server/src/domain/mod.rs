@@ -1,5 +1,5 @@
-//! The domain layer: what Strongroom does with secrets ([`secrets`]), who
-//! uses them ([`usage`]), who may ask ([`auth`]) and what is recorded
+//! The domain layer: what Strongroom does with secrets ([`secrets`]), how
+//! they go to Git ([`gitops`]), who uses them ([`usage`]), who may ask ([`auth`]) and what is recorded
 //! ([`audit`]).
 //!
 //! It knows neither axum nor `AppState` nor the raw CLI configuration: it
@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod gitops;
 pub mod secrets;
 pub mod usage;
 

@@ -229,6 +229,8 @@ impl From<SecretsError> for AppError {
             },
             SecretsError::AuditUnavailable(source) => refuse(source),
             SecretsError::LimitUnavailable => AppError::Unavailable(e.to_string()),
+            SecretsError::Unavailable(m) => AppError::Unavailable(m),
+            SecretsError::Internal(m) => AppError::Internal(m),
             SecretsError::NotRecorded {
                 change,
                 audit_id,

@@ -14,6 +14,7 @@ pub mod certs;
 mod error;
 pub mod extract;
 pub mod facts;
+pub mod gitops;
 pub mod me;
 pub mod openapi;
 pub mod secrets;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(secrets::router())
         .merge(usage::router())
         .merge(certs::router())
+        .merge(gitops::router())
         .route("/audit", get(audit::trail))
         .route(
             "/namespaces/{ns}/secrets/{name}/history",

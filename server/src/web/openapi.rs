@@ -43,6 +43,12 @@ use super::AppState;
         super::audit::history,
         super::certs::secret_certificates,
         super::certs::namespace_certificates,
+        super::gitops::certificate,
+        super::gitops::seal_new,
+        super::gitops::seal_existing,
+        super::gitops::export_new,
+        super::gitops::export_existing,
+        super::gitops::source,
     ),
     components(schemas(strongroom_app::api::ApiError, super::audit::ExportFormat)),
     modifiers(&CommonAnswers),
@@ -52,6 +58,7 @@ use super::AppState;
         (name = "audit", description = "The audit trail"),
         (name = "certificates", description = "Certificates held in secrets: public data only"),
         (name = "usage", description = "Who uses a secret, and restarting them after a change"),
+        (name = "gitops", description = "Secrets that belong in Git: SealedSecrets, SOPS exports, controller-owned secrets"),
     ),
 )]
 struct ApiDoc;

@@ -126,6 +126,13 @@ pub enum Action {
     /// Certificates in a secret (or a namespace's, with no secret name) were
     /// read and their public data shown.
     Inspect,
+    /// Values were sealed for Git (a SealedSecret): from the create form
+    /// (fingerprints of what was sealed) or from an existing secret, which
+    /// is recorded like a reveal, since the values left the cluster.
+    Seal,
+    /// Values were exported as a SOPS-encrypted manifest (same rules as
+    /// `Seal`).
+    Export,
 }
 
 impl Action {
@@ -139,6 +146,8 @@ impl Action {
             Action::Prune => "prune",
             Action::Compare => "compare",
             Action::Inspect => "inspect",
+            Action::Seal => "seal",
+            Action::Export => "export",
         }
     }
 }

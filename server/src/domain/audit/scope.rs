@@ -76,6 +76,16 @@ impl AuditScope {
     }
 
     /// The keys the operation is about.
+    /// The user the record is about.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The reason recorded so far.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
     pub fn set_keys(&mut self, keys: Vec<String>) {
         self.keys = keys;
     }

@@ -92,16 +92,25 @@ pub async fn list(
             if !needle.is_empty() && !name.to_lowercase().contains(&needle) {
                 continue;
             }
+            let labels = meta.labels.unwrap_or_default();
+            let annotations = meta.annotations.unwrap_or_default();
+            let owner = super::owner::owner_of(
+                meta.owner_references.as_deref().unwrap_or_default(),
+                &labels,
+                &annotations,
+                &type_,
+            );
             items.push((
                 SecretSummary {
                     name,
                     type_,
                     keys: row.keys,
                     created: meta.creation_timestamp.map(|t| t.0.to_string()),
-                    labels: meta.labels.unwrap_or_default(),
+                    labels,
                     age: Default::default(),
+                    owner,
                 },
-                meta.annotations.unwrap_or_default(),
+                annotations,
             ));
         }
         token = table.continue_token;

@@ -15,6 +15,7 @@ pub mod create;
 pub mod limit;
 pub mod lineage;
 pub mod list;
+pub mod owner;
 pub mod reveal;
 pub mod tls;
 pub mod view;
@@ -54,6 +55,13 @@ pub enum SecretsError {
     /// Over the per-user reveal rate (recorded as denied).
     #[error("{message}")]
     RateLimited { message: String, retry_after: u64 },
+    /// Something Strongroom relies on for this request (the sealed-secrets
+    /// controller, say) cannot be reached; the message says what to do.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected state; the detail is logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The shared reveal counter cannot be read: refused, nothing revealed.
     #[error("the reveal rate cannot be checked right now; nothing was revealed")]
     LimitUnavailable,

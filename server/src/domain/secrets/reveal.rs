@@ -71,18 +71,6 @@ pub async fn reveal(
     req: RevealRequest,
 ) -> Result<Audited<Revealed>, SecretsError> {
     check_path(ns, Some(name))?;
-    let reason = req
-        .reason
-        .map(|r| r.chars().take(500).collect::<String>())
-        .filter(|r| !r.trim().is_empty());
-    if reason.is_none() && policy.reason_required {
-        return Err(SecretsError::invalid(
-            "reason",
-            format!(
-                "Namespace {ns} asks for a reason before values are revealed; say why you need them."
-            ),
-        ));
-    }
     // What goes into the record is bounded and well-formed: real key names,
     // and not more than a person picks one by one ("Reveal all" sends none).
     if req.keys.len() > MAX_REVEAL_KEYS {
@@ -95,18 +83,12 @@ pub async fn reveal(
         strongroom_app::secrets::rules::check_key(key)
             .map_err(|m| SecretsError::invalid(format!("keys.{i}"), m))?;
     }
-    scope.set_reason(reason);
     scope.set_keys(req.keys.clone());
     let user = kube.user().username.clone();
-    // Over the per-user rate: refused before Kubernetes is asked, and the
-    // refusal itself is recorded. Each named key counts ("Reveal all" is
-    // charged for the rest of its keys once they are known).
-    if let Some(limit) = policy.limit {
-        let asked = u32::try_from(req.keys.len()).unwrap_or(u32::MAX).max(1);
-        if let Err(over) = limit.take(&user, asked).await {
-            return Err(rate_limited(scope, limit, over).await);
-        }
-    }
+    // Each named key counts ("Reveal all" is charged for the rest of its
+    // keys once they are known).
+    let asked = u32::try_from(req.keys.len()).unwrap_or(u32::MAX).max(1);
+    let scope = admit(scope, policy, ns, req.reason, asked).await?;
     // The audit id travels to the API server too, so its own audit event
     // (with impersonatedUser) can be joined with ours.
     let kube = kube.with_audit_id(scope.id());
@@ -164,6 +146,41 @@ pub async fn reveal(
         values,
     });
     Ok(Audited::new(receipt, answer))
+}
+
+/// The rules every disclosure of values (a reveal, a seal or an export of
+/// an existing secret) passes before Kubernetes is asked: the namespace's
+/// reason rule (the reason, at most 500 characters, goes into the record)
+/// and the per-user rate, charged `asked` keys. A refusal by the rate is
+/// recorded.
+pub(in crate::domain) async fn admit(
+    mut scope: AuditScope,
+    policy: RevealPolicy<'_>,
+    ns: &str,
+    reason: Option<String>,
+    asked: u32,
+) -> Result<AuditScope, SecretsError> {
+    let reason = reason
+        .map(|r| r.chars().take(500).collect::<String>())
+        .filter(|r| !r.trim().is_empty());
+    if reason.is_none() && policy.reason_required {
+        return Err(SecretsError::invalid(
+            "reason",
+            format!(
+                "Namespace {ns} asks for a reason before values are revealed; say why you need them."
+            ),
+        ));
+    }
+    scope.set_reason(reason);
+    // Over the per-user rate: refused before Kubernetes is asked, and the
+    // refusal itself is recorded.
+    if let Some(limit) = policy.limit {
+        let user = scope.username().to_string();
+        if let Err(over) = limit.take(&user, asked).await {
+            return Err(rate_limited(scope, limit, over).await);
+        }
+    }
+    Ok(scope)
 }
 
 /// Records a reveal refused by the rate limit (as denied, 429) and says how

@@ -28,6 +28,7 @@ use serde::de::DeserializeOwned;
 use tower::{Layer, Service};
 
 mod error;
+pub mod gitops;
 mod guard;
 mod retry;
 mod reviews;

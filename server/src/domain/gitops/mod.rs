@@ -1,0 +1,539 @@
+//! Secrets that belong in Git: sealing for the sealed-secrets controller
+//! ([`sealed`]), exporting for SOPS with age recipients ([`sops`]), and the
+//! object a controller-owned secret comes from.
+//!
+//! Every operation runs as the signed-in user. Values are encrypted in
+//! memory and only ciphertext leaves the server. An existing secret's
+//! values are read with the user's own `get`, under the reveal rules (the
+//! namespace's reason rule and the per-user rate), and the seal or export
+//! is recorded with the values' fingerprints before the answer, like a
+//! reveal. Sealing from the create form is recorded as a seal; creating
+//! the SealedSecret in the cluster is a change, refused before Kubernetes
+//! is asked when it could not be recorded.
+
+pub mod sealed;
+pub mod sops;
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use k8s_openapi::api::core::v1::Secret;
+use strongroom_app::{
+    api::{
+        CreateSecretRequest,
+        gitops::{
+            Exported, OwnerKind, SealNewRequest, SealRequest, Sealed, SealingCertificate,
+            SopsNewRequest, SopsRequest, SourceObject,
+        },
+    },
+    secrets::rules,
+};
+
+use crate::{
+    domain::{
+        KubeFailure,
+        audit::{AuditScope, Audited, Fingerprint, Outcome},
+        secrets::{
+            SecretsError,
+            build::{build, check_metadata},
+            check_path, get_or_record, record_change,
+            reveal::{RevealPolicy, admit},
+            settle,
+            view::HIDDEN_ANNOTATIONS,
+        },
+    },
+    infra::cluster::{KubeError, UserKube, gitops::Controller},
+};
+
+/// Errors are the secrets domain's: the same kinds, the same answers.
+pub type GitopsError = SecretsError;
+
+/// A secret's parts as sealing and exporting need them.
+struct Plain {
+    type_: String,
+    data: BTreeMap<String, Vec<u8>>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    immutable: bool,
+}
+
+impl Plain {
+    /// A new secret from the create form, built and checked as a create is.
+    fn from_form(ns: &str, req: &CreateSecretRequest) -> Result<Plain, GitopsError> {
+        check_path(ns, None)?;
+        rules::check_name(&req.name).map_err(|m| SecretsError::invalid("name", m))?;
+        check_metadata(&req.labels, &req.annotations)?;
+        let (type_, data) = build(&req.input)?;
+        Ok(Plain {
+            type_,
+            data,
+            labels: req.labels.clone(),
+            annotations: req.annotations.clone(),
+            immutable: req.immutable,
+        })
+    }
+
+    /// An existing secret, without the annotations that copy values.
+    fn from_secret(secret: Secret) -> Plain {
+        let meta = secret.metadata;
+        let mut annotations = meta.annotations.unwrap_or_default();
+        annotations.retain(|k, _| !HIDDEN_ANNOTATIONS.contains(&k.as_str()));
+        Plain {
+            type_: secret.type_.unwrap_or_else(|| "Opaque".into()),
+            data: secret
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect(),
+            labels: meta.labels.unwrap_or_default(),
+            annotations,
+            immutable: secret.immutable.unwrap_or(false),
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.data.keys().cloned().collect()
+    }
+
+    fn fingerprints(&self, scope: &AuditScope) -> Vec<Fingerprint> {
+        scope.fingerprint_all(self.data.iter().map(|(k, v)| (k, v.as_slice())))
+    }
+
+    fn sealed<'a>(&'a self, ns: &'a str, name: &'a str) -> sealed::Plain<'a> {
+        sealed::Plain {
+            namespace: ns,
+            name,
+            type_: &self.type_,
+            data: &self.data,
+            labels: &self.labels,
+            annotations: &self.annotations,
+            immutable: self.immutable,
+        }
+    }
+
+    fn manifest<'a>(&'a self, ns: &'a str, name: &'a str) -> sops::Manifest<'a> {
+        sops::Manifest {
+            namespace: ns,
+            name,
+            type_: &self.type_,
+            data: &self.data,
+            labels: &self.labels,
+            annotations: &self.annotations,
+            immutable: self.immutable,
+        }
+    }
+}
+
+/// The controller's sealing certificate, fetched as the handle's user
+/// through the API server's service proxy, and checked.
+pub async fn certificate(
+    kube: &UserKube,
+    controller: &Controller,
+) -> Result<SealingCertificate, GitopsError> {
+    Ok(sealing_key(kube, controller, None).await?.info)
+}
+
+/// The key to seal to: the pasted certificate when there is one, else the
+/// controller's.
+async fn sealing_key(
+    kube: &UserKube,
+    controller: &Controller,
+    pasted: Option<&str>,
+) -> Result<sealed::SealingKey, GitopsError> {
+    if let Some(pem) = pasted.filter(|p| !p.trim().is_empty()) {
+        return sealed::sealing_key(pem, "pasted", Utc::now());
+    }
+    let pem = kube
+        .sealing_certificate(controller)
+        .await
+        .map_err(|e| controller_error(e, kube, controller))?;
+    sealed::sealing_key(&pem, &format!("controller {controller}"), Utc::now())
+}
+
+/// What a failed certificate fetch tells the person: who refused what, or
+/// that the controller is not where it is expected, and what to do.
+fn controller_error(e: KubeError, kube: &UserKube, controller: &Controller) -> GitopsError {
+    let paste = "or paste its certificate (kubeseal --fetch-cert prints it)";
+    match &e {
+        KubeError::Api { code: 403, .. } => KubeFailure::new(
+            e,
+            &kube.user().username,
+            "get",
+            format!(
+                "services/proxy {} (the sealed-secrets controller's certificate)",
+                controller.service
+            ),
+            Some(&controller.namespace),
+        )
+        .into(),
+        KubeError::Api { code: 404, .. } => SecretsError::Unavailable(format!(
+            "The sealed-secrets controller's Service {controller} was not found; ask your platform team where the controller runs, {paste}."
+        )),
+        KubeError::Api { code, .. } => SecretsError::Unavailable(format!(
+            "The sealed-secrets controller {controller} did not answer through the API server ({code}); {paste}."
+        )),
+        other => SecretsError::Unavailable(format!(
+            "The sealed-secrets controller {controller} could not be reached ({other}); {paste}."
+        )),
+    }
+}
+
+/// The YAML of a SealedSecret, to download or commit.
+fn to_yaml(v: &serde_json::Value) -> Result<String, GitopsError> {
+    serde_norway::to_string(v).map_err(|e| SecretsError::Internal(e.to_string()))
+}
+
+/// Seals a secret from the create form; with `create`, also creates the
+/// SealedSecret in `ns` as the handle's user (a change, audited; nothing
+/// is sent when it could not be recorded).
+pub async fn seal_new(
+    kube: &UserKube,
+    mut scope: AuditScope,
+    controller: &Controller,
+    ns: &str,
+    req: &SealNewRequest,
+) -> Result<Audited<Sealed>, GitopsError> {
+    let plain = Plain::from_form(ns, &req.secret)?;
+    let name = req.secret.name.as_str();
+    let key = sealing_key(kube, controller, req.certificate.as_deref()).await?;
+    let object = sealed::sealed_secret(&key, req.scope, &plain.sealed(ns, name))?;
+    let yaml = to_yaml(&object)?;
+    scope.set_keys(plain.keys());
+    scope.set_reason(Some(format!(
+        "sealed from the form ({}, {}){}",
+        req.scope.as_str(),
+        key.info.source,
+        if req.create {
+            ", SealedSecret created"
+        } else {
+            ""
+        }
+    )));
+    let fingerprints = plain.fingerprints(&scope);
+    let answer = |audit_id: &str, created: bool| Sealed {
+        yaml: yaml.clone(),
+        scope: req.scope,
+        keys: plain.keys(),
+        certificate: key.info.clone(),
+        created,
+        audit_id: audit_id.to_string(),
+    };
+    if !req.create {
+        let receipt = scope
+            .record(Outcome::Allowed, Some(200), fingerprints)
+            .await
+            .map_err(SecretsError::AuditUnavailable)?;
+        let sealed = answer(receipt.id(), false);
+        return Ok(Audited::new(receipt, sealed));
+    }
+    scope
+        .preflight()
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let audit_id = scope.id().to_string();
+    let kube = kube.with_audit_id(&audit_id);
+    let user = kube.user().username.clone();
+    let result = kube
+        .create_object("bitnami.com/v1alpha1", "sealedsecrets", ns, &object)
+        .await;
+    let recorded = record_change(scope, &result, 201, fingerprints).await;
+    let result = result.map_err(|e| match e {
+        KubeError::Api { code: 404, .. } => SecretsError::NotFound(
+            "The SealedSecret resource (sealedsecrets.bitnami.com) is not installed in this cluster; nothing was created. Download the YAML and commit it instead.".into(),
+        ),
+        e => KubeFailure::new(e, &user, "create", format!("sealedsecret {name}"), Some(ns)).into(),
+    });
+    let (receipt, _) = settle_sealed(recorded, result, name, &audit_id)?;
+    tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, "sealed secret created");
+    let sealed = answer(&audit_id, true);
+    Ok(Audited::new(receipt, sealed))
+}
+
+/// [`settle`] for a SealedSecret create, whose failure may already be a
+/// [`SecretsError`] (the CRD is missing).
+fn settle_sealed(
+    recorded: Result<Option<crate::domain::audit::Receipt>, crate::domain::audit::AuditError>,
+    result: Result<serde_json::Value, SecretsError>,
+    name: &str,
+    audit_id: &str,
+) -> Result<(crate::domain::audit::Receipt, serde_json::Value), GitopsError> {
+    match result {
+        Ok(v) => settle(
+            recorded,
+            Ok::<_, KubeFailure>(v),
+            || format!("SealedSecret {name} was created"),
+            audit_id,
+        ),
+        Err(SecretsError::Kube(f)) => settle(
+            recorded,
+            Err::<serde_json::Value, _>(*f),
+            || format!("SealedSecret {name} was created"),
+            audit_id,
+        ),
+        Err(e) => {
+            // A refusal Kubernetes answered (the resource does not exist):
+            // nothing was created; its record's fate decides the answer.
+            recorded.map_err(SecretsError::AuditUnavailable)?;
+            Err(e)
+        }
+    }
+}
+
+/// Reads `ns/name` for a seal or an export: the reveal rules, then the
+/// user's own `get` (a refusal is recorded).
+async fn read_existing(
+    kube: &UserKube,
+    mut scope: AuditScope,
+    policy: RevealPolicy<'_>,
+    ns: &str,
+    name: &str,
+    reason: Option<String>,
+) -> Result<(Plain, AuditScope, UserKube), GitopsError> {
+    check_path(ns, Some(name))?;
+    scope.set_keys(Vec::new());
+    let scope = admit(scope, policy, ns, reason, 1).await?;
+    let kube = kube.with_audit_id(scope.id());
+    let (secret, mut scope) = get_or_record(&kube, scope, ns, name).await?;
+    let plain = Plain::from_secret(secret);
+    scope.set_keys(plain.keys());
+    Ok((plain, scope, kube))
+}
+
+/// Seals the existing secret `ns/name` for Git. Recorded like a reveal
+/// (action `seal`, the values' fingerprints) before the answer.
+pub async fn seal_existing(
+    kube: &UserKube,
+    scope: AuditScope,
+    policy: RevealPolicy<'_>,
+    controller: &Controller,
+    ns: &str,
+    name: &str,
+    req: &SealRequest,
+) -> Result<Audited<Sealed>, GitopsError> {
+    check_path(ns, Some(name))?;
+    if req.create {
+        return Err(SecretsError::invalid(
+            "create",
+            "an existing secret is sealed for Git only: commit the SealedSecret, and the controller takes the secret over once it is annotated sealedsecrets.bitnami.com/managed=true",
+        ));
+    }
+    // The key first: a wrong certificate costs no read and no record.
+    let key = sealing_key(kube, controller, req.certificate.as_deref()).await?;
+    let (plain, mut scope, _) =
+        read_existing(kube, scope, policy, ns, name, req.reason.clone()).await?;
+    let object = sealed::sealed_secret(&key, req.scope, &plain.sealed(ns, name))?;
+    let yaml = to_yaml(&object)?;
+    if scope.reason().is_none() {
+        scope.set_reason(Some(format!(
+            "sealed for Git ({}, {})",
+            req.scope.as_str(),
+            key.info.source
+        )));
+    }
+    let fingerprints = plain.fingerprints(&scope);
+    let receipt = scope
+        .record(Outcome::Allowed, Some(200), fingerprints)
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let sealed = Sealed {
+        yaml,
+        scope: req.scope,
+        keys: plain.keys(),
+        certificate: key.info,
+        created: false,
+        audit_id: receipt.id().to_string(),
+    };
+    Ok(Audited::new(receipt, sealed))
+}
+
+/// Exports a secret from the create form for SOPS.
+pub async fn export_new(
+    mut scope: AuditScope,
+    ns: &str,
+    req: &SopsNewRequest,
+) -> Result<Audited<Exported>, GitopsError> {
+    let recipients = sops::recipients(&req.recipients)?;
+    let plain = Plain::from_form(ns, &req.secret)?;
+    let yaml = sops::encrypt(
+        &plain.manifest(ns, &req.secret.name),
+        &recipients,
+        Utc::now(),
+    )?;
+    scope.set_keys(plain.keys());
+    scope.set_reason(Some(format!(
+        "exported from the form for SOPS ({} age recipients)",
+        recipients.len()
+    )));
+    let fingerprints = plain.fingerprints(&scope);
+    let receipt = scope
+        .record(Outcome::Allowed, Some(200), fingerprints)
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let exported = Exported {
+        yaml,
+        recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        keys: plain.keys(),
+        audit_id: receipt.id().to_string(),
+    };
+    Ok(Audited::new(receipt, exported))
+}
+
+/// Exports the existing secret `ns/name` for SOPS. Recorded like a reveal
+/// (action `export`, the values' fingerprints) before the answer.
+pub async fn export_existing(
+    kube: &UserKube,
+    scope: AuditScope,
+    policy: RevealPolicy<'_>,
+    ns: &str,
+    name: &str,
+    req: &SopsRequest,
+) -> Result<Audited<Exported>, GitopsError> {
+    check_path(ns, Some(name))?;
+    // Recipients first: a typo costs no read and no record.
+    let recipients = sops::recipients(&req.recipients)?;
+    let (plain, mut scope, _) =
+        read_existing(kube, scope, policy, ns, name, req.reason.clone()).await?;
+    let yaml = sops::encrypt(&plain.manifest(ns, name), &recipients, Utc::now())?;
+    if scope.reason().is_none() {
+        scope.set_reason(Some(format!(
+            "exported for SOPS ({} age recipients)",
+            recipients.len()
+        )));
+    }
+    let fingerprints = plain.fingerprints(&scope);
+    let receipt = scope
+        .record(Outcome::Allowed, Some(200), fingerprints)
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let exported = Exported {
+        yaml,
+        recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        keys: plain.keys(),
+        audit_id: receipt.id().to_string(),
+    };
+    Ok(Audited::new(receipt, exported))
+}
+
+/// Where the kinds of owner Strongroom can read live (plural).
+fn plural(kind: OwnerKind) -> Option<&'static str> {
+    match kind {
+        OwnerKind::SealedSecret => Some("sealedsecrets"),
+        OwnerKind::ExternalSecret => Some("externalsecrets"),
+        _ => None,
+    }
+}
+
+/// The object the secret `ns/name` comes from, read as the handle's user:
+/// its status conditions and a few public facts; never a value (a
+/// SealedSecret's ciphertext is not shown either, only its key names).
+pub async fn source(kube: &UserKube, ns: &str, name: &str) -> Result<SourceObject, GitopsError> {
+    let detail = crate::domain::secrets::list::detail(kube, ns, name).await?;
+    let Some(owner) = detail.owner else {
+        return Err(SecretsError::NotFound(format!(
+            "Nothing manages the secret {name}: it has no controller, release or source object."
+        )));
+    };
+    let unreadable = |note: String| SourceObject {
+        owner: owner.clone(),
+        readable: false,
+        conditions: vec![],
+        facts: vec![],
+        note: Some(note),
+    };
+    let (Some(plural), Some(api_version)) = (plural(owner.kind), owner.api_version.clone()) else {
+        return Ok(unreadable(format!(
+            "Strongroom does not read {} objects; look it up with your usual tools.",
+            owner.label()
+        )));
+    };
+    let object = match kube.get_object(&api_version, plural, ns, &owner.name).await {
+        Ok(object) => object,
+        Err(KubeError::Api { code: 403, .. }) => {
+            return Ok(unreadable(format!(
+                "You may not read the {} (get {plural} in {ns}).",
+                owner.label()
+            )));
+        }
+        Err(KubeError::Api { code: 404, .. }) => {
+            return Ok(unreadable(format!(
+                "The {} no longer exists (or its resource is not installed).",
+                owner.label()
+            )));
+        }
+        Err(e) => {
+            return Err(
+                KubeFailure::new(e, &kube.user().username, "get", owner.label(), Some(ns)).into(),
+            );
+        }
+    };
+    let text = |v: &serde_json::Value| -> String {
+        match v {
+            serde_json::Value::String(s) => s.chars().take(200).collect(),
+            other => other.to_string().chars().take(200).collect(),
+        }
+    };
+    let conditions = object["status"]["conditions"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .take(20)
+                .map(|c| {
+                    let message = text(&c["message"]);
+                    format!(
+                        "{}={}{}",
+                        text(&c["type"]),
+                        text(&c["status"]),
+                        if message.is_empty() || message == "null" {
+                            String::new()
+                        } else {
+                            format!(": {message}")
+                        }
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut facts = Vec::new();
+    match owner.kind {
+        OwnerKind::SealedSecret => {
+            let annotations = &object["metadata"]["annotations"];
+            let scope = if annotations[sealed::CLUSTER_WIDE] == "true" {
+                "cluster-wide"
+            } else if annotations[sealed::NAMESPACE_WIDE] == "true" {
+                "namespace-wide"
+            } else {
+                "strict"
+            };
+            facts.push(("scope".to_string(), scope.to_string()));
+            let keys: Vec<&str> = object["spec"]["encryptedData"]
+                .as_object()
+                .map(|m| m.keys().take(100).map(String::as_str).collect())
+                .unwrap_or_default();
+            facts.push(("sealed keys".to_string(), keys.join(", ")));
+        }
+        OwnerKind::ExternalSecret => {
+            let spec = &object["spec"];
+            facts.push((
+                "store".to_string(),
+                format!(
+                    "{} {}",
+                    text(&spec["secretStoreRef"]["kind"]),
+                    text(&spec["secretStoreRef"]["name"])
+                ),
+            ));
+            facts.push((
+                "refresh interval".to_string(),
+                text(&spec["refreshInterval"]),
+            ));
+        }
+        _ => {}
+    }
+    Ok(SourceObject {
+        owner,
+        readable: true,
+        conditions,
+        facts,
+        note: None,
+    })
+}
