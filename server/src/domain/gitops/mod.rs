@@ -13,6 +13,7 @@
 
 pub mod sealed;
 pub mod sops;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 
@@ -170,18 +171,23 @@ fn controller_error(e: KubeError, kube: &UserKube, controller: &Controller) -> G
         KubeError::Api { code: 404, .. } => SecretsError::Unavailable(format!(
             "The sealed-secrets controller's Service {controller} was not found; ask your platform team where the controller runs, {paste}."
         )),
+        KubeError::Api { code: 503, message, .. } if message.contains("no endpoints") => {
+            SecretsError::Unavailable(format!(
+                "The sealed-secrets controller {controller} is not running (its Service has no endpoints, or there is no such Service); ask your platform team, {paste}."
+            ))
+        }
         KubeError::Api { code, .. } => SecretsError::Unavailable(format!(
-            "The sealed-secrets controller {controller} did not answer through the API server ({code}); {paste}."
+            "The sealed-secrets controller {controller} did not answer through the API server ({code}); ask your platform team, {paste}."
         )),
         other => SecretsError::Unavailable(format!(
-            "The sealed-secrets controller {controller} could not be reached ({other}); {paste}."
+            "The sealed-secrets controller {controller} could not be reached ({other}); ask your platform team, {paste}."
         )),
     }
 }
 
 /// The YAML of a SealedSecret, to download or commit.
 fn to_yaml(v: &serde_json::Value) -> Result<String, GitopsError> {
-    serde_norway::to_string(v).map_err(|e| SecretsError::Internal(e.to_string()))
+    Ok(yaml::to_string(&yaml::Node::from_json(v)))
 }
 
 /// Seals a secret from the create form; with `create`, also creates the

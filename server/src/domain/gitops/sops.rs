@@ -20,10 +20,12 @@ use aes_gcm::{
 };
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use serde_norway::{Mapping, Value};
 use sha2::{Digest, Sha512};
 
-use super::GitopsError;
+use super::{
+    GitopsError,
+    yaml::{self, Node},
+};
 
 /// The keys whose values are encrypted; the rest of the manifest stays
 /// readable.
@@ -80,24 +82,24 @@ pub struct Manifest<'a> {
     pub immutable: bool,
 }
 
-fn s(v: &str) -> Value {
-    Value::String(v.to_string())
-}
-
-fn map<'a>(entries: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
-    let mut m = Mapping::new();
-    for (k, v) in entries {
-        m.insert(s(k), v);
-    }
-    Value::Mapping(m)
+fn map<'a>(entries: impl IntoIterator<Item = (&'a str, Node)>) -> Node {
+    Node::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// The plain manifest, in the order kubectl writes it.
-fn manifest(m: &Manifest<'_>) -> Value {
+fn manifest(m: &Manifest<'_>) -> Node {
     let strings = |b: &BTreeMap<String, String>| {
-        Value::Mapping(b.iter().map(|(k, v)| (s(k), s(v))).collect())
+        Node::Map(b.iter().map(|(k, v)| (k.clone(), Node::str(v))).collect())
     };
-    let mut metadata = vec![("name", s(m.name)), ("namespace", s(m.namespace))];
+    let mut metadata = vec![
+        ("name", Node::str(m.name)),
+        ("namespace", Node::str(m.namespace)),
+    ];
     if !m.labels.is_empty() {
         metadata.push(("labels", strings(m.labels)));
     }
@@ -106,20 +108,20 @@ fn manifest(m: &Manifest<'_>) -> Value {
     }
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut top = vec![
-        ("apiVersion", s("v1")),
-        ("kind", s("Secret")),
+        ("apiVersion", Node::str("v1")),
+        ("kind", Node::str("Secret")),
         ("metadata", map(metadata)),
-        ("type", s(m.type_)),
+        ("type", Node::str(m.type_)),
     ];
     if m.immutable {
-        top.push(("immutable", Value::Bool(true)));
+        top.push(("immutable", Node::Bool(true)));
     }
     top.push((
         "data",
-        Value::Mapping(
+        Node::Map(
             m.data
                 .iter()
-                .map(|(k, v)| (s(k), s(&b64.encode(v))))
+                .map(|(k, v)| (k.clone(), Node::str(b64.encode(v))))
                 .collect(),
         ),
     ));
@@ -154,30 +156,27 @@ fn encrypt_leaf(key: &[u8; 32], plaintext: &[u8], kind: &str, path: &str) -> Str
 }
 
 /// The bytes SOPS hashes (and encrypts) for a leaf, and its type name.
-fn leaf_bytes(v: &Value) -> Option<(Vec<u8>, &'static str)> {
+fn leaf_bytes(v: &Node) -> Option<(Vec<u8>, &'static str)> {
     match v {
-        Value::String(s) => Some((s.as_bytes().to_vec(), "str")),
-        Value::Bool(true) => Some((b"True".to_vec(), "bool")),
-        Value::Bool(false) => Some((b"False".to_vec(), "bool")),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Some((n.to_string().into_bytes(), "int")),
-        Value::Number(n) => Some((n.to_string().into_bytes(), "float")),
+        Node::Str(s) => Some((s.as_bytes().to_vec(), "str")),
+        Node::Bool(true) => Some((b"True".to_vec(), "bool")),
+        Node::Bool(false) => Some((b"False".to_vec(), "bool")),
         _ => None,
     }
 }
 
 /// Walks `v` in document order: hashes every leaf into `mac`, and encrypts
 /// the leaves on a path with a key named `data` or `stringData`.
-fn walk(v: &mut Value, path: &mut Vec<String>, key: &[u8; 32], mac: &mut Sha512) {
+fn walk(v: &mut Node, path: &mut Vec<String>, key: &[u8; 32], mac: &mut Sha512) {
     match v {
-        Value::Mapping(m) => {
+        Node::Map(m) => {
             for (k, child) in m.iter_mut() {
-                let k = k.as_str().unwrap_or_default().to_string();
-                path.push(k);
+                path.push(k.clone());
                 walk(child, path, key, mac);
                 path.pop();
             }
         }
-        Value::Sequence(items) => {
+        Node::List(items) => {
             for child in items {
                 walk(child, path, key, mac);
             }
@@ -189,7 +188,7 @@ fn walk(v: &mut Value, path: &mut Vec<String>, key: &[u8; 32], mac: &mut Sha512)
             mac.update(&bytes);
             if path.iter().any(|p| p == "data" || p == "stringData") {
                 let at = path.join(":") + ":";
-                *leaf = Value::String(encrypt_leaf(key, &bytes, kind, &at));
+                *leaf = Node::Str(encrypt_leaf(key, &bytes, kind, &at));
             }
         }
     }
@@ -212,31 +211,31 @@ pub fn encrypt(
         .iter()
         .map(|r| {
             Ok(map([
-                ("recipient", s(&r.to_string())),
-                ("enc", s(&wrap_data_key(r, &data_key)?)),
+                ("recipient", Node::str(r.to_string())),
+                ("enc", Node::str(wrap_data_key(r, &data_key)?)),
             ]))
         })
         .collect::<Result<Vec<_>, GitopsError>>()?;
     let sops = map([
-        ("age", Value::Sequence(age_keys)),
-        ("lastmodified", s(&last_modified)),
+        ("age", Node::List(age_keys)),
+        ("lastmodified", Node::str(&last_modified)),
         (
             "mac",
-            s(&encrypt_leaf(
+            Node::str(encrypt_leaf(
                 &data_key,
                 mac.as_bytes(),
                 "str",
                 &last_modified,
             )),
         ),
-        ("encrypted_regex", s(ENCRYPTED_REGEX)),
-        ("version", s(SOPS_VERSION)),
+        ("encrypted_regex", Node::str(ENCRYPTED_REGEX)),
+        ("version", Node::str(SOPS_VERSION)),
     ]);
-    let Value::Mapping(top) = &mut doc else {
+    let Node::Map(top) = &mut doc else {
         unreachable!("the manifest is a mapping")
     };
-    top.insert(s("sops"), sops);
-    serde_norway::to_string(&doc).map_err(|e| GitopsError::Internal(e.to_string()))
+    top.push(("sops".to_string(), sops));
+    Ok(yaml::to_string(&doc))
 }
 
 /// The data key encrypted to one recipient, ASCII-armored, as SOPS keeps it.
@@ -291,15 +290,13 @@ mod tests {
         )
         .unwrap();
         assert!(!yaml.contains("aHVudGVyMg=="), "{yaml}");
-        assert!(yaml.contains("name: db"), "{yaml}");
         // A label value that reads as a boolean stays a string.
-        assert!(
-            yaml.contains("app: 'true'") || yaml.contains("app: \"true\""),
-            "{yaml}"
-        );
-        assert!(yaml.contains("password: ENC[AES256_GCM,data:"), "{yaml}");
-        let doc: Value = serde_norway::from_str(&yaml).unwrap();
-        assert_eq!(doc["data"]["empty"], s(""));
+        assert!(yaml.contains("name: \"db\""), "{yaml}");
+        // A label value that reads as a boolean stays a string.
+        assert!(yaml.contains("app: \"true\""), "{yaml}");
+        assert!(yaml.contains("password: \"ENC[AES256_GCM,data:"), "{yaml}");
+        let doc: serde_json::Value = serde_norway::from_str(&yaml).unwrap();
+        assert_eq!(doc["data"]["empty"], "");
         let enc = doc["sops"]["age"][0]["enc"].as_str().unwrap();
         let decryptor =
             age::Decryptor::new(age::armor::ArmoredReader::new(enc.as_bytes())).unwrap();
@@ -310,7 +307,7 @@ mod tests {
             .read_to_end(&mut key)
             .unwrap();
         assert_eq!(key.len(), 32);
-        assert_eq!(doc["sops"]["lastmodified"], s("2026-11-30T12:00:00Z"));
+        assert_eq!(doc["sops"]["lastmodified"], "2026-11-30T12:00:00Z");
     }
 
     #[test]
