@@ -171,11 +171,11 @@ fn controller_error(e: KubeError, kube: &UserKube, controller: &Controller) -> G
         KubeError::Api { code: 404, .. } => SecretsError::Unavailable(format!(
             "The sealed-secrets controller's Service {controller} was not found; ask your platform team where the controller runs, {paste}."
         )),
-        KubeError::Api { code: 503, message, .. } if message.contains("no endpoints") => {
-            SecretsError::Unavailable(format!(
-                "The sealed-secrets controller {controller} is not running (its Service has no endpoints, or there is no such Service); ask your platform team, {paste}."
-            ))
-        }
+        KubeError::Api {
+            code: 503, message, ..
+        } if message.contains("no endpoints") => SecretsError::Unavailable(format!(
+            "The sealed-secrets controller {controller} is not running (its Service has no endpoints, or there is no such Service); ask your platform team, {paste}."
+        )),
         KubeError::Api { code, .. } => SecretsError::Unavailable(format!(
             "The sealed-secrets controller {controller} did not answer through the API server ({code}); ask your platform team, {paste}."
         )),

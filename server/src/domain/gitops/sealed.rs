@@ -143,7 +143,7 @@ pub fn seal_value(
     let mut session = [0u8; 32];
     rand::fill(&mut session);
     let mut rng = rsa::rand_core::OsRng;
-    let padding = Oaep::new_with_label::<Sha256, _>(String::from_utf8_lossy(label).into_owned());
+    let padding = Oaep::new_with_label::<Sha256, _>(&String::from_utf8_lossy(label));
     let wrapped = key
         .key
         .encrypt(&mut rng, padding, &session)
@@ -297,8 +297,7 @@ mod tests {
     fn open(private: &RsaPrivateKey, label: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
         let len = u16::from_be_bytes([sealed[0], sealed[1]]) as usize;
         let (wrapped, body) = sealed[2..].split_at(len);
-        let padding =
-            Oaep::new_with_label::<Sha256, _>(String::from_utf8_lossy(label).into_owned());
+        let padding = Oaep::new_with_label::<Sha256, _>(&String::from_utf8_lossy(label));
         let session = private.decrypt(padding, wrapped).ok()?;
         let gcm = Aes256Gcm::new_from_slice(&session).ok()?;
         gcm.decrypt(&[0u8; 12].into(), body).ok()

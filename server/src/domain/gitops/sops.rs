@@ -285,7 +285,7 @@ mod tests {
                 annotations: &BTreeMap::new(),
                 immutable: false,
             },
-            &[recipient.clone()],
+            std::slice::from_ref(&recipient),
             now(),
         )
         .unwrap();

@@ -78,7 +78,7 @@ fn write(node: &Node, indent: usize, out: &mut String) {
         Node::List(items) => {
             for item in items {
                 out.push_str(&pad);
-                out.push_str("-");
+                out.push('-');
                 match item {
                     Node::Map(m) if !m.is_empty() => {
                         // The first entry on the dash's line, the rest below it.
