@@ -153,8 +153,22 @@ pub fn ChangeForms(
     let name3 = name.clone();
     let keys = detail.keys.clone();
     let dialog = NodeRef::<leptos::html::Dialog>::new();
+    // Something else writes this secret: say so before each change.
+    let owner_warning = detail.owner.clone().map(|o| {
+        let reseal = o.kind == crate::api::gitops::OwnerKind::SealedSecret;
+        view! {
+            <p class="panel owner-warning" role="note" data-testid="change-owner-warning">
+                {o.warning()}
+                {reseal.then(|| view! { " " <a href="#git" data-testid="reseal-link">"Re-seal instead"</a> })}
+            </p>
+        }
+    });
+    let delete_warning = detail.owner.clone().map(|o| {
+        view! { <p class="owner-warning" role="note" data-testid="delete-owner-warning">{o.warning()}</p> }
+    });
     view! {
         <h2>"Change"</h2>
+        {owner_warning}
         {move || result.get().map(|r| match r {
             Ok(msg) => view! { <div class="toast ok" role="status" data-testid="change-ok">{msg}</div> }.into_any(),
             Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
@@ -237,6 +251,7 @@ pub fn ChangeForms(
         <dialog node_ref=dialog aria-labelledby="delete-title" data-testid="delete-dialog">
             <form data-testid="delete-form" on:submit=move |ev| { ev.prevent_default(); if confirm.get_untracked() == name3 { delete.dispatch(confirm.get_untracked()); } }>
                 <h2 id="delete-title">"Delete " <code>{name.clone()}</code> "?"</h2>
+                {delete_warning}
                 <label class="field"><span>"Type " <code>{name.clone()}</code> " to confirm"</span>
                     <input name="confirm" autocomplete="off" autofocus prop:value=confirm on:input=move |ev| set_confirm.set(event_target_value(&ev)) />
                 </label>

@@ -13,12 +13,13 @@ use super::{
         FieldError, KeyValueRow, KindTabs, PemField, Row, SecretField, TextField, read_files,
     },
     export::shell_word,
+    gitops::{Destination, GitOutput, RecipientsField, SealFields, SealOptions, recipients},
     kind::SecretKind,
     metadata_text::parse_labels,
     rules,
 };
 use crate::{
-    api::{CreateSecretRequest, DataEntry, SecretInput},
+    api::{CreateSecretRequest, DataEntry, SecretInput, gitops::SopsNewRequest},
     client::{self, ClientError},
     ui::layout::ErrorPanel,
 };
@@ -65,6 +66,12 @@ pub fn CreateSecretPage() -> impl IntoView {
     let toasts = crate::ui::toast::use_toasts();
     // Files being read; their progress shows while this is above zero.
     let reading = RwSignal::new(0u32);
+    // Where the secret goes: the cluster, a SealedSecret, a SOPS file.
+    let destination = RwSignal::new(Destination::Cluster);
+    let seal_options = SealOptions::new();
+    let recipients_text = RwSignal::new(String::new());
+    // The manifest to commit, once sealed or exported: (yaml, file, test id, note).
+    let output = RwSignal::new(None::<(String, String, &'static str, String)>);
 
     let add_row = move |key: &str| {
         let id = next_id.get_value();
@@ -81,23 +88,67 @@ pub fn CreateSecretPage() -> impl IntoView {
         }
     };
 
+    let fail = move |e: ClientError| {
+        if let Some(field) = e.error.field.clone() {
+            errors.update(|m| {
+                m.insert(field, e.error.message.clone());
+            });
+        }
+        set_server_error.set(Some(e));
+    };
     let submit = Action::new_local(move |req: &CreateSecretRequest| {
         let req = req.clone();
         let ns = ns();
         let navigate = navigate.clone();
         async move {
-            match client::secrets::create(&ns, &req).await {
-                Ok(d) => {
-                    toasts.ok(format!("Created {}.", d.name));
-                    navigate(&format!("/ns/{ns}/secrets/{}", d.name), Default::default())
-                }
-                Err(e) => {
-                    if let Some(field) = e.error.field.clone() {
-                        errors.update(|m| {
-                            m.insert(field, e.error.message.clone());
-                        });
+            match destination.get_untracked() {
+                Destination::Cluster => match client::secrets::create(&ns, &req).await {
+                    Ok(d) => {
+                        toasts.ok(format!("Created {}.", d.name));
+                        navigate(&format!("/ns/{ns}/secrets/{}", d.name), Default::default())
                     }
-                    set_server_error.set(Some(e));
+                    Err(e) => fail(e),
+                },
+                Destination::Seal => {
+                    let name = req.name.clone();
+                    match super::gitops::seal_new(&ns, &seal_options.new_request(req)).await {
+                        Ok(s) => {
+                            let note = if s.created {
+                                format!(
+                                    "Sealed and created as SealedSecret {name}; the controller makes the Secret. Commit this file too."
+                                )
+                            } else {
+                                format!(
+                                    "Sealed ({} scope) to the certificate {}. Nothing was written to the cluster: commit this file.",
+                                    s.scope.as_str(),
+                                    s.certificate.fingerprint
+                                )
+                            };
+                            output.set(Some((
+                                s.yaml,
+                                format!("{name}.sealedsecret.yaml"),
+                                "sealed-yaml",
+                                note,
+                            )));
+                        }
+                        Err(e) => fail(e),
+                    }
+                }
+                Destination::Sops => {
+                    let name = req.name.clone();
+                    let sops = SopsNewRequest {
+                        recipients: recipients(&recipients_text.get_untracked()),
+                        secret: req,
+                    };
+                    match super::gitops::export_new(&ns, &sops).await {
+                        Ok(x) => output.set(Some((
+                            x.yaml,
+                            format!("{name}.sops.yaml"),
+                            "sops-yaml",
+                            format!("Encrypted for {}. Nothing was written to the cluster: commit this file.", x.recipients.join(", ")),
+                        ))),
+                        Err(e) => fail(e),
+                    }
                 }
             }
         }
@@ -192,8 +243,17 @@ pub fn CreateSecretPage() -> impl IntoView {
                 }
             }
         };
+        if destination.get_untracked() == Destination::Sops
+            && recipients(&recipients_text.get_untracked()).is_empty()
+        {
+            errs.insert(
+                "recipients".into(),
+                "name at least one age recipient (age1…)".into(),
+            );
+        }
         let ok = errs.is_empty();
         errors.set(errs);
+        output.set(None);
         if ok {
             submit.dispatch(CreateSecretRequest {
                 name: name.get_untracked(),
@@ -302,12 +362,42 @@ pub fn CreateSecretPage() -> impl IntoView {
                     <input type="checkbox" name="immutable" prop:checked=immutable on:change=move |ev| immutable.set(event_target_checked(&ev)) />
                     " Immutable (values can never be changed; delete and recreate instead)"
                 </label>
+                <fieldset class="rows" data-testid="destination">
+                    <legend>"Where it goes"</legend>
+                    {Destination::ALL.into_iter().map(|d| view! {
+                        <label class="check">
+                            <input type="radio" name="destination" value=d.id() prop:checked=move || destination.get() == d
+                                on:change=move |_| { destination.set(d); output.set(None); } />
+                            " " {d.label()}
+                        </label>
+                    }).collect_view()}
+                </fieldset>
+                <Show when=move || destination.get() == Destination::Seal>
+                    <SealFields options=seal_options offer_create=true />
+                    <FieldError id="certificate-error" message=Signal::derive(err("certificate")) />
+                </Show>
+                <Show when=move || destination.get() == Destination::Sops>
+                    <RecipientsField value=recipients_text />
+                    <FieldError id="recipients-error" message=Signal::derive(move || errors.with(|m| m.iter().find(|(k, _)| k.starts_with("recipients")).map(|(_, v)| v.clone()))) />
+                </Show>
                 <div class="actions">
-                    <button type="submit" class="button" data-testid="create-submit" disabled=move || submit.pending().get()>"Create secret"</button>
+                    <button type="submit" class="button" data-testid="create-submit" disabled=move || submit.pending().get()>
+                        {move || match destination.get() {
+                            Destination::Cluster => "Create secret",
+                            Destination::Seal => "Seal",
+                            Destination::Sops => "Export",
+                        }}
+                    </button>
                     <a class="button ghost" href=move || format!("/ns/{}", ns())>"Cancel"</a>
                 </div>
                 <p class="hint">"kubectl: " <code>{move || kubectl_hint(&ns(), &name.get(), kind.get(), &rows.get())}</code></p>
             </form>
+            {move || output.get().map(|(yaml, file, testid, note)| view! {
+                <section class="panel" data-testid="git-output">
+                    <h2>"Safe to commit"</h2>
+                    <GitOutput yaml=yaml file_name=file testid=testid note=note />
+                </section>
+            })}
         </section>
     }
 }

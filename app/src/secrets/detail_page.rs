@@ -8,8 +8,12 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    cert_panel::CertificatePanel, change_forms::ChangeForms, export::ExportPanel,
-    key_history::KeyHistoryPanel, usage_panel::UsagePanel,
+    cert_panel::CertificatePanel,
+    change_forms::ChangeForms,
+    export::ExportPanel,
+    gitops::{GitPanel, OwnerNote},
+    key_history::KeyHistoryPanel,
+    usage_panel::UsagePanel,
 };
 use crate::{
     api::{RevealRequest, RevealedValue, SecretDetail},
@@ -117,6 +121,7 @@ fn SecretView(
             <span class="badge type" data-testid="secret-type" data-type=detail.type_.clone()>{detail.type_.clone()}</span>
             {detail.immutable.then(|| view! { <span class="badge">"immutable"</span> })}
         </div>
+        <OwnerNote detail=detail.clone() />
         {move || error.get().map(|e| view! { <ErrorPanel error=e /> })}
         <h2>"Data"</h2>
         <div class="table-wrap">
@@ -172,6 +177,7 @@ fn SecretView(
             </details>
         </Show>
         <ExportPanel detail=detail.clone() revealed=revealed />
+        <GitPanel detail=detail.clone() />
         <KeyHistoryPanel detail=detail.clone() refresh=history />
         <CertificatePanel detail=detail.clone() />
         <UsagePanel detail=detail.clone() changed=changed />

@@ -137,7 +137,9 @@ fn SecretTable(ns: String, items: Vec<SecretSummary>, soonest: Signal<Expiring>)
                         }));
                         view! {
                             <tr data-secret=s.name.clone()>
-                                <td><a href=href>{s.name.clone()}</a>{badge}</td>
+                                <td><a href=href>{s.name.clone()}</a>{badge}
+                                    {s.owner.clone().map(|o| view! { " " <span class="badge" data-testid="owner" title=o.warning()>{o.label()}</span> })}
+                                </td>
                                 <td><span class="badge type" data-type=s.type_.clone()>{s.type_.clone()}</span></td>
                                 <td>{s.keys.map(|k| k.to_string()).unwrap_or_default()}</td>
                                 <td><time datetime=created.clone() title=created.clone()>{format::age(&created)}</time></td>

@@ -10,6 +10,7 @@ pub mod create_fields;
 pub mod create_page;
 pub mod detail_page;
 pub mod export;
+pub mod gitops;
 pub mod key_history;
 pub mod kind;
 pub mod list_page;
