@@ -177,7 +177,7 @@ fn SecretView(
             </details>
         </Show>
         <ExportPanel detail=detail.clone() revealed=revealed />
-        <GitPanel detail=detail.clone() />
+        <GitPanel detail=detail.clone() refresh=history />
         <KeyHistoryPanel detail=detail.clone() refresh=history />
         <CertificatePanel detail=detail.clone() />
         <UsagePanel detail=detail.clone() changed=changed />

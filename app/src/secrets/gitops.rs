@@ -240,9 +240,10 @@ fn copy_ciphertext(text: &str) {
 }
 
 /// A secret's page: "Seal for Git" and "Export for SOPS" of its current
-/// values (each recorded like a reveal).
+/// values (each recorded like a reveal; `refresh` is bumped after each, so
+/// the access history shows it).
 #[component]
-pub fn GitPanel(detail: SecretDetail) -> impl IntoView {
+pub fn GitPanel(detail: SecretDetail, refresh: RwSignal<u32>) -> impl IntoView {
     let (ns, name) = (detail.namespace.clone(), detail.name.clone());
     let options = SealOptions::new();
     let recipients_text = RwSignal::new(String::new());
@@ -263,6 +264,7 @@ pub fn GitPanel(detail: SecretDetail) -> impl IntoView {
                 }
                 Err(e) => set_error.set(Some(e)),
             }
+            refresh.update(|n| *n += 1);
         }
     });
     let export = Action::new_local(move |_: &()| {
@@ -279,6 +281,7 @@ pub fn GitPanel(detail: SecretDetail) -> impl IntoView {
                 }
                 Err(e) => set_error.set(Some(e)),
             }
+            refresh.update(|n| *n += 1);
         }
     });
     let open = detail
