@@ -176,7 +176,44 @@ fn constrained_service_account_can_act_for_users_on_secrets_only() {
             !sa.can_i(&[&v, "replicasets.apps", "-n", "team-a"]),
             "{v} replicasets"
         );
+        // Sealing for Git: SealedSecrets read and created, ExternalSecrets read.
+        assert_eq!(
+            sa.can_i(&[&v, "sealedsecrets.bitnami.com", "-n", "team-a"]),
+            matches!(verb, "get" | "create"),
+            "{v} sealedsecrets"
+        );
+        assert_eq!(
+            sa.can_i(&[&v, "externalsecrets.external-secrets.io", "-n", "team-a"]),
+            verb == "get",
+            "{v} externalsecrets"
+        );
     }
+    // The controller's certificate through the service proxy: that Service
+    // only.
+    let proxy = |service: &str| {
+        sa.can_i(&[
+            "impersonate-on:user-info:get",
+            &format!("services/{service}"),
+            "--subresource=proxy",
+            "-n",
+            "kube-system",
+        ])
+    };
+    assert!(proxy("sealed-secrets-controller:http"));
+    assert!(!proxy("kubernetes-dashboard:http"));
+    let cert = sa
+        .as_user(
+            ALICE,
+            &[ALICE_GROUP],
+            &[],
+            &[
+                "get",
+                "--raw",
+                "/api/v1/namespaces/kube-system/services/sealed-secrets-controller:http/proxy/v1/cert.pem",
+            ],
+        )
+        .expect("alice fetches the sealing certificate through the backend");
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{cert}");
     // Itself: no Secrets.
     for verb in ["get", "list", "watch"] {
         assert!(!sa.can_i(&[verb, "secrets", "-A"]), "{verb} secrets");
