@@ -160,7 +160,8 @@ start_postgres() {
 # controller listens on this machine's first non-loopback IPv4 address.
 # Args: state-dir port
 start_sealed_secrets() {
-  local dir=$1 port=$2 tools kubectl ip sa
+  local dir=$1 port=$2 tools kubectl ip sa api_port
+  api_port=$(sed -n "s|^export KUBE_API_URL='https://127.0.0.1:\([0-9]*\)'$|\1|p" "$dir/env")
   tools=$("$ROOT/deploy/gitops-tools/build.sh")
   local SEALED_SECRETS_TAG=${tools##*sealed-secrets-v}; SEALED_SECRETS_TAG=${SEALED_SECRETS_TAG%%-sops*}
   kubectl=$(stack_kubectl)
@@ -212,7 +213,7 @@ YAML
   cp "$dir/admin.token" "$sa/token"
   cp "$dir/pki/ca.crt" "$sa/ca.crt"
   echo kube-system >"$sa/namespace"
-  KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$STRONGROOM_APISERVER_PORT \
+  KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$api_port \
     nohup unshare -m sh -c 'mount --bind "$0" /var/run/secrets/kubernetes.io/serviceaccount && exec "$1" --listen-addr "$2" --listen-metrics-addr 127.0.0.1:$3' \
     "$sa" "$tools/controller" "$ip:$port" "$((port + 1))" >"$dir/sealed-secrets.log" 2>&1 &
   echo $! >"$dir/sealed-secrets.pid"

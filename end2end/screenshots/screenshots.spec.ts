@@ -178,3 +178,65 @@ test("screenshots of the life of a secret", async ({ page }) => {
   await expect(states.locator('tr[data-key="password"]')).toContainText("changed since");
   await shootPart(page, states, "key-history");
 });
+
+test("screenshots of secrets that belong in Git", async ({ page }) => {
+  test.setTimeout(300_000);
+  // Fixed data: a SealedSecret payments-api made through the form below.
+  kubectl("delete", "sealedsecret", "payments-api", "-n", "team-a", "--ignore-not-found", "--wait=true");
+  kubectl("delete", "secret", "payments-api", "-n", "team-a", "--ignore-not-found", "--wait=true");
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await signIn(page, "alice", "/ns/team-a/new");
+  await page.locator("input[name=name]").fill("payments-api");
+  const row = page.getByTestId("kv-row").first();
+  await row.locator("input[name=key]").fill("STRIPE_API_KEY");
+  await row.locator("textarea[name=value]").fill("sk_live_example_value");
+  await page.getByLabel("Seal it for Git (SealedSecret)").check();
+  await expect(page.getByTestId("sealing-fingerprint")).toBeVisible();
+  await page.getByTestId("create-sealed").check();
+  const form = page.getByTestId("create-form");
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme, reducedMotion: "reduce" });
+    await page.waitForTimeout(150);
+    await form.screenshot({
+      path: path.join(dir, `seal-form-${scheme}.png`),
+      animations: "disabled",
+      caret: "hide",
+      // The stack's sealing key is made afresh with each stack.
+      mask: [page.getByTestId("sealing-certificate").locator("dd")],
+      maskColor: "#9aa0a6",
+    });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.getByTestId("create-submit").click();
+  await expect(page.getByTestId("sealed-yaml")).toBeVisible();
+  // Wait for the controller to unseal it, then show the secret's page.
+  for (let i = 0; i < 150; i++) {
+    try {
+      kubectl("get", "secret", "payments-api", "-n", "team-a");
+      break;
+    } catch {
+      await page.waitForTimeout(200);
+    }
+  }
+  await page.goto("/ns/team-a/secrets/payments-api");
+  await page.getByTestId("show-source").click();
+  await expect(page.getByTestId("source-facts")).toBeVisible();
+  await shootPart(page, page.getByTestId("owner-note"), "sealed-owner");
+  // A SOPS export of its values for an age recipient (a fixed public key).
+  const panel = page.getByTestId("git-panel");
+  await page.getByTestId("sops-recipients").fill("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p");
+  await page.getByTestId("sops-submit").click();
+  await expect(page.getByTestId("sops-yaml")).toBeVisible();
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme, reducedMotion: "reduce" });
+    await page.waitForTimeout(150);
+    await panel.screenshot({
+      path: path.join(dir, `sops-export-${scheme}.png`),
+      animations: "disabled",
+      caret: "hide",
+      // Ciphertext, IVs and the date differ with every export.
+      mask: [page.getByTestId("sealed-yaml"), page.getByTestId("sops-yaml"), page.getByTestId("sealing-certificate").locator("dd")],
+      maskColor: "#9aa0a6",
+    });
+  }
+});
