@@ -104,7 +104,10 @@ impl AppState {
             (Some(rate), Db::Sqlite(_)) => RevealLimit::in_memory(rate.count, rate.period),
         };
         let config_warning_days = config.cert_expiry_warning_days();
-        let sealing_controller = config.sealing_controller();
+        let sealing = crate::domain::gitops::Sealing {
+            controller: config.sealing_controller(),
+            scopes: config.sealing_scopes()?,
+        };
         let rotation = crate::domain::secrets::age::RotationPolicy::parse(&config.rotate_every)
             .map_err(|reason| ConfigError::Invalid {
                 name: "STRONGROOM_ROTATE_EVERY",
@@ -127,7 +130,7 @@ impl AppState {
             reveal_limit,
             cert_scans: crate::domain::secrets::certs::scan::ScanCache::default()
                 .with_warning_days(config_warning_days),
-            sealing_controller,
+            sealing,
         })))
     }
 }

@@ -281,6 +281,16 @@ pub struct ServeArgs {
     )]
     pub sealing_controller_port: String,
 
+    /// The SealedSecret scopes people may seal with (`strict`,
+    /// `namespace-wide`, `cluster-wide`; comma-separated).
+    #[arg(
+        long,
+        env = "STRONGROOM_SEALING_SCOPES",
+        value_delimiter = ',',
+        default_value = "strict,namespace-wide,cluster-wide"
+    )]
+    pub sealing_scopes: Vec<String>,
+
     /// A copied value is cleared from the browser's clipboard after this long.
     #[arg(long, env = "STRONGROOM_CLIPBOARD_CLEAR_AFTER", default_value = "30s", value_parser = humantime::parse_duration)]
     pub clipboard_clear_after: Duration,
@@ -483,6 +493,33 @@ impl ServeArgs {
             service: self.sealing_controller_name.clone(),
             port: self.sealing_controller_port.clone(),
         }
+    }
+
+    /// The SealedSecret scopes people may seal with.
+    pub fn sealing_scopes(
+        &self,
+    ) -> Result<Vec<strongroom_app::api::gitops::SealScope>, ConfigError> {
+        let scopes = self
+            .sealing_scopes
+            .iter()
+            .map(|s| {
+                strongroom_app::api::gitops::SealScope::parse(s.trim()).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        name: "STRONGROOM_SEALING_SCOPES",
+                        reason: format!(
+                            "{s:?} is not a scope (strict, namespace-wide, cluster-wide)"
+                        ),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if scopes.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_SEALING_SCOPES",
+                reason: "allow at least one scope".into(),
+            });
+        }
+        Ok(scopes)
     }
 
     /// The certificate warning window in whole days.

@@ -77,7 +77,40 @@ fn parity_cases(dir: &Path) -> Vec<(Value, Vec<String>)> {
     let env_text = "# database\nDB_HOST=db.internal\n  DB_PASSWORD=p@ss=word  \n\nEMPTY=\nQUOTED=\"kept as is\"\r\n";
     let env_file = dir.join("app.env");
     std::fs::write(&env_file, env_text).unwrap();
+    let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=sealed.example.com",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = |p: &Path| std::fs::read_to_string(p).unwrap();
     vec![
+        (
+            json!({"kind": "tls", "cert": pem(&crt), "key": pem(&key)}),
+            vec![
+                "tls".into(),
+                format!("--cert={}", crt.display()),
+                format!("--key={}", key.display()),
+            ],
+        ),
         (
             json!({"kind": "generic", "entries": [
                 {"key": "password", "value": b64(b"s3cr3t value")},
@@ -369,6 +402,11 @@ async fn kubeseal_agrees_for_each_scope_and_a_strict_seal_does_not_move() {
     server.stop();
 }
 
+/// A recipient of a throwaway age identity.
+fn age_recipient() -> String {
+    age_identity(&scratch("age")).1
+}
+
 /// An age identity made by the real age-keygen: (identity file, recipient).
 fn age_identity(dir: &Path) -> (PathBuf, String) {
     let file = dir.join(format!("{}.txt", unique("age")));
@@ -425,7 +463,7 @@ async fn the_real_sops_decrypts_exports_exactly_and_refuses_a_tampered_file() {
         let (status, exported) = alice
             .post(
                 "/namespaces/team-a/sops",
-                json!({"recipients": [recipient, other_recipient], "secret": {"name": name, "input": input, "annotations": {"team": "a"}}}),
+                json!({"recipients": [recipient, other_recipient], "secret": {"name": name, "input": input, "annotations": {"team": "a", "note": "nel\u{85} sep\u{2028} del\u{7f} bom\u{feff}: # - ?"}}}),
             )
             .await;
         assert_eq!(status, 200, "{exported}");
@@ -450,6 +488,10 @@ async fn the_real_sops_decrypts_exports_exactly_and_refuses_a_tampered_file() {
             assert_eq!(plain["metadata"]["name"], name.as_str());
             assert_eq!(plain["metadata"]["namespace"], "team-a");
             assert_eq!(plain["metadata"]["annotations"]["team"], "a");
+            assert_eq!(
+                plain["metadata"]["annotations"]["note"],
+                "nel\u{85} sep\u{2028} del\u{7f} bom\u{feff}: # - ?"
+            );
         }
         assert!(
             sops_decrypt(&dir, &stranger, yaml).is_err(),
@@ -488,6 +530,22 @@ async fn the_real_sops_decrypts_exports_exactly_and_refuses_a_tampered_file() {
         )
         .await;
     assert_eq!(status, 201);
+    // Annotations that copy the object (kubecfg's, as the tool writes it) or
+    // hold a value stay out of the readable metadata.
+    let out = kubectl(&[
+        "annotate",
+        "secret",
+        &name,
+        "-n",
+        "team-a",
+        &format!(
+            "kubecfg.ksonnet.io/last-applied-configuration={{\"data\":{{\"token\":\"{}\"}}}}",
+            b64(b"abc123")
+        ),
+        "pasted-by-mistake=the token is abc123",
+        "owner=team-a",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (status, exported) = alice
         .post(
             &format!("/namespaces/team-a/secrets/{name}/sops"),
@@ -495,8 +553,14 @@ async fn the_real_sops_decrypts_exports_exactly_and_refuses_a_tampered_file() {
         )
         .await;
     assert_eq!(status, 200, "{exported}");
-    let plain = sops_decrypt(&dir, &identity, exported["yaml"].as_str().unwrap()).unwrap();
+    let yaml = exported["yaml"].as_str().unwrap();
+    assert!(
+        !yaml.contains(&b64(b"abc123")) && !yaml.contains("abc123"),
+        "{yaml}"
+    );
+    let plain = sops_decrypt(&dir, &identity, yaml).unwrap();
     assert_eq!(plain["data"]["token"], b64(b"abc123"));
+    assert_eq!(plain["metadata"]["annotations"], json!({"owner": "team-a"}));
     let (_, history) = alice
         .get(&format!(
             "/namespaces/team-a/secrets/{name}/history?limit=20"
@@ -509,7 +573,11 @@ async fn the_real_sops_decrypts_exports_exactly_and_refuses_a_tampered_file() {
         .find(|r| r["id"] == exported["audit_id"])
         .unwrap_or_else(|| panic!("the export's record in {history}"));
     assert_eq!(record["action"], "export");
-    assert_eq!(record["reason"], "moving to Flux");
+    // The reason says where the values went: the recipients.
+    assert_eq!(
+        record["reason"],
+        format!("moving to Flux [exported for SOPS to age recipients {recipient}]")
+    );
     assert_eq!(record["keys"], json!(["token"]));
     assert!(!record.to_string().contains("abc123"));
 
@@ -577,6 +645,20 @@ async fn sealing_an_existing_secret_needs_get_is_audited_like_a_reveal_and_bad_i
         "{trail}"
     );
     assert!(!trail.to_string().contains("k-123"));
+    // The record says where the values went.
+    let allowed = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["outcome"] == "allowed")
+        .unwrap();
+    let fingerprint = sealed["certificate"]["fingerprint"].as_str().unwrap();
+    assert_eq!(
+        allowed["reason"],
+        format!(
+            "sealed for Git, strict scope, to the controller kube-system/sealed-secrets-controller certificate SHA-256 {fingerprint}"
+        )
+    );
 
     // Creating a SealedSecret for an existing secret is refused (the
     // controller would not take over an unmanaged secret).
@@ -633,6 +715,76 @@ async fn sealing_an_existing_secret_needs_get_is_audited_like_a_reveal_and_bad_i
     let (status, sealed) = alice.post(&path, json!({"certificate": cert["pem"]})).await;
     assert_eq!(status, 200, "{sealed}");
     assert_eq!(sealed["certificate"]["source"], "pasted");
+    server.stop();
+
+    // The reveal rules hold for seals and exports: the namespace's reason,
+    // and the per-user rate (shared with reveals), each key disclosed
+    // counting; a cluster-wide seal where the platform forbids it.
+    let server = TestServer::start(&[
+        "--reveal-rate-limit",
+        "3/1h",
+        "--reveal-reason-namespaces",
+        "team-a",
+        "--sealing-scopes",
+        "strict,namespace-wide",
+    ])
+    .await;
+    let alice = ApiSession::new(&server.url, "alice").await;
+    let (status, body) = alice.post(&path, json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "reason");
+    let (status, body) = alice
+        .post(&path, json!({"scope": "cluster-wide", "reason": "r"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "scope");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("cluster-wide sealing is not allowed"),
+        "{body}"
+    );
+    let (status, body) = alice
+        .post(&path, json!({"reason": "moving to GitOps"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = alice.reveal("team-a", &name, &["api-key"]).await;
+    assert_eq!(status, 422, "a reveal needs the reason too: {body}");
+    let three = unique("three");
+    let (status, _) = alice
+        .create("team-a", &three, json!({"kind": "generic", "entries": [
+            {"key": "a", "value": b64(b"1")}, {"key": "b", "value": b64(b"2")}, {"key": "c", "value": b64(b"3")}]}))
+        .await;
+    assert_eq!(status, 201);
+    // One key used of three; a three-key export needs three.
+    let (status, body) = alice
+        .post(
+            &format!("/namespaces/team-a/secrets/{three}/sops"),
+            json!({"recipients": [age_recipient()], "reason": "moving to Flux"}),
+        )
+        .await;
+    assert_eq!(status, 429, "each key counts: {body}");
+    server.stop();
+
+    // Sealing from the form writes into the namespace's trail: only for
+    // those who work there.
+    let server = TestServer::start(&[]).await;
+    let eve = ApiSession::new(&server.url, "eve").await;
+    let (status, body) = eve
+        .post(
+            "/namespaces/team-a/sealed-secrets",
+            json!({"secret": {"name": unique("eve"), "input": {"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}}}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = eve
+        .post(
+            "/namespaces/team-a/sops",
+            json!({"recipients": [age_recipient()], "secret": {"name": unique("eve"), "input": {"kind": "generic", "entries": [{"key": "k", "value": b64(b"v")}]}}}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
     server.stop();
 
     // A controller alice may not reach: Kubernetes' refusal, named.

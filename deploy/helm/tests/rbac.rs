@@ -201,6 +201,14 @@ fn constrained_service_account_can_act_for_users_on_secrets_only() {
     };
     assert!(proxy("sealed-secrets-controller:http"));
     assert!(!proxy("kubernetes-dashboard:http"));
+    // In the controller's namespace only.
+    assert!(!sa.can_i(&[
+        "impersonate-on:user-info:get",
+        "services/sealed-secrets-controller:http",
+        "--subresource=proxy",
+        "-n",
+        "team-a",
+    ]));
     let cert = sa
         .as_user(
             ALICE,

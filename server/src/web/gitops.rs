@@ -28,7 +28,7 @@ use crate::domain::{
 
 /// A seal or export of an existing secret names options and a reason: a
 /// small body keeps what it can write to the audit store small. One from
-/// the form carries values, like a create.
+/// the form carries values, like a create (at most `MAX_FORM_KEYS` keys).
 const EXISTING_BODY_LIMIT: usize = 96 * 1024;
 
 pub fn router() -> Router<AppState> {
@@ -59,7 +59,7 @@ pub async fn certificate(
 ) -> Result<Json<SealingCertificate>, AppError> {
     let kube = state.kube.for_user(user.identity());
     Ok(Json(
-        gitops::certificate(&kube, &state.sealing_controller).await?,
+        gitops::certificate(&kube, &state.sealing.controller).await?,
     ))
 }
 
@@ -83,8 +83,12 @@ pub async fn seal_new(
         &req.secret.name,
     );
     let kube = state.kube.for_user(user.identity());
-    let controller = state.sealing_controller.clone();
-    to_completion(async move { gitops::seal_new(&kube, scope, &controller, &ns, &req).await }).await
+    let state = state.clone();
+    to_completion(async move {
+        let policy = state.reveal_policy(&ns);
+        gitops::seal_new(&kube, scope, policy, &state.sealing, &ns, &req).await
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/namespaces/{ns}/secrets/{name}/seal", tag = "gitops",
@@ -101,16 +105,7 @@ pub async fn seal_existing(
     let scope = AuditScope::new(&state.audit, facts, &user, Action::Seal, &ns, &name);
     let kube = state.kube.for_user(user.identity());
     let policy = state.reveal_policy(&ns);
-    Ok(gitops::seal_existing(
-        &kube,
-        scope,
-        policy,
-        &state.sealing_controller,
-        &ns,
-        &name,
-        &req,
-    )
-    .await?)
+    Ok(gitops::seal_existing(&kube, scope, policy, &state.sealing, &ns, &name, &req).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/namespaces/{ns}/sops", tag = "gitops",
@@ -132,7 +127,9 @@ pub async fn export_new(
         &ns,
         &req.secret.name,
     );
-    Ok(gitops::export_new(scope, &ns, &req).await?)
+    let kube = state.kube.for_user(user.identity());
+    let policy = state.reveal_policy(&ns);
+    Ok(gitops::export_new(&kube, scope, policy, &ns, &req).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/namespaces/{ns}/secrets/{name}/sops", tag = "gitops",

@@ -43,8 +43,9 @@ pub struct Inner {
     pub may_get: crate::domain::secrets::age::MayGetCache,
     /// Recent namespace certificate scans, per user and namespace.
     pub cert_scans: crate::domain::secrets::certs::scan::ScanCache,
-    /// Where the sealed-secrets controller serves its certificate.
-    pub sealing_controller: crate::infra::cluster::gitops::Controller,
+    /// Where the sealed-secrets controller serves its certificate, and the
+    /// scopes people may seal with.
+    pub sealing: crate::domain::gitops::Sealing,
 }
 
 impl Inner {

@@ -23,8 +23,8 @@ use strongroom_app::{
     api::{
         CreateSecretRequest,
         gitops::{
-            Exported, OwnerKind, SealNewRequest, SealRequest, Sealed, SealingCertificate,
-            SopsNewRequest, SopsRequest, SourceObject,
+            Exported, OwnerKind, SealNewRequest, SealRequest, SealScope, Sealed,
+            SealingCertificate, SopsNewRequest, SopsRequest, SourceObject,
         },
     },
     secrets::rules,
@@ -38,7 +38,7 @@ use crate::{
             SecretsError,
             build::{build, check_metadata},
             check_path, get_or_record, record_change,
-            reveal::{RevealPolicy, admit},
+            reveal::{RevealPolicy, admit, rate_limited},
             settle,
             view::HIDDEN_ANNOTATIONS,
         },
@@ -48,6 +48,59 @@ use crate::{
 
 /// Errors are the secrets domain's: the same kinds, the same answers.
 pub type GitopsError = SecretsError;
+
+/// The most keys one seal or export from the form carries (a record lists
+/// them all).
+pub const MAX_FORM_KEYS: usize = crate::domain::audit::MAX_FINGERPRINTS;
+
+/// Annotations tools keep a copy of the whole object in (values included):
+/// never written into a SealedSecret's template or a SOPS manifest.
+pub const OBJECT_COPY_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kubecfg.ksonnet.io/last-applied-configuration",
+    "kapp.k14s.io/original",
+    "objectset.rio.cattle.io/applied",
+];
+
+/// How sealing is set up.
+#[derive(Clone, Debug)]
+pub struct Sealing {
+    /// Where the controller serves its certificate.
+    pub controller: Controller,
+    /// The scopes people may seal with (a cluster-wide SealedSecret unseals
+    /// in any namespace, so a platform may forbid it).
+    pub scopes: Vec<SealScope>,
+}
+
+impl Default for Sealing {
+    fn default() -> Self {
+        Sealing {
+            controller: Controller::default(),
+            scopes: SealScope::ALL.to_vec(),
+        }
+    }
+}
+
+impl Sealing {
+    fn check_scope(&self, scope: SealScope) -> Result<(), GitopsError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(SecretsError::invalid(
+                "scope",
+                format!(
+                    "{} sealing is not allowed here; use {}",
+                    scope.as_str(),
+                    self.scopes
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ))
+        }
+    }
+}
 
 /// A secret's parts as sealing and exporting need them.
 struct Plain {
@@ -65,11 +118,17 @@ impl Plain {
         rules::check_name(&req.name).map_err(|m| SecretsError::invalid("name", m))?;
         check_metadata(&req.labels, &req.annotations)?;
         let (type_, data) = build(&req.input)?;
+        if data.len() > MAX_FORM_KEYS {
+            return Err(SecretsError::invalid(
+                "data",
+                format!("seal or export at most {MAX_FORM_KEYS} keys at once"),
+            ));
+        }
         Ok(Plain {
+            annotations: without_copies(req.annotations.clone(), &data),
             type_,
             data,
             labels: req.labels.clone(),
-            annotations: req.annotations.clone(),
             immutable: req.immutable,
         })
     }
@@ -79,16 +138,17 @@ impl Plain {
         let meta = secret.metadata;
         let mut annotations = meta.annotations.unwrap_or_default();
         annotations.retain(|k, _| !HIDDEN_ANNOTATIONS.contains(&k.as_str()));
+        let data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
         Plain {
             type_: secret.type_.unwrap_or_else(|| "Opaque".into()),
-            data: secret
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect(),
+            annotations: without_copies(annotations, &data),
+            data,
             labels: meta.labels.unwrap_or_default(),
-            annotations,
             immutable: secret.immutable.unwrap_or(false),
         }
     }
@@ -124,6 +184,65 @@ impl Plain {
             immutable: self.immutable,
         }
     }
+}
+
+/// `annotations` without those that may carry a value: the known copies of
+/// the whole object, and any whose text holds a value (of 4 bytes or more)
+/// or its base64. Metadata stays readable in Git, so it must hold none.
+fn without_copies(
+    mut annotations: BTreeMap<String, String>,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> BTreeMap<String, String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let needles: Vec<(Vec<u8>, String)> = data
+        .values()
+        .filter(|v| v.len() >= 4)
+        .map(|v| (v.clone(), b64.encode(v)))
+        .collect();
+    annotations.retain(|k, v| {
+        !OBJECT_COPY_ANNOTATIONS.contains(&k.as_str())
+            && !needles.iter().any(|(raw, encoded)| {
+                v.contains(encoded.as_str())
+                    || v.as_bytes().windows(raw.len()).any(|w| w == raw.as_slice())
+            })
+    });
+    annotations
+}
+
+/// Sealing and SOPS encryption take CPU (an RSA operation per key): they
+/// run off the async workers.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GitopsError> + Send + 'static,
+) -> Result<T, GitopsError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| SecretsError::Internal(format!("encryption task failed: {e}")))?
+}
+
+/// A seal or export from the form writes a record in `ns`: only someone who
+/// works with secrets there (may list them) may put one into its trail.
+async fn may_work_in(kube: &UserKube, ns: &str) -> Result<(), GitopsError> {
+    let user = kube.user().username.clone();
+    let allowed = kube
+        .can_i("list", "secrets", ns)
+        .await
+        .map_err(|e| KubeFailure::new(e, &user, "check access to", "secrets", Some(ns)))?;
+    if allowed {
+        Ok(())
+    } else {
+        Err(KubeFailure::new(KubeError::forbidden(), &user, "list", "secrets", Some(ns)).into())
+    }
+}
+
+/// What a record says of a disclosure: where the values went, so a seal to
+/// a certificate the person holds is told from one to the controller; with
+/// the person's own reason first, when they gave one.
+fn disclosure(reason: Option<&str>, what: String) -> Option<String> {
+    Some(match reason {
+        Some(r) => format!("{r} [{what}]"),
+        None => what,
+    })
 }
 
 /// The controller's sealing certificate, fetched as the handle's user
@@ -192,40 +311,64 @@ fn to_yaml(v: &serde_json::Value) -> Result<String, GitopsError> {
 
 /// Seals a secret from the create form; with `create`, also creates the
 /// SealedSecret in `ns` as the handle's user (a change, audited; nothing
-/// is sent when it could not be recorded).
+/// is sent when it could not be recorded). Charged one unit of the
+/// person's reveal rate.
 pub async fn seal_new(
     kube: &UserKube,
     mut scope: AuditScope,
-    controller: &Controller,
+    policy: RevealPolicy<'_>,
+    sealing: &Sealing,
     ns: &str,
     req: &SealNewRequest,
 ) -> Result<Audited<Sealed>, GitopsError> {
+    sealing.check_scope(req.scope)?;
     let plain = Plain::from_form(ns, &req.secret)?;
-    let name = req.secret.name.as_str();
-    let key = sealing_key(kube, controller, req.certificate.as_deref()).await?;
-    let object = sealed::sealed_secret(&key, req.scope, &plain.sealed(ns, name))?;
-    let yaml = to_yaml(&object)?;
+    let name = req.secret.name.clone();
+    let key = sealing_key(kube, &sealing.controller, req.certificate.as_deref()).await?;
+    may_work_in(kube, ns).await?;
     scope.set_keys(plain.keys());
-    scope.set_reason(Some(format!(
-        "sealed from the form ({}, {}){}",
-        req.scope.as_str(),
-        key.info.source,
-        if req.create {
-            ", SealedSecret created"
-        } else {
-            ""
-        }
-    )));
+    scope.set_reason(disclosure(
+        None,
+        format!(
+            "sealed from the form, {} scope, to the {} certificate SHA-256 {}{}",
+            req.scope.as_str(),
+            key.info.source,
+            key.info.fingerprint,
+            if req.create {
+                ", SealedSecret create asked"
+            } else {
+                ""
+            }
+        ),
+    ));
+    let reason = scope.reason().map(String::from);
+    let policy = RevealPolicy {
+        reason_required: false,
+        ..policy
+    };
+    let mut scope = admit(scope, policy, ns, None, 1).await?;
+    scope.set_reason(reason);
     let fingerprints = plain.fingerprints(&scope);
+    let keys = plain.keys();
+    let (object, plain_scope) = {
+        let (key, sealed_scope, ns, name) = (key.clone(), req.scope, ns.to_string(), name.clone());
+        let object = off_the_runtime(move || {
+            sealed::sealed_secret(&key, sealed_scope, &plain.sealed(&ns, &name))
+        })
+        .await?;
+        (object, sealed_scope)
+    };
+    let yaml = to_yaml(&object)?;
     let answer = |audit_id: &str, created: bool| Sealed {
         yaml: yaml.clone(),
-        scope: req.scope,
-        keys: plain.keys(),
+        scope: plain_scope,
+        keys: keys.clone(),
         certificate: key.info.clone(),
         created,
         audit_id: audit_id.to_string(),
     };
     if !req.create {
+        scope.set_keys(keys.clone());
         let receipt = scope
             .record(Outcome::Allowed, Some(200), fingerprints)
             .await
@@ -250,7 +393,7 @@ pub async fn seal_new(
         ),
         e => KubeFailure::new(e, &user, "create", format!("sealedsecret {name}"), Some(ns)).into(),
     });
-    let (receipt, _) = settle_sealed(recorded, result, name, &audit_id)?;
+    let (receipt, _) = settle_sealed(recorded, result, &name, &audit_id)?;
     tracing::info!(audit.id = %audit_id, user.name = %user, secret.namespace = %ns, secret.name = %name, "sealed secret created");
     let sealed = answer(&audit_id, true);
     Ok(Audited::new(receipt, sealed))
@@ -303,16 +446,29 @@ async fn read_existing(
     let (secret, mut scope) = get_or_record(&kube, scope, ns, name).await?;
     let plain = Plain::from_secret(secret);
     scope.set_keys(plain.keys());
+    // Every key disclosed counts, as for "Reveal all" (one was charged).
+    if let Some(limit) = policy.limit
+        && plain.data.len() > 1
+        && let Err(over) = limit
+            .take(
+                &kube.user().username,
+                u32::try_from(plain.data.len() - 1).unwrap_or(u32::MAX),
+            )
+            .await
+    {
+        return Err(rate_limited(scope, limit, over).await);
+    }
     Ok((plain, scope, kube))
 }
 
 /// Seals the existing secret `ns/name` for Git. Recorded like a reveal
-/// (action `seal`, the values' fingerprints) before the answer.
+/// (action `seal`, the values' fingerprints, where they went) before the
+/// answer, under the reveal rules; each key counts against the rate.
 pub async fn seal_existing(
     kube: &UserKube,
     scope: AuditScope,
     policy: RevealPolicy<'_>,
-    controller: &Controller,
+    sealing: &Sealing,
     ns: &str,
     name: &str,
     req: &SealRequest,
@@ -324,20 +480,30 @@ pub async fn seal_existing(
             "an existing secret is sealed for Git only: commit the SealedSecret, and the controller takes the secret over once it is annotated sealedsecrets.bitnami.com/managed=true",
         ));
     }
+    sealing.check_scope(req.scope)?;
     // The key first: a wrong certificate costs no read and no record.
-    let key = sealing_key(kube, controller, req.certificate.as_deref()).await?;
+    let key = sealing_key(kube, &sealing.controller, req.certificate.as_deref()).await?;
     let (plain, mut scope, _) =
         read_existing(kube, scope, policy, ns, name, req.reason.clone()).await?;
-    let object = sealed::sealed_secret(&key, req.scope, &plain.sealed(ns, name))?;
-    let yaml = to_yaml(&object)?;
-    if scope.reason().is_none() {
-        scope.set_reason(Some(format!(
-            "sealed for Git ({}, {})",
-            req.scope.as_str(),
-            key.info.source
-        )));
-    }
+    let what = format!(
+        "sealed for Git, {} scope, to the {} certificate SHA-256 {}",
+        req.scope.as_str(),
+        key.info.source,
+        key.info.fingerprint
+    );
+    let reason = disclosure(scope.reason(), what);
+    scope.set_reason(reason);
     let fingerprints = plain.fingerprints(&scope);
+    let keys = plain.keys();
+    let object = {
+        let (key, sealed_scope, ns, name) =
+            (key.clone(), req.scope, ns.to_string(), name.to_string());
+        off_the_runtime(move || {
+            sealed::sealed_secret(&key, sealed_scope, &plain.sealed(&ns, &name))
+        })
+        .await?
+    };
+    let yaml = to_yaml(&object)?;
     let receipt = scope
         .record(Outcome::Allowed, Some(200), fingerprints)
         .await
@@ -345,7 +511,7 @@ pub async fn seal_existing(
     let sealed = Sealed {
         yaml,
         scope: req.scope,
-        keys: plain.keys(),
+        keys,
         certificate: key.info,
         created: false,
         audit_id: receipt.id().to_string(),
@@ -353,40 +519,56 @@ pub async fn seal_existing(
     Ok(Audited::new(receipt, sealed))
 }
 
-/// Exports a secret from the create form for SOPS.
+/// Exports a secret from the create form for SOPS. Charged one unit of the
+/// person's reveal rate; the record names the recipients.
 pub async fn export_new(
+    kube: &UserKube,
     mut scope: AuditScope,
+    policy: RevealPolicy<'_>,
     ns: &str,
     req: &SopsNewRequest,
 ) -> Result<Audited<Exported>, GitopsError> {
     let recipients = sops::recipients(&req.recipients)?;
     let plain = Plain::from_form(ns, &req.secret)?;
-    let yaml = sops::encrypt(
-        &plain.manifest(ns, &req.secret.name),
-        &recipients,
-        Utc::now(),
-    )?;
+    may_work_in(kube, ns).await?;
+    let named: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
     scope.set_keys(plain.keys());
-    scope.set_reason(Some(format!(
-        "exported from the form for SOPS ({} age recipients)",
-        recipients.len()
-    )));
+    let reason = disclosure(
+        None,
+        format!(
+            "exported from the form for SOPS to age recipients {}",
+            named.join(", ")
+        ),
+    );
+    let policy = RevealPolicy {
+        reason_required: false,
+        ..policy
+    };
+    let mut scope = admit(scope, policy, ns, None, 1).await?;
+    scope.set_reason(reason);
     let fingerprints = plain.fingerprints(&scope);
+    let keys = plain.keys();
+    let yaml = {
+        let (ns, name) = (ns.to_string(), req.secret.name.clone());
+        off_the_runtime(move || sops::encrypt(&plain.manifest(&ns, &name), &recipients, Utc::now()))
+            .await?
+    };
     let receipt = scope
         .record(Outcome::Allowed, Some(200), fingerprints)
         .await
         .map_err(SecretsError::AuditUnavailable)?;
     let exported = Exported {
         yaml,
-        recipients: recipients.iter().map(|r| r.to_string()).collect(),
-        keys: plain.keys(),
+        recipients: named,
+        keys,
         audit_id: receipt.id().to_string(),
     };
     Ok(Audited::new(receipt, exported))
 }
 
 /// Exports the existing secret `ns/name` for SOPS. Recorded like a reveal
-/// (action `export`, the values' fingerprints) before the answer.
+/// (action `export`, the values' fingerprints, the recipients) before the
+/// answer, under the reveal rules; each key counts against the rate.
 pub async fn export_existing(
     kube: &UserKube,
     scope: AuditScope,
@@ -400,22 +582,27 @@ pub async fn export_existing(
     let recipients = sops::recipients(&req.recipients)?;
     let (plain, mut scope, _) =
         read_existing(kube, scope, policy, ns, name, req.reason.clone()).await?;
-    let yaml = sops::encrypt(&plain.manifest(ns, name), &recipients, Utc::now())?;
-    if scope.reason().is_none() {
-        scope.set_reason(Some(format!(
-            "exported for SOPS ({} age recipients)",
-            recipients.len()
-        )));
-    }
+    let named: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
+    let reason = disclosure(
+        scope.reason(),
+        format!("exported for SOPS to age recipients {}", named.join(", ")),
+    );
+    scope.set_reason(reason);
     let fingerprints = plain.fingerprints(&scope);
+    let keys = plain.keys();
+    let yaml = {
+        let (ns, name) = (ns.to_string(), name.to_string());
+        off_the_runtime(move || sops::encrypt(&plain.manifest(&ns, &name), &recipients, Utc::now()))
+            .await?
+    };
     let receipt = scope
         .record(Outcome::Allowed, Some(200), fingerprints)
         .await
         .map_err(SecretsError::AuditUnavailable)?;
     let exported = Exported {
         yaml,
-        recipients: recipients.iter().map(|r| r.to_string()).collect(),
-        keys: plain.keys(),
+        recipients: named,
+        keys,
         audit_id: receipt.id().to_string(),
     };
     Ok(Audited::new(receipt, exported))

@@ -35,8 +35,34 @@ impl Node {
     }
 }
 
+/// A double-quoted YAML scalar. Beyond JSON's escapes, the characters a
+/// YAML reader refuses or folds (DEL and the C1 controls, NEL, the line and
+/// paragraph separators, the byte-order mark, U+FFFE/U+FFFF) are escaped,
+/// so every reader gets back exactly `s`.
 fn quoted(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serializes")
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20
+                || (0x7f..=0x9f).contains(&(c as u32))
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A mapping key: bare when it cannot read as anything but that string.
@@ -146,6 +172,11 @@ mod tests {
             "'single'",
             "\"double\"",
             "ünïcode",
+            "a\u{85}b",
+            "del\u{7f}c1\u{9b}",
+            "\u{2028}\u{2029}",
+            "\u{feff}bom\u{fffe}\u{ffff}",
+            "emoji 🗝",
         ];
         let doc = Node::Map(vec![
             (

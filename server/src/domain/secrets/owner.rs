@@ -23,7 +23,10 @@ pub fn owner_of(
         object_kind: Some(o.kind.clone()),
     };
     let group = |o: &OwnerReference| o.api_version.split('/').next().unwrap_or("").to_string();
-    for o in owners {
+    // Only the controller reference manages the secret; any other owner
+    // reference is for garbage collection (and anyone who may patch the
+    // secret can add one).
+    for o in owners.iter().filter(|o| o.controller == Some(true)) {
         match (group(o).as_str(), o.kind.as_str()) {
             ("bitnami.com", "SealedSecret") => return Some(object(OwnerKind::SealedSecret, o)),
             ("external-secrets.io", "ExternalSecret") => {

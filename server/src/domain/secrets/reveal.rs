@@ -185,7 +185,7 @@ pub(in crate::domain) async fn admit(
 
 /// Records a reveal refused by the rate limit (as denied, 429) and says how
 /// long to wait; a counter that cannot be read refuses too (503).
-pub(super) async fn rate_limited(
+pub(in crate::domain) async fn rate_limited(
     mut scope: AuditScope,
     limit: &RevealLimit,
     over: OverLimit,
