@@ -545,7 +545,11 @@ async fn the_real_sops_decrypts_exports_exactly_and_refuses_a_tampered_file() {
         "pasted-by-mistake=the token is abc123",
         "owner=team-a",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (status, exported) = alice
         .post(
             &format!("/namespaces/team-a/secrets/{name}/sops"),

@@ -31,8 +31,10 @@ fn the_service_account_is_granted_impersonation_verbs_only() {
                 "{verb} is not an impersonation verb: {rules}"
             );
         }
-        // The only RoleBinding/ClusterRoleBinding naming the ServiceAccount
-        // is the one to the impersonator role.
+        // The bindings naming the ServiceAccount: the one to the
+        // impersonator role, and in constrained mode the sealing Role in
+        // the controller's namespace; every rule of the roles they grant
+        // is an impersonation verb.
         let bindings: Vec<&Value> = release
             .objects
             .iter()
@@ -42,13 +44,43 @@ fn the_service_account_is_granted_impersonation_verbs_only() {
                     .is_some_and(|s| s.iter().any(|s| s["kind"] == "ServiceAccount"))
             })
             .collect();
-        assert_eq!(bindings.len(), 1, "{:?}", names(&release.objects));
-        assert!(
-            bindings[0]["roleRef"]["name"]
-                .as_str()
-                .unwrap()
-                .ends_with("-impersonator")
+        let constrained = release
+            .objects
+            .iter()
+            .any(|o| o["kind"] == "Role" && o["metadata"]["namespace"] == "kube-system");
+        assert_eq!(
+            bindings.len(),
+            if constrained { 2 } else { 1 },
+            "{:?}",
+            names(&release.objects)
         );
+        for binding in &bindings {
+            let role = binding["roleRef"]["name"].as_str().unwrap();
+            assert!(
+                role.ends_with("-impersonator") || role.ends_with("-impersonator-sealing"),
+                "{role}"
+            );
+        }
+        let bound: Vec<&str> = bindings
+            .iter()
+            .map(|b| b["roleRef"]["name"].as_str().unwrap())
+            .collect();
+        for role in release.objects.iter().filter(|o| {
+            (o["kind"] == "Role" || o["kind"] == "ClusterRole")
+                && bound.contains(&o["metadata"]["name"].as_str().unwrap_or_default())
+        }) {
+            for verb in role["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r["verbs"].as_array().unwrap())
+            {
+                assert!(
+                    verb.as_str().unwrap().starts_with("impersonate"),
+                    "{verb} in {role}"
+                );
+            }
+        }
     }
 }
 
