@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{ApiSession, Stack, TestServer, b64, kubectl, unique};
+use common::{ApiSession, Stack, TestServer, b64, kubectl, kubectl_dry_run, unique};
 use serde_json::{Value, json};
 
 fn tool(name: &str) -> PathBuf {
@@ -28,22 +28,6 @@ fn get_json(args: &[&str]) -> Option<Value> {
     out.status
         .success()
         .then(|| serde_json::from_slice(&out.stdout).unwrap())
-}
-
-/// What `kubectl create secret … --dry-run=client -o json` makes.
-fn kubectl_dry_run(args: &[&str]) -> Value {
-    let out = std::process::Command::new(Stack::get().var("KUBECTL"))
-        .args(["create", "secret"])
-        .args(args)
-        .args(["--dry-run=client", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn type_of(v: &Value) -> Value {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ApiSession, Stack, TestServer, b64, kubectl, unique};
+use common::{ApiSession, Stack, TestServer, b64, kubectl, kubectl_dry_run, unique};
 use serde_json::{Value, json};
 
 /// The secret as the API server stores it, read with the admin kubectl.
@@ -13,23 +13,6 @@ fn stored(ns: &str, name: &str) -> Value {
     assert!(
         out.status.success(),
         "kubectl get: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// What `kubectl create secret ... --dry-run=client -o json` produces.
-fn kubectl_dry_run(args: &[&str]) -> Value {
-    let stack = Stack::get();
-    let out = std::process::Command::new(stack.var("KUBECTL"))
-        .args(["create", "secret"])
-        .args(args)
-        .args(["--dry-run=client", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()

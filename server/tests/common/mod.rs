@@ -463,6 +463,23 @@ pub fn server_command(
     cmd
 }
 
+/// What `kubectl create secret ARGS --dry-run=client -o json` makes: the
+/// reference every kubectl parity test compares with.
+pub fn kubectl_dry_run(args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(Stack::get().var("KUBECTL"))
+        .args(["create", "secret"])
+        .args(args)
+        .args(["--dry-run=client", "-o", "json"])
+        .output()
+        .expect("run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Creates a one-key generic secret with kubectl as the admin, for set-up.
 pub fn create_secret(ns: &str, name: &str, key: &str, value: &str) {
     let out = kubectl(&[

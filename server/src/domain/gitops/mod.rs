@@ -102,6 +102,18 @@ impl Sealing {
     }
 }
 
+/// A secret as `kubectl create secret` would make it, as the sealing and
+/// SOPS formats read it.
+pub struct SecretParts<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub type_: &'a str,
+    pub data: &'a BTreeMap<String, Vec<u8>>,
+    pub labels: &'a BTreeMap<String, String>,
+    pub annotations: &'a BTreeMap<String, String>,
+    pub immutable: bool,
+}
+
 /// A secret's parts as sealing and exporting need them.
 struct Plain {
     type_: String,
@@ -161,20 +173,8 @@ impl Plain {
         scope.fingerprint_all(self.data.iter().map(|(k, v)| (k, v.as_slice())))
     }
 
-    fn sealed<'a>(&'a self, ns: &'a str, name: &'a str) -> sealed::Plain<'a> {
-        sealed::Plain {
-            namespace: ns,
-            name,
-            type_: &self.type_,
-            data: &self.data,
-            labels: &self.labels,
-            annotations: &self.annotations,
-            immutable: self.immutable,
-        }
-    }
-
-    fn manifest<'a>(&'a self, ns: &'a str, name: &'a str) -> sops::Manifest<'a> {
-        sops::Manifest {
+    fn parts<'a>(&'a self, ns: &'a str, name: &'a str) -> SecretParts<'a> {
+        SecretParts {
             namespace: ns,
             name,
             type_: &self.type_,
@@ -353,7 +353,7 @@ pub async fn seal_new(
     let (object, plain_scope) = {
         let (key, sealed_scope, ns, name) = (key.clone(), req.scope, ns.to_string(), name.clone());
         let object = off_the_runtime(move || {
-            sealed::sealed_secret(&key, sealed_scope, &plain.sealed(&ns, &name))
+            sealed::sealed_secret(&key, sealed_scope, &plain.parts(&ns, &name))
         })
         .await?;
         (object, sealed_scope)
@@ -498,10 +498,8 @@ pub async fn seal_existing(
     let object = {
         let (key, sealed_scope, ns, name) =
             (key.clone(), req.scope, ns.to_string(), name.to_string());
-        off_the_runtime(move || {
-            sealed::sealed_secret(&key, sealed_scope, &plain.sealed(&ns, &name))
-        })
-        .await?
+        off_the_runtime(move || sealed::sealed_secret(&key, sealed_scope, &plain.parts(&ns, &name)))
+            .await?
     };
     let yaml = to_yaml(&object)?;
     let receipt = scope
@@ -531,39 +529,21 @@ pub async fn export_new(
     let recipients = sops::recipients(&req.recipients)?;
     let plain = Plain::from_form(ns, &req.secret)?;
     may_work_in(kube, ns).await?;
-    let named: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
     scope.set_keys(plain.keys());
-    let reason = disclosure(
-        None,
-        format!(
-            "exported from the form for SOPS to age recipients {}",
-            named.join(", ")
-        ),
-    );
     let policy = RevealPolicy {
         reason_required: false,
         ..policy
     };
-    let mut scope = admit(scope, policy, ns, None, 1).await?;
-    scope.set_reason(reason);
-    let fingerprints = plain.fingerprints(&scope);
-    let keys = plain.keys();
-    let yaml = {
-        let (ns, name) = (ns.to_string(), req.secret.name.clone());
-        off_the_runtime(move || sops::encrypt(&plain.manifest(&ns, &name), &recipients, Utc::now()))
-            .await?
-    };
-    let receipt = scope
-        .record(Outcome::Allowed, Some(200), fingerprints)
-        .await
-        .map_err(SecretsError::AuditUnavailable)?;
-    let exported = Exported {
-        yaml,
-        recipients: named,
-        keys,
-        audit_id: receipt.id().to_string(),
-    };
-    Ok(Audited::new(receipt, exported))
+    let scope = admit(scope, policy, ns, None, 1).await?;
+    export(
+        scope,
+        plain,
+        recipients,
+        "exported from the form",
+        ns,
+        &req.secret.name,
+    )
+    .await
 }
 
 /// Exports the existing secret `ns/name` for SOPS. Recorded like a reveal
@@ -580,19 +560,33 @@ pub async fn export_existing(
     check_path(ns, Some(name))?;
     // Recipients first: a typo costs no read and no record.
     let recipients = sops::recipients(&req.recipients)?;
-    let (plain, mut scope, _) =
+    let (plain, scope, _) =
         read_existing(kube, scope, policy, ns, name, req.reason.clone()).await?;
+    export(scope, plain, recipients, "exported", ns, name).await
+}
+
+/// The end of an export: the record (fingerprints, the person's reason and
+/// the recipients), committed before the answer; the encryption off the
+/// runtime.
+async fn export(
+    mut scope: AuditScope,
+    plain: Plain,
+    recipients: Vec<age::x25519::Recipient>,
+    how: &str,
+    ns: &str,
+    name: &str,
+) -> Result<Audited<Exported>, GitopsError> {
     let named: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
     let reason = disclosure(
         scope.reason(),
-        format!("exported for SOPS to age recipients {}", named.join(", ")),
+        format!("{how} for SOPS to age recipients {}", named.join(", ")),
     );
     scope.set_reason(reason);
     let fingerprints = plain.fingerprints(&scope);
     let keys = plain.keys();
     let yaml = {
         let (ns, name) = (ns.to_string(), name.to_string());
-        off_the_runtime(move || sops::encrypt(&plain.manifest(&ns, &name), &recipients, Utc::now()))
+        off_the_runtime(move || sops::encrypt(&plain.parts(&ns, &name), &recipients, Utc::now()))
             .await?
     };
     let receipt = scope

@@ -18,7 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use strongroom_app::api::gitops::{SealScope, SealingCertificate};
 
-use super::GitopsError;
+use super::{GitopsError, SecretParts};
 
 /// The annotations that carry a SealedSecret's scope.
 pub const NAMESPACE_WIDE: &str = "sealedsecrets.bitnami.com/namespace-wide";
@@ -161,17 +161,6 @@ pub fn seal_value(
     Ok(out)
 }
 
-/// What is sealed: a secret as `kubectl create secret` would make it.
-pub struct Plain<'a> {
-    pub namespace: &'a str,
-    pub name: &'a str,
-    pub type_: &'a str,
-    pub data: &'a BTreeMap<String, Vec<u8>>,
-    pub labels: &'a BTreeMap<String, String>,
-    pub annotations: &'a BTreeMap<String, String>,
-    pub immutable: bool,
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SealedSecret {
@@ -237,7 +226,7 @@ fn scoped_annotations(
 pub fn sealed_secret(
     key: &SealingKey,
     scope: SealScope,
-    plain: &Plain<'_>,
+    plain: &SecretParts<'_>,
 ) -> Result<serde_json::Value, GitopsError> {
     let label = label(scope, plain.namespace, plain.name);
     let encrypted_data = plain
@@ -357,7 +346,7 @@ mod tests {
             ("team".to_string(), "a".to_string()),
         ]);
         let labels = BTreeMap::new();
-        let plain = Plain {
+        let plain = SecretParts {
             namespace: "team-a",
             name: "db",
             type_: "Opaque",

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha512};
 
 use super::{
-    GitopsError,
+    GitopsError, SecretParts,
     yaml::{self, Node},
 };
 
@@ -71,17 +71,6 @@ pub fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, Gitops
         .collect()
 }
 
-/// What is exported: a secret as `kubectl create secret` would make it.
-pub struct Manifest<'a> {
-    pub namespace: &'a str,
-    pub name: &'a str,
-    pub type_: &'a str,
-    pub data: &'a BTreeMap<String, Vec<u8>>,
-    pub labels: &'a BTreeMap<String, String>,
-    pub annotations: &'a BTreeMap<String, String>,
-    pub immutable: bool,
-}
-
 fn map<'a>(entries: impl IntoIterator<Item = (&'a str, Node)>) -> Node {
     Node::Map(
         entries
@@ -92,7 +81,7 @@ fn map<'a>(entries: impl IntoIterator<Item = (&'a str, Node)>) -> Node {
 }
 
 /// The plain manifest, in the order kubectl writes it.
-fn manifest(m: &Manifest<'_>) -> Node {
+fn manifest(m: &SecretParts<'_>) -> Node {
     let strings = |b: &BTreeMap<String, String>| {
         Node::Map(b.iter().map(|(k, v)| (k.clone(), Node::str(v))).collect())
     };
@@ -196,7 +185,7 @@ fn walk(v: &mut Node, path: &mut Vec<String>, key: &[u8; 32], mac: &mut Sha512) 
 
 /// The SOPS-encrypted YAML of `m` for `recipients`, stamped `now`.
 pub fn encrypt(
-    m: &Manifest<'_>,
+    m: &SecretParts<'_>,
     recipients: &[age::x25519::Recipient],
     now: DateTime<Utc>,
 ) -> Result<String, GitopsError> {
@@ -276,7 +265,7 @@ mod tests {
         ]);
         let labels = BTreeMap::from([("app".to_string(), "true".to_string())]);
         let yaml = encrypt(
-            &Manifest {
+            &SecretParts {
                 namespace: "team-a",
                 name: "db",
                 type_: "Opaque",
