@@ -186,7 +186,7 @@ fn CertificateFacts(cert: SealingCertificate) -> impl IntoView {
         <dl class="facts" data-testid="sealing-certificate">
             <dt>"From"</dt><dd>{cert.source.clone()}</dd>
             <dt>"SHA-256"</dt><dd><code data-testid="sealing-fingerprint">{cert.fingerprint.clone()}</code></dd>
-            <dt>"Valid until"</dt><dd>
+            <dt>"Valid until"</dt><dd data-testid="sealing-valid-until">
                 {cert.not_after.clone()} " "
                 <span class=if warn { "badge warn" } else { "badge cert-valid" }>{format!("{} days left", cert.days_left)}</span>
             </dd>
