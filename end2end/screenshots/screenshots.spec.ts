@@ -37,7 +37,9 @@ async function shoot(page: Page, name: string) {
 test("screenshots of the main pages", async ({ page }) => {
   // Twelve full-page pictures, and a team-a emptied of earlier test data.
   test.setTimeout(600_000);
-  // Fixed data: team-a holds exactly these secrets.
+  // Fixed data: team-a holds exactly these secrets (the SealedSecrets and
+  // ExternalSecrets of earlier runs first, or their secrets come back).
+  kubectl("delete", "sealedsecrets,externalsecrets", "--all", "-n", "team-a", "--wait=true");
   kubectl("delete", "secrets", "--all", "-n", "team-a", "--wait=true");
   kubectl("create", "secret", "generic", "database-credentials", "-n", "team-a",
     "--from-literal=username=app", "--from-literal=password=correct-horse-battery");
@@ -181,12 +183,12 @@ test("screenshots of the life of a secret", async ({ page }) => {
 
 test("screenshots of secrets that belong in Git", async ({ page }) => {
   test.setTimeout(300_000);
-  // Fixed data: a SealedSecret payments-api made through the form below.
-  kubectl("delete", "sealedsecret", "payments-api", "-n", "team-a", "--ignore-not-found", "--wait=true");
-  kubectl("delete", "secret", "payments-api", "-n", "team-a", "--ignore-not-found", "--wait=true");
+  // Fixed data: a SealedSecret billing-api made through the form below.
+  kubectl("delete", "sealedsecret", "billing-api", "-n", "team-a", "--ignore-not-found", "--wait=true");
+  kubectl("delete", "secret", "billing-api", "-n", "team-a", "--ignore-not-found", "--wait=true");
   await page.setViewportSize({ width: 1280, height: 800 });
   await signIn(page, "alice", "/ns/team-a/new");
-  await page.locator("input[name=name]").fill("payments-api");
+  await page.locator("input[name=name]").fill("billing-api");
   const row = page.getByTestId("kv-row").first();
   await row.locator("input[name=key]").fill("STRIPE_API_KEY");
   await row.locator("textarea[name=value]").fill("sk_live_example_value");
@@ -212,13 +214,13 @@ test("screenshots of secrets that belong in Git", async ({ page }) => {
   // Wait for the controller to unseal it, then show the secret's page.
   for (let i = 0; i < 150; i++) {
     try {
-      kubectl("get", "secret", "payments-api", "-n", "team-a");
+      kubectl("get", "secret", "billing-api", "-n", "team-a");
       break;
     } catch {
       await page.waitForTimeout(200);
     }
   }
-  await page.goto("/ns/team-a/secrets/payments-api");
+  await page.goto("/ns/team-a/secrets/billing-api");
   await page.getByTestId("show-source").click();
   await expect(page.getByTestId("source-facts")).toBeVisible();
   await shootPart(page, page.getByTestId("owner-note"), "sealed-owner");
