@@ -65,12 +65,32 @@ ensure_rust_tools() {
   fi
 }
 
-# schemathesis (PyPI) for the API conformance test, in its own virtualenv.
+# The Python schemathesis runs on: the newest 3.12+ at hand (on PATH or from
+# pyenv), else python3. CPython 3.11 fails inside hypothesis on this API's
+# schema ("SystemError: AST constructor recursion depth mismatch").
+schemathesis_python() {
+  local p
+  for p in python3.14 python3.13 python3.12 \
+    $(ls -d "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do
+    if "$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+      command -v "$p"
+      return
+    fi
+  done
+  command -v python3
+}
+
+# schemathesis (PyPI) for the API conformance test, in its own virtualenv,
+# made again when a better Python turns up.
 ensure_python_tools() {
-  if [[ "$("$STRONGROOM_SCHEMATHESIS" --version 2>/dev/null)" != *"$SCHEMATHESIS_VERSION"* ]]; then
-    say "installing schemathesis $SCHEMATHESIS_VERSION (PyPI, once)"
+  local py want have
+  py=$(schemathesis_python)
+  want=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  have=$("$TOOLS/schemathesis/bin/python3" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+  if [[ $want != "$have" || "$("$STRONGROOM_SCHEMATHESIS" --version 2>/dev/null)" != *"$SCHEMATHESIS_VERSION"* ]]; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION (PyPI) on Python $want"
     rm -rf "$TOOLS/schemathesis"
-    python3 -m venv "$TOOLS/schemathesis" >&2
+    "$py" -m venv "$TOOLS/schemathesis" >&2
     "$TOOLS/schemathesis/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
   fi
 }
