@@ -26,7 +26,7 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
   await page.getByRole("link", { name }).click();
 
   // Export: the kubectl command and the YAML carry placeholders, not values.
-  await page.locator("summary", { hasText: "Export" }).click();
+  await page.locator("summary", { hasText: /^Export$/ }).click();
   await expect(page.getByTestId("export-command")).toContainText(`kubectl create secret generic ${name} -n team-a '--from-literal=AWS_ACCESS_KEY_ID=<AWS_ACCESS_KEY_ID>'`);
   await expect(page.getByTestId("export-yaml")).toContainText('"AWS_SECRET_ACCESS_KEY": <redacted>');
 
