@@ -350,25 +350,21 @@ pub async fn seal_new(
     scope.set_reason(reason);
     let fingerprints = plain.fingerprints(&scope);
     let keys = plain.keys();
-    let (object, plain_scope) = {
+    let object = {
         let (key, sealed_scope, ns, name) = (key.clone(), req.scope, ns.to_string(), name.clone());
-        let object = off_the_runtime(move || {
-            sealed::sealed_secret(&key, sealed_scope, &plain.parts(&ns, &name))
-        })
-        .await?;
-        (object, sealed_scope)
+        off_the_runtime(move || sealed::sealed_secret(&key, sealed_scope, &plain.parts(&ns, &name)))
+            .await?
     };
     let yaml = to_yaml(&object)?;
     let answer = |audit_id: &str, created: bool| Sealed {
         yaml: yaml.clone(),
-        scope: plain_scope,
+        scope: req.scope,
         keys: keys.clone(),
         certificate: key.info.clone(),
         created,
         audit_id: audit_id.to_string(),
     };
     if !req.create {
-        scope.set_keys(keys.clone());
         let receipt = scope
             .record(Outcome::Allowed, Some(200), fingerprints)
             .await
