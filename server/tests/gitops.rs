@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{ApiSession, Stack, TestServer, b64, kubectl, kubectl_dry_run, unique};
+use common::{ApiSession, Stack, TestServer, b64, kubectl, kubectl_dry_run, make_cert, unique};
 use serde_json::{Value, json};
 
 fn tool(name: &str) -> PathBuf {
@@ -61,30 +61,7 @@ fn parity_cases(dir: &Path) -> Vec<(Value, Vec<String>)> {
     let env_text = "# database\nDB_HOST=db.internal\n  DB_PASSWORD=p@ss=word  \n\nEMPTY=\nQUOTED=\"kept as is\"\r\n";
     let env_file = dir.join("app.env");
     std::fs::write(&env_file, env_text).unwrap();
-    let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=sealed.example.com",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (crt, key) = make_cert(dir, "sealed");
     let pem = |p: &Path| std::fs::read_to_string(p).unwrap();
     vec![
         (
@@ -386,6 +363,24 @@ async fn kubeseal_agrees_for_each_scope_and_a_strict_seal_does_not_move() {
     server.stop();
 }
 
+/// A generic secret alice creates in team-a through the API: its name.
+async fn generic(alice: &ApiSession, prefix: &str, entries: &[(&str, &str)]) -> String {
+    let name = unique(prefix);
+    let entries: Vec<Value> = entries
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": b64(v.as_bytes())}))
+        .collect();
+    let (status, body) = alice
+        .create(
+            "team-a",
+            &name,
+            json!({"kind": "generic", "entries": entries}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    name
+}
+
 /// A recipient of a throwaway age identity.
 fn age_recipient() -> String {
     age_identity(&scratch("age")).1
@@ -505,15 +500,7 @@ async fn the_real_sops_decrypts_exports_exactly_and_refuses_a_tampered_file() {
     }
 
     // An existing secret, exported as alice: audited like a reveal.
-    let name = unique("exp");
-    let (status, _) = alice
-        .create(
-            "team-a",
-            &name,
-            json!({"kind": "generic", "entries": [{"key": "token", "value": b64(b"abc123")}]}),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let name = generic(&alice, "exp", &[("token", "abc123")]).await;
     // Annotations that copy the object (kubecfg's, as the tool writes it) or
     // hold a value stay out of the readable metadata.
     let out = kubectl(&[
@@ -588,15 +575,7 @@ async fn sealing_an_existing_secret_needs_get_is_audited_like_a_reveal_and_bad_i
     let carol = ApiSession::new(&server.url, "carol").await;
     let dir = scratch("existing");
     let keys = controller_keys(&dir);
-    let name = unique("exist");
-    let (status, _) = alice
-        .create(
-            "team-a",
-            &name,
-            json!({"kind": "generic", "entries": [{"key": "api-key", "value": b64(b"k-123")}]}),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let name = generic(&alice, "exist", &[("api-key", "k-123")]).await;
 
     // carol may list but not get: refused, and the refusal is recorded.
     let path = format!("/namespaces/team-a/secrets/{name}/seal");
@@ -739,12 +718,7 @@ async fn sealing_an_existing_secret_needs_get_is_audited_like_a_reveal_and_bad_i
     assert_eq!(status, 200, "{body}");
     let (status, body) = alice.reveal("team-a", &name, &["api-key"]).await;
     assert_eq!(status, 422, "a reveal needs the reason too: {body}");
-    let three = unique("three");
-    let (status, _) = alice
-        .create("team-a", &three, json!({"kind": "generic", "entries": [
-            {"key": "a", "value": b64(b"1")}, {"key": "b", "value": b64(b"2")}, {"key": "c", "value": b64(b"3")}]}))
-        .await;
-    assert_eq!(status, 201);
+    let three = generic(&alice, "three", &[("a", "1"), ("b", "2"), ("c", "3")]).await;
     // One key used of three; a three-key export needs three.
     let (status, body) = alice
         .post(

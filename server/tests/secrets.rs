@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ApiSession, Stack, TestServer, b64, kubectl, kubectl_dry_run, unique};
+use common::{ApiSession, Stack, TestServer, b64, kubectl, kubectl_dry_run, make_cert, unique};
 use serde_json::{Value, json};
 
 /// The secret as the API server stores it, read with the admin kubectl.
@@ -157,37 +157,6 @@ async fn docker_registry_secrets_match_kubectl() {
         assert_parity(&stored("team-a", &name), &kubectl_dry_run(&args));
     }
     server.stop();
-}
-
-fn make_cert(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (crt, key) = (
-        dir.join(format!("{name}.crt")),
-        dir.join(format!("{name}.key")),
-    );
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            &format!("/CN={name}.example.com"),
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (crt, key)
 }
 
 #[tokio::test]
