@@ -35,7 +35,7 @@ use crate::{
         KubeFailure,
         audit::{AuditScope, Audited, Fingerprint, Outcome},
         secrets::{
-            SecretsError,
+            SecretsError, begin_change,
             build::{build, check_metadata},
             check_path, get_or_record, record_change,
             reveal::{RevealPolicy, admit, rate_limited},
@@ -372,13 +372,7 @@ pub async fn seal_new(
         let sealed = answer(receipt.id(), false);
         return Ok(Audited::new(receipt, sealed));
     }
-    scope
-        .preflight()
-        .await
-        .map_err(SecretsError::AuditUnavailable)?;
-    let audit_id = scope.id().to_string();
-    let kube = kube.with_audit_id(&audit_id);
-    let user = kube.user().username.clone();
+    let (audit_id, kube, user) = begin_change(kube, &scope).await?;
     let result = kube
         .create_object("bitnami.com/v1alpha1", "sealedsecrets", ns, &object)
         .await;

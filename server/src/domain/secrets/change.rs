@@ -12,7 +12,7 @@ use strongroom_app::{
 };
 
 use super::{
-    SecretsError,
+    SecretsError, begin_change,
     build::check_metadata,
     check_path, decode_b64, get_or_record, record_change,
     reveal::RevealPolicy,
@@ -92,14 +92,8 @@ pub async fn update(
         changed_keys,
         set_values,
     } = check(ns, name, req)?;
-    scope
-        .preflight()
-        .await
-        .map_err(SecretsError::AuditUnavailable)?;
+    let (audit_id, kube, user) = begin_change(kube, &scope).await?;
     scope.set_keys(changed_keys.clone());
-    let audit_id = scope.id().to_string();
-    let kube = kube.with_audit_id(&audit_id);
-    let user = kube.user().username.clone();
     let api = kube.secrets(ns);
     let failure = |e| KubeFailure::new(e, &user, "update", format!("secret {name}"), Some(ns));
     let mut secret = match api.get(name).await {
@@ -288,13 +282,7 @@ pub async fn delete(
             format!("type the secret's name, {name}, to confirm"),
         ));
     }
-    scope
-        .preflight()
-        .await
-        .map_err(SecretsError::AuditUnavailable)?;
-    let audit_id = scope.id().to_string();
-    let kube = kube.with_audit_id(&audit_id);
-    let user = kube.user().username.clone();
+    let (audit_id, kube, user) = begin_change(kube, &scope).await?;
     let result = kube.secrets(ns).delete(name, resource_version).await;
     let recorded = record_change(scope, &result, 200, vec![]).await;
     let result = result

@@ -10,7 +10,7 @@ use strongroom_app::{
 };
 
 use super::{
-    SecretsError,
+    SecretsError, begin_change,
     build::{build, check_metadata},
     check_path, record_change, settle,
     view::describe,
@@ -39,13 +39,7 @@ pub async fn create(
     // The created values' fingerprints: the start of each key's history.
     let created = scope.fingerprint_all(data.iter().map(|(k, v)| (k, v.as_slice())));
     // Refuse before changing anything if the change could not be audited.
-    scope
-        .preflight()
-        .await
-        .map_err(SecretsError::AuditUnavailable)?;
-    let audit_id = scope.id().to_string();
-    let kube = kube.with_audit_id(&audit_id);
-    let user = kube.user().username.clone();
+    let (audit_id, kube, user) = begin_change(kube, &scope).await?;
     let secret = Secret {
         metadata: ObjectMeta {
             name: Some(req.name.clone()),

@@ -138,6 +138,24 @@ fn decode_b64(field: &str, value: &str) -> Result<Vec<u8>, SecretsError> {
         .map_err(|_| SecretsError::invalid(field, "the value is not valid base64"))
 }
 
+/// The opening of every change: refused before anything is sent when its
+/// record could not be written (a committed probe row), then the handle
+/// tagged with the record's id (the API server's audit log carries it).
+/// Answers the record id, the tagged handle and the username.
+pub(in crate::domain) async fn begin_change(
+    kube: &UserKube,
+    scope: &AuditScope,
+) -> Result<(String, UserKube, String), SecretsError> {
+    scope
+        .preflight()
+        .await
+        .map_err(SecretsError::AuditUnavailable)?;
+    let audit_id = scope.id().to_string();
+    let kube = kube.with_audit_id(&audit_id);
+    let user = kube.user().username.clone();
+    Ok((audit_id, kube, user))
+}
+
 /// What a change's record failing means: after a refusal Kubernetes
 /// answered (4xx), nothing happened; after a change Kubernetes made, say
 /// exactly that; when Kubernetes' answer never came (or was a 5xx), the
