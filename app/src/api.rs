@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod certs;
 pub mod gitops;
+pub mod guards;
 pub mod history;
 pub mod usage;
 
@@ -49,6 +50,12 @@ pub struct Me {
     /// Seconds after which revealed values are hidden again.
     #[serde(default = "default_rehide")]
     pub reveal_rehide_seconds: u64,
+    /// Whether the user is in an approver group (they see the approvals page).
+    #[serde(default)]
+    pub approver: bool,
+    /// The guards of the namespaces that have any, by namespace.
+    #[serde(default)]
+    pub guards: BTreeMap<String, guards::NamespaceGuards>,
 }
 
 fn default_clipboard_clear() -> u64 {

@@ -80,6 +80,14 @@ const USERS = {
     email: 'mallory@example.com',
     groups: ['system:masters', 'team-a-viewers'],
   },
+  // An approver for guarded namespaces who works in team-a (issue 18).
+  grace: {
+    name: 'Grace Gruber',
+    email: 'grace@example.com',
+    groups: ['team-a-editors', 'secret-approvers'],
+  },
+  // An approver with no access to any secret.
+  henry: { name: 'Henry Holt', email: 'henry@example.com', groups: ['secret-approvers'] },
   // Like alice, for the tests that change an account mid-session.
   frank: { name: 'Frank Fischer', email: 'frank@example.com', groups: ['team-a-editors'] },
   // Hostile accounts for the tests: each claims an identity it must not get.
@@ -264,6 +272,9 @@ const provider = new Provider(ISSUER, {
       redirect_uris: REDIRECT_URIS,
       post_logout_redirect_uris: POST_LOGOUT_REDIRECT_URIS,
       id_token_signed_response_alg: 'RS256',
+      // Every ID token says when the user last authenticated, as most
+      // IdPs do once asked (Strongroom's step-up guard needs it).
+      require_auth_time: true,
     },
   ],
   clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
@@ -329,7 +340,26 @@ provider.on('server_error', (_ctx, error) => {
 // Tests only (OIDC_TEST_ADMIN=1, set by scripts/test): change an account
 // while its sessions live, as an administrator would at a real IdP.
 //   PUT /test/accounts/<login> {"groups": [...], "disabled": true|false}
+// and behave like an IdP that ignores `max_age` (it then returns the old
+// sign-in's auth_time instead of asking for a new one):
+//   PUT /test/ignore-max-age {"ignore": true|false}
+let ignoreMaxAge = false;
 if (env('OIDC_TEST_ADMIN', '') === '1') {
+  provider.use(async (ctx, next) => {
+    if (ctx.path === '/test/ignore-max-age' && ctx.method === 'PUT') {
+      let body = '';
+      for await (const chunk of ctx.req) body += chunk;
+      ignoreMaxAge = JSON.parse(body || '{}').ignore === true;
+      ctx.status = 204;
+      return undefined;
+    }
+    if (ignoreMaxAge && ctx.path === '/auth' && ctx.query.max_age !== undefined) {
+      const params = new URLSearchParams(ctx.querystring);
+      params.delete('max_age');
+      ctx.querystring = params.toString();
+    }
+    return next();
+  });
   provider.use(async (ctx, next) => {
     const match = /^\/test\/accounts\/([a-z]+)$/.exec(ctx.path);
     if (!match || ctx.method !== 'PUT') {

@@ -14,6 +14,11 @@ use crate::{
             store::{AuditKeys, forget_legacy_fingerprint_key, take_legacy_fingerprint_key},
         },
         auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
+        guard::{
+            GuardPolicy, GuardSettings,
+            approval::Approvals,
+            notify::{Notifier, WebhookSettings},
+        },
         secrets::limit::RevealLimit,
     },
     infra::{
@@ -108,6 +113,29 @@ impl AppState {
             controller: config.sealing_controller(),
             scopes: config.sealing_scopes()?,
         };
+        let webhook_secret = secret_setting(
+            "STRONGROOM_WEBHOOK_SECRET",
+            &config.webhook_secret,
+            &config.webhook_secret_file,
+        )?;
+        let notifier = webhooks(&config, webhook_secret)?;
+        let guards = GuardPolicy::parse(
+            &config.namespace_guards,
+            &config.reveal_reason_namespaces,
+            GuardSettings {
+                step_up_max_age: config.step_up_max_age,
+                approver_groups: config.approver_groups.clone(),
+                window: config.approval_window,
+                max_window: config.approval_max_window,
+                request_ttl: config.access_request_ttl,
+                webhooks: !config.webhook_urls.is_empty(),
+            },
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            name: "STRONGROOM_NAMESPACE_GUARDS",
+            reason,
+        })?;
+        let approvals = Approvals::open(db.clone()).await?;
         let rotation = crate::domain::secrets::age::RotationPolicy::parse(&config.rotate_every)
             .map_err(|reason| ConfigError::Invalid {
                 name: "STRONGROOM_ROTATE_EVERY",
@@ -131,8 +159,45 @@ impl AppState {
             cert_scans: crate::domain::secrets::certs::scan::ScanCache::default()
                 .with_warning_days(config_warning_days),
             sealing,
+            guards,
+            approvals,
+            notifier,
         })))
     }
+}
+
+/// The webhooks' notifier: every URL http(s) and a signing key of at least
+/// 16 bytes, or none configured at all.
+fn webhooks(config: &ServeArgs, secret: Option<String>) -> Result<Notifier, StartError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "STRONGROOM_WEBHOOK_URLS",
+        reason,
+    };
+    let mut urls = Vec::new();
+    for raw in config.webhook_urls.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
+        let url = url::Url::parse(raw).map_err(|e| invalid(format!("{raw:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(invalid(format!("{raw:?} is not an http(s) URL")).into());
+        }
+        urls.push(url);
+    }
+    if urls.is_empty() {
+        return Ok(Notifier::disabled());
+    }
+    let secret = secret.ok_or(ConfigError::Missing("STRONGROOM_WEBHOOK_SECRET_FILE"))?;
+    if secret.len() < 16 {
+        return Err(ConfigError::Invalid {
+            name: "STRONGROOM_WEBHOOK_SECRET",
+            reason: "use at least 16 bytes (32 random bytes, hex-encoded, say)".into(),
+        }
+        .into());
+    }
+    Ok(Notifier::start(WebhookSettings {
+        urls,
+        secret: secret.into_bytes(),
+        timeout: config.webhook_timeout,
+        attempts: config.webhook_attempts,
+    })?)
 }
 
 /// Leptos options for serving the built site.

@@ -244,6 +244,60 @@ pub struct ServeArgs {
     )]
     pub reveal_reason_namespaces: Vec<String>,
 
+    /// Guards per namespace beyond RBAC, comma-separated
+    /// `NAMESPACE=GUARD+GUARD` entries (a trailing `*` matches a prefix):
+    /// `reason`, `step-up` (a sign-in within `STRONGROOM_STEP_UP_MAX_AGE`),
+    /// `approval` (a second person's approval), `notify` (the webhook
+    /// announcement must be delivered before a value goes out), `none`.
+    /// Example: `payments=step-up+approval,prod-*=step-up`.
+    #[arg(long, env = "STRONGROOM_NAMESPACE_GUARDS", value_delimiter = ',')]
+    pub namespace_guards: Vec<String>,
+
+    /// How recent a sign-in a `step-up` namespace asks for before a value
+    /// is revealed, sealed or exported (and before an approval there).
+    #[arg(long, env = "STRONGROOM_STEP_UP_MAX_AGE", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub step_up_max_age: Duration,
+
+    /// Groups whose members may approve access requests (as Kubernetes
+    /// sees them, with `STRONGROOM_GROUPS_PREFIX`), comma-separated. An
+    /// approver must also be allowed to `get` the secret, and never
+    /// approves their own request.
+    #[arg(long, env = "STRONGROOM_APPROVER_GROUPS", value_delimiter = ',')]
+    pub approver_groups: Vec<String>,
+
+    /// How long an approval lasts when the request names no duration.
+    #[arg(long, env = "STRONGROOM_APPROVAL_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub approval_window: Duration,
+
+    /// The longest approval a request may ask for.
+    #[arg(long, env = "STRONGROOM_APPROVAL_MAX_WINDOW", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub approval_max_window: Duration,
+
+    /// How long an access request waits for a decision before it lapses.
+    #[arg(long, env = "STRONGROOM_ACCESS_REQUEST_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub access_request_ttl: Duration,
+
+    /// Webhooks (http or https URLs, comma-separated) that hear of access
+    /// requests, decisions and disclosures in guarded namespaces.
+    #[arg(long, env = "STRONGROOM_WEBHOOK_URLS", value_delimiter = ',')]
+    pub webhook_urls: Vec<String>,
+
+    /// The key of the webhooks' HMAC signature (prefer the `_FILE` form).
+    #[arg(long, env = "STRONGROOM_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// File holding the webhooks' signing key.
+    #[arg(long, env = "STRONGROOM_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+
+    /// One webhook delivery attempt gives up after this long.
+    #[arg(long, env = "STRONGROOM_WEBHOOK_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// Attempts per delivery (retries back off, doubling).
+    #[arg(long, env = "STRONGROOM_WEBHOOK_ATTEMPTS", default_value = "3")]
+    pub webhook_attempts: u32,
+
     /// Rotation periods per namespace (`team-a=90d,team-b=30d`): secrets
     /// whose values are older are marked overdue. A secret's own
     /// `strongroom.dev/rotate-every` annotation wins.

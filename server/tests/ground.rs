@@ -18,6 +18,7 @@ fn user(name: &str, groups: &[&str]) -> CurrentUser {
         groups: groups.iter().map(|g| g.to_string()).collect(),
         uid: Some(name.to_string()),
         name: None,
+        auth_time: None,
     }
 }
 

@@ -131,6 +131,7 @@ fn alice() -> CurrentUser {
         groups: vec!["oidc:team-a-editors".into()],
         uid: Some("alice".into()),
         name: None,
+        auth_time: None,
     }
 }
 

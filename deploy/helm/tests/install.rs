@@ -212,6 +212,7 @@ fn user(name: &str, group: &str) -> CurrentUser {
         groups: vec![group.to_string()],
         uid: Some(name.to_string()),
         name: None,
+        auth_time: None,
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod auth;
 pub mod gitops;
+pub mod guard;
 pub mod secrets;
 pub mod usage;
 

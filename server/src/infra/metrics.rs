@@ -15,6 +15,10 @@ static AUDIT_DB_FAILED: AtomicU64 = AtomicU64::new(0);
 static AUDIT_STDOUT_OK: AtomicU64 = AtomicU64::new(0);
 static AUDIT_STDOUT_FAILED: AtomicU64 = AtomicU64::new(0);
 static KUBE_READ_RETRIES: AtomicU64 = AtomicU64::new(0);
+static WEBHOOK_DELIVERED: AtomicU64 = AtomicU64::new(0);
+static WEBHOOK_FAILED: AtomicU64 = AtomicU64::new(0);
+static WEBHOOK_DROPPED: AtomicU64 = AtomicU64::new(0);
+static WEBHOOK_ATTEMPT_FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// How long a secret seen overdue (or fine) counts in the rotation gauge
 /// without being seen again: deleted secrets leave it by themselves.
@@ -64,6 +68,18 @@ pub fn kube_read_retry() {
     KUBE_READ_RETRIES.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Counts one webhook outcome: `delivered`, `failed` (every attempt
+/// failed), `dropped` (the queue was full) or `attempt_failed`.
+pub fn webhook(outcome: &str) {
+    let counter = match outcome {
+        "delivered" => &WEBHOOK_DELIVERED,
+        "failed" => &WEBHOOK_FAILED,
+        "dropped" => &WEBHOOK_DROPPED,
+        _ => &WEBHOOK_ATTEMPT_FAILED,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Counts one audit write attempt to `sink`.
 pub fn audit_write(sink: &str, ok: bool) {
     let counter = match (sink, ok) {
@@ -105,6 +121,24 @@ pub fn render() -> String {
     out.push_str(&format!(
         "strongroom_kube_read_retries_total {}\n",
         KUBE_READ_RETRIES.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP strongroom_webhook_deliveries_total Announcements to webhooks, per outcome (delivered; failed after every attempt; dropped because the queue was full).\n");
+    out.push_str("# TYPE strongroom_webhook_deliveries_total counter\n");
+    for (outcome, counter) in [
+        ("delivered", &WEBHOOK_DELIVERED),
+        ("failed", &WEBHOOK_FAILED),
+        ("dropped", &WEBHOOK_DROPPED),
+    ] {
+        out.push_str(&format!(
+            "strongroom_webhook_deliveries_total{{outcome=\"{outcome}\"}} {}\n",
+            counter.load(Ordering::Relaxed)
+        ));
+    }
+    out.push_str("# HELP strongroom_webhook_attempt_failures_total Webhook delivery attempts that failed (each retry counts).\n");
+    out.push_str("# TYPE strongroom_webhook_attempt_failures_total counter\n");
+    out.push_str(&format!(
+        "strongroom_webhook_attempt_failures_total {}\n",
+        WEBHOOK_ATTEMPT_FAILED.load(Ordering::Relaxed)
     ));
     out.push_str("# HELP strongroom_secrets_rotation_overdue Secrets whose values are older than their rotation policy, per namespace (among those Strongroom has listed or shown).\n");
     out.push_str("# TYPE strongroom_secrets_rotation_overdue gauge\n");

@@ -28,6 +28,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 struct LoginQuery {
     next: Option<String>,
+    /// `1`: a step-up sign-in for a guarded namespace (`max_age`).
+    step_up: Option<String>,
 }
 
 /// Accepts only same-origin relative paths as a return target: one leading
@@ -49,7 +51,11 @@ async fn login(
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let next = safe_next(q.next.as_deref());
-    let (url, pending) = match state.oidc.begin(next).await {
+    let max_age = q
+        .step_up
+        .is_some_and(|v| v == "1")
+        .then_some(state.guards.step_up_max_age);
+    let (url, pending) = match state.oidc.begin(next, max_age).await {
         Ok(v) => v,
         Err(e) => return sign_in_error(e),
     };
@@ -108,11 +114,37 @@ async fn callback(
             return error_page(StatusCode::FORBIDDEN, "Sign-in refused", &e.to_string());
         }
     };
+    let auth_time = verified.claims.get("auth_time").and_then(|t| t.as_i64());
+    if let Some(max_age) = pending.max_age {
+        let now = chrono::Utc::now().timestamp();
+        if !crate::domain::guard::fresh(auth_time, std::time::Duration::from_secs(max_age), now) {
+            // The session stays as it was: signed in, not stepped up.
+            let said = match auth_time {
+                Some(at) => format!(
+                    "says you last signed in {} ago",
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        now.saturating_sub(at).max(0) as u64
+                    ))
+                ),
+                None => "did not say when you last signed in".into(),
+            };
+            tracing::warn!(auth_time = ?auth_time, max_age, "step-up refused: the IdP did not authenticate the user again");
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "Fresh sign-in not confirmed",
+                &format!(
+                    "Strongroom asked the sign-in service to confirm it is you (a sign-in within the last {}), but it {said}. Nothing was revealed. Sign out and in again, and if this repeats, tell your platform team: the sign-in service may ignore max_age.",
+                    humantime::format_duration(std::time::Duration::from_secs(max_age))
+                ),
+            );
+        }
+    }
     let user = CurrentUser {
         username: identity.username,
         groups: identity.groups,
         uid: identity.uid,
         name: identity.name,
+        auth_time,
     };
     // A new session id at the privilege change defeats session fixation.
     if let Err(e) = session.cycle_id().await {
@@ -144,7 +176,7 @@ async fn callback(
             "The session store is unavailable right now. Please try again shortly.",
         );
     }
-    tracing::info!(user.name = %user.username, user.groups = ?user.groups, "signed in");
+    tracing::info!(user.name = %user.username, user.groups = ?user.groups, step_up = pending.max_age.is_some(), "signed in");
     Redirect::to(&safe_next(Some(&pending.next))).into_response()
 }
 

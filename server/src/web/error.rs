@@ -33,6 +33,13 @@ pub enum AppError {
     /// The request is not allowed (403). The message says who was refused what.
     #[error("{0}")]
     Forbidden(String),
+    /// A fresh sign-in is needed first (403, code `step_up_required`).
+    #[error("{0}")]
+    StepUpRequired(String),
+    /// A second person's approval is needed first (403, code
+    /// `approval_required`).
+    #[error("{0}")]
+    ApprovalRequired(String),
     /// The thing asked for does not exist or is hidden (404).
     #[error("{0}")]
     NotFound(String),
@@ -92,7 +99,9 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_)
+            | AppError::StepUpRequired(_)
+            | AppError::ApprovalRequired(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -110,6 +119,8 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
+            AppError::StepUpRequired(_) => "step_up_required",
+            AppError::ApprovalRequired(_) => "approval_required",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::Invalid { .. } => "invalid",
@@ -218,6 +229,9 @@ impl From<SecretsError> for AppError {
             SecretsError::Invalid { field, message } => AppError::Invalid { field, message },
             SecretsError::NotFound(m) => AppError::NotFound(m),
             SecretsError::Conflict(m) => AppError::Conflict(m),
+            SecretsError::Forbidden(m) => AppError::Forbidden(m),
+            SecretsError::StepUpRequired { .. } => AppError::StepUpRequired(e.to_string()),
+            SecretsError::ApprovalRequired(m) => AppError::ApprovalRequired(m),
             SecretsError::Kube(f) => (*f).into(),
             SecretsError::ListExpired => AppError::Conflict(e.to_string()),
             SecretsError::RateLimited {

@@ -85,7 +85,7 @@ pub async fn seal_new(
     let kube = state.kube.for_user(user.identity());
     let state = state.clone();
     to_completion(async move {
-        let policy = state.reveal_policy(&ns);
+        let policy = state.reveal_policy(&ns, &user);
         gitops::seal_new(&kube, scope, policy, &state.sealing, &ns, &req).await
     })
     .await
@@ -104,7 +104,7 @@ pub async fn seal_existing(
 ) -> Result<Audited<Sealed>, AppError> {
     let scope = AuditScope::new(&state.audit, facts, &user, Action::Seal, &ns, &name);
     let kube = state.kube.for_user(user.identity());
-    let policy = state.reveal_policy(&ns);
+    let policy = state.reveal_policy(&ns, &user);
     Ok(gitops::seal_existing(&kube, scope, policy, &state.sealing, &ns, &name, &req).await?)
 }
 
@@ -128,7 +128,7 @@ pub async fn export_new(
         &req.secret.name,
     );
     let kube = state.kube.for_user(user.identity());
-    let policy = state.reveal_policy(&ns);
+    let policy = state.reveal_policy(&ns, &user);
     Ok(gitops::export_new(&kube, scope, policy, &ns, &req).await?)
 }
 
@@ -145,7 +145,7 @@ pub async fn export_existing(
 ) -> Result<Audited<Exported>, AppError> {
     let scope = AuditScope::new(&state.audit, facts, &user, Action::Export, &ns, &name);
     let kube = state.kube.for_user(user.identity());
-    let policy = state.reveal_policy(&ns);
+    let policy = state.reveal_policy(&ns, &user);
     Ok(gitops::export_existing(&kube, scope, policy, &ns, &name, &req).await?)
 }
 

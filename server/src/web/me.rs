@@ -14,6 +14,12 @@ pub async fn get_me(
 ) -> Result<Json<Me>, AppError> {
     let kube = state.kube.for_user(user.identity());
     let namespaces = workable_namespaces(&kube, &state.config.namespaces).await?;
+    let guards = namespaces
+        .iter()
+        .map(|ns| (ns.clone(), state.guards.describe(ns)))
+        .filter(|(_, g)| g.any())
+        .collect();
+    let approver = state.guards.is_approver(&user);
     Ok(Json(Me {
         auditor: user
             .groups
@@ -25,5 +31,7 @@ pub async fn get_me(
         namespaces,
         clipboard_clear_seconds: state.config.clipboard_clear_after.as_secs().max(1),
         reveal_rehide_seconds: state.config.reveal_rehide_after.as_secs().max(1),
+        approver,
+        guards,
     }))
 }

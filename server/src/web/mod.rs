@@ -15,6 +15,7 @@ mod error;
 pub mod extract;
 pub mod facts;
 pub mod gitops;
+pub mod guards;
 pub mod me;
 pub mod openapi;
 pub mod secrets;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(usage::router())
         .merge(certs::router())
         .merge(gitops::router())
+        .merge(guards::router())
         .route("/audit", get(audit::trail))
         .route(
             "/namespaces/{ns}/secrets/{name}/history",

@@ -49,6 +49,11 @@ use super::AppState;
         super::gitops::export_new,
         super::gitops::export_existing,
         super::gitops::source,
+        super::guards::request,
+        super::guards::list,
+        super::guards::approve,
+        super::guards::deny,
+        super::guards::revoke,
     ),
     components(schemas(strongroom_app::api::ApiError, super::audit::ExportFormat)),
     modifiers(&CommonAnswers),
@@ -59,6 +64,7 @@ use super::AppState;
         (name = "certificates", description = "Certificates held in secrets: public data only"),
         (name = "usage", description = "Who uses a secret, and restarting them after a change"),
         (name = "gitops", description = "Secrets that belong in Git: SealedSecrets, SOPS exports, controller-owned secrets"),
+        (name = "guards", description = "Guarded namespaces: access requests and a second person's approval before a value is revealed"),
     ),
 )]
 struct ApiDoc;

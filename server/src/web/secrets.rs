@@ -185,7 +185,7 @@ pub async fn reveal(
     Path(SecretPath { ns, name }): Path<SecretPath>,
     Json(req): Json<RevealRequest>,
 ) -> Result<Audited<Revealed>, AppError> {
-    let policy = state.reveal_policy(&ns);
+    let policy = state.reveal_policy(&ns, &user);
     let scope = scope(&state, facts, &user, Action::Reveal, &ns, &name);
     let kube = state.kube.for_user(user.identity());
     let request = reveal::RevealRequest {
@@ -245,7 +245,7 @@ pub async fn preview(
 ) -> Result<Audited<ChangePreview>, AppError> {
     let scope = scope(&state, facts, &user, Action::Compare, &ns, &name);
     let kube = state.kube.for_user(user.identity());
-    let policy = state.reveal_policy(&ns);
+    let policy = state.reveal_policy(&ns, &user);
     Ok(change::preview(&kube, scope, policy, &ns, &name, &req).await?)
 }
 

@@ -11,7 +11,13 @@ use crate::{
     config::ServeArgs,
     domain::{
         audit::AuditStore,
-        auth::{identity::IdentityMapping, oidc::Oidc, session::Store},
+        auth::{CurrentUser, identity::IdentityMapping, oidc::Oidc, session::Store},
+        guard::{
+            Gate, GuardPolicy,
+            approval::Approvals,
+            notify::Notifier,
+            requests::Desk,
+        },
         secrets::{age::RotationPolicy, limit::RevealLimit},
     },
     infra::{cluster::KubeAccess, db::Db},
@@ -46,14 +52,42 @@ pub struct Inner {
     /// Where the sealed-secrets controller serves its certificate, and the
     /// scopes people may seal with.
     pub sealing: crate::domain::gitops::Sealing,
+    /// The namespaces' guards (step-up, approval, notification).
+    pub guards: GuardPolicy,
+    /// Access requests and their decisions.
+    pub approvals: Approvals,
+    /// Announcements to the webhooks.
+    pub notifier: Notifier,
 }
 
 impl Inner {
-    /// The rules a reveal (or a comparison of values) in `ns` is held to.
-    pub fn reveal_policy(&self, ns: &str) -> crate::domain::secrets::reveal::RevealPolicy<'_> {
+    /// The rules a disclosure of values in `ns` by `user` is held to.
+    pub fn reveal_policy(
+        &self,
+        ns: &str,
+        user: &CurrentUser,
+    ) -> crate::domain::secrets::reveal::RevealPolicy<'_> {
+        let guards = self.guards.of(ns);
         crate::domain::secrets::reveal::RevealPolicy {
-            reason_required: self.config.reveal_reason_namespaces.iter().any(|n| n == ns),
+            reason_required: guards.reason,
             limit: self.reveal_limit.as_ref(),
+            gate: (guards.beyond_reason() || self.guards.announced(ns)).then_some(Gate {
+                guards,
+                policy: &self.guards,
+                approvals: &self.approvals,
+                notifier: &self.notifier,
+                auth_time: user.auth_time,
+            }),
+        }
+    }
+
+    /// What the access-request operations share.
+    pub fn desk(&self) -> Desk<'_> {
+        Desk {
+            policy: &self.guards,
+            approvals: &self.approvals,
+            notifier: &self.notifier,
+            audit: &self.audit,
         }
     }
 

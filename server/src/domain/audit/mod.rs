@@ -133,6 +133,15 @@ pub enum Action {
     /// Values were exported as a SOPS-encrypted manifest (same rules as
     /// `Seal`).
     Export,
+    /// Access to values in an approval namespace was asked for (`keys`,
+    /// and the request's id, duration and reason in `reason`).
+    Request,
+    /// An access request was approved (`user` is the approver).
+    Approve,
+    /// An access request was denied.
+    Deny,
+    /// An access request was withdrawn, or an approval ended early.
+    Revoke,
 }
 
 impl Action {
@@ -148,6 +157,10 @@ impl Action {
             Action::Inspect => "inspect",
             Action::Seal => "seal",
             Action::Export => "export",
+            Action::Request => "request",
+            Action::Approve => "approve",
+            Action::Deny => "deny",
+            Action::Revoke => "revoke",
         }
     }
 }

@@ -81,6 +81,21 @@ impl AuditScope {
         &self.username
     }
 
+    /// The namespace the record is about.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The secret the record is about.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The keys recorded so far.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
     /// The reason recorded so far.
     pub fn reason(&self) -> Option<&str> {
         self.reason.as_deref()

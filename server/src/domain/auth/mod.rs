@@ -24,6 +24,11 @@ pub struct CurrentUser {
     pub uid: Option<String>,
     /// Display name.
     pub name: Option<String>,
+    /// When the user last proved who they are at the IdP (the ID token's
+    /// `auth_time`, Unix seconds), for the step-up guard; `None` when the
+    /// IdP did not say.
+    #[serde(default)]
+    pub auth_time: Option<i64>,
 }
 
 impl std::fmt::Debug for CurrentUser {

@@ -62,6 +62,11 @@ pub struct PendingLogin {
     pkce_verifier: String,
     /// Where to go after sign-in (a validated same-origin path).
     pub next: String,
+    /// A step-up sign-in: the IdP was asked for an authentication at most
+    /// this many seconds old (`max_age`), and the ID token's `auth_time`
+    /// must show one.
+    #[serde(default)]
+    pub max_age: Option<u64>,
 }
 
 /// The result of a successful code exchange.
@@ -198,8 +203,13 @@ impl Oidc {
     }
 
     /// Starts a login: the URL to send the browser to, and what the session
-    /// must remember to finish it.
-    pub async fn begin(&self, next: String) -> Result<(Url, PendingLogin), OidcError> {
+    /// must remember to finish it. With `max_age` (a step-up), the IdP is
+    /// asked to authenticate the user again unless they did within it.
+    pub async fn begin(
+        &self,
+        next: String,
+        max_age: Option<Duration>,
+    ) -> Result<(Url, PendingLogin), OidcError> {
         let provider = self.provider(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = provider.client.authorize_url(
@@ -210,6 +220,9 @@ impl Oidc {
         for scope in &self.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
+        if let Some(age) = max_age {
+            request = request.set_max_age(age);
+        }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         Ok((
             url,
@@ -218,6 +231,7 @@ impl Oidc {
                 nonce: nonce.secret().clone(),
                 pkce_verifier: verifier.secret().clone(),
                 next,
+                max_age: max_age.map(|a| a.as_secs()),
             },
         ))
     }

@@ -34,6 +34,7 @@ use crate::{
     domain::{
         KubeFailure,
         audit::{AuditScope, Audited, Fingerprint, Outcome},
+        guard::Admission,
         secrets::{
             SecretsError, begin_change,
             build::{build, check_metadata},
@@ -342,11 +343,13 @@ pub async fn seal_new(
         ),
     ));
     let reason = scope.reason().map(String::from);
+    // Values from the form: no secret's guard applies, only the rate.
     let policy = RevealPolicy {
         reason_required: false,
+        gate: None,
         ..policy
     };
-    let mut scope = admit(scope, policy, ns, None, 1).await?;
+    let (mut scope, _open) = admit(scope, policy, ns, None, 1).await?;
     scope.set_reason(reason);
     let fingerprints = plain.fingerprints(&scope);
     let keys = plain.keys();
@@ -419,23 +422,27 @@ fn settle_sealed(
     }
 }
 
-/// Reads `ns/name` for a seal or an export: the reveal rules, then the
-/// user's own `get` (a refusal is recorded).
-async fn read_existing(
+/// Reads `ns/name` for a seal or an export (`what`): the reveal rules and
+/// the namespace's guards, then the user's own `get` (a refusal is
+/// recorded); in a `notify` namespace the announcement is delivered first.
+#[allow(clippy::too_many_arguments)]
+async fn read_existing<'a>(
     kube: &UserKube,
     mut scope: AuditScope,
-    policy: RevealPolicy<'_>,
+    policy: RevealPolicy<'a>,
     ns: &str,
     name: &str,
     reason: Option<String>,
-) -> Result<(Plain, AuditScope, UserKube), GitopsError> {
+    what: &str,
+) -> Result<(Plain, AuditScope, Admission<'a>), GitopsError> {
     check_path(ns, Some(name))?;
     scope.set_keys(Vec::new());
-    let scope = admit(scope, policy, ns, reason, 1).await?;
+    let (scope, admission) = admit(scope, policy, ns, reason, 1).await?;
     let kube = kube.with_audit_id(scope.id());
     let (secret, mut scope) = get_or_record(&kube, scope, ns, name).await?;
     let plain = Plain::from_secret(secret);
     scope.set_keys(plain.keys());
+    let scope = admission.cover(scope, &plain.keys()).await?;
     // Every key disclosed counts, as for "Reveal all" (one was charged).
     if let Some(limit) = policy.limit
         && plain.data.len() > 1
@@ -448,7 +455,8 @@ async fn read_existing(
     {
         return Err(rate_limited(scope, limit, over).await);
     }
-    Ok((plain, scope, kube))
+    let scope = admission.announce_first(scope, what).await?;
+    Ok((plain, scope, admission))
 }
 
 /// Seals the existing secret `ns/name` for Git. Recorded like a reveal
@@ -473,8 +481,8 @@ pub async fn seal_existing(
     sealing.check_scope(req.scope)?;
     // The key first: a wrong certificate costs no read and no record.
     let key = sealing_key(kube, &sealing.controller, req.certificate.as_deref()).await?;
-    let (plain, mut scope, _) =
-        read_existing(kube, scope, policy, ns, name, req.reason.clone()).await?;
+    let (plain, mut scope, admission) =
+        read_existing(kube, scope, policy, ns, name, req.reason.clone(), "seal").await?;
     let what = format!(
         "sealed for Git, {} scope, to the {} certificate SHA-256 {}",
         req.scope.as_str(),
@@ -492,10 +500,12 @@ pub async fn seal_existing(
             .await?
     };
     let yaml = to_yaml(&object)?;
+    let event = admission.event(&scope, "seal");
     let receipt = scope
         .record(Outcome::Allowed, Some(200), fingerprints)
         .await
         .map_err(SecretsError::AuditUnavailable)?;
+    admission.announce_after(&receipt, event);
     let sealed = Sealed {
         yaml,
         scope: req.scope,
@@ -522,9 +532,10 @@ pub async fn export_new(
     scope.set_keys(plain.keys());
     let policy = RevealPolicy {
         reason_required: false,
+        gate: None,
         ..policy
     };
-    let scope = admit(scope, policy, ns, None, 1).await?;
+    let (scope, _open) = admit(scope, policy, ns, None, 1).await?;
     export(
         scope,
         plain,
@@ -532,6 +543,7 @@ pub async fn export_new(
         "exported from the form",
         ns,
         &req.secret.name,
+        &Admission::open(),
     )
     .await
 }
@@ -550,9 +562,9 @@ pub async fn export_existing(
     check_path(ns, Some(name))?;
     // Recipients first: a typo costs no read and no record.
     let recipients = sops::recipients(&req.recipients)?;
-    let (plain, scope, _) =
-        read_existing(kube, scope, policy, ns, name, req.reason.clone()).await?;
-    export(scope, plain, recipients, "exported", ns, name).await
+    let (plain, scope, admission) =
+        read_existing(kube, scope, policy, ns, name, req.reason.clone(), "export").await?;
+    export(scope, plain, recipients, "exported", ns, name, &admission).await
 }
 
 /// The end of an export: the record (fingerprints, the person's reason and
@@ -565,6 +577,7 @@ async fn export(
     how: &str,
     ns: &str,
     name: &str,
+    admission: &Admission<'_>,
 ) -> Result<Audited<Exported>, GitopsError> {
     let named: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
     let reason = disclosure(
@@ -579,10 +592,12 @@ async fn export(
         off_the_runtime(move || sops::encrypt(&plain.parts(&ns, &name), &recipients, Utc::now()))
             .await?
     };
+    let event = admission.event(&scope, "export");
     let receipt = scope
         .record(Outcome::Allowed, Some(200), fingerprints)
         .await
         .map_err(SecretsError::AuditUnavailable)?;
+    admission.announce_after(&receipt, event);
     let exported = Exported {
         yaml,
         recipients: named,

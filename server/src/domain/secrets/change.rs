@@ -185,11 +185,11 @@ pub async fn preview(
         changed_keys,
         set_values,
     } = check(ns, name, req)?;
-    if policy.reason_required {
+    if policy.reason_required || policy.gate.is_some() {
         return Err(SecretsError::invalid(
             "reason",
             format!(
-                "Namespace {ns} asks for a reason before values are revealed, so Strongroom does not compare values there; save the change without a review."
+                "Namespace {ns} guards its values (a reason, a fresh sign-in or an approval before a reveal), so Strongroom does not compare values there; save the change without a review."
             ),
         ));
     }

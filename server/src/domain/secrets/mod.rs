@@ -62,6 +62,17 @@ pub enum SecretsError {
     /// A bug or an unexpected state; the detail is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Strongroom itself refuses (not Kubernetes): the message says why.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The namespace asks for a sign-in within `max_age`; the last one is
+    /// older (or its time unknown).
+    #[error("This namespace asks for a sign-in within the last {}: sign in again to continue.", humantime::format_duration(*max_age))]
+    StepUpRequired { max_age: std::time::Duration },
+    /// The namespace asks for a second person's approval, and there is no
+    /// open approval for this (or these keys).
+    #[error("{0}")]
+    ApprovalRequired(String),
     /// The shared reveal counter cannot be read: refused, nothing revealed.
     #[error("the reveal rate cannot be checked right now; nothing was revealed")]
     LimitUnavailable,

@@ -11,7 +11,10 @@ use super::{
     limit::{OverLimit, RevealLimit},
 };
 use crate::{
-    domain::audit::{AuditScope, Audited, Outcome},
+    domain::{
+        audit::{AuditScope, Audited, Outcome},
+        guard::{Admission, Gate},
+    },
     infra::cluster::UserKube,
 };
 
@@ -34,6 +37,9 @@ pub struct RevealPolicy<'a> {
     pub reason_required: bool,
     /// The per-user rate, when limited.
     pub limit: Option<&'a RevealLimit>,
+    /// The namespace's step-up, approval and notification guards, when it
+    /// has any (invariant 15).
+    pub gate: Option<Gate<'a>>,
 }
 
 /// Revealed values. Only [`reveal`] makes them, and only inside an
@@ -88,7 +94,7 @@ pub async fn reveal(
     // Each named key counts ("Reveal all" is charged for the rest of its
     // keys once they are known).
     let asked = u32::try_from(req.keys.len()).unwrap_or(u32::MAX).max(1);
-    let scope = admit(scope, policy, ns, req.reason, asked).await?;
+    let (scope, admission) = admit(scope, policy, ns, req.reason, asked).await?;
     // The audit id travels to the API server too, so its own audit event
     // (with impersonatedUser) can be joined with ours.
     let kube = kube.with_audit_id(scope.id());
@@ -119,6 +125,9 @@ pub async fn reveal(
             .map_err(SecretsError::AuditUnavailable)?;
         return Err(SecretsError::NotFound(message));
     }
+    let scope = admission.cover(scope, &wanted).await?;
+    let scope = admission.announce_first(scope, "reveal").await?;
+    let event = admission.event(&scope, "reveal");
     let fingerprints = wanted
         .iter()
         .map(|k| scope.fingerprint(k, &data[k].0))
@@ -128,6 +137,7 @@ pub async fn reveal(
         .await
         .map_err(SecretsError::AuditUnavailable)?;
     tracing::info!(audit.id = %receipt.id(), user.name = %user, secret.namespace = %ns, secret.name = %name, keys = ?wanted, "revealed");
+    admission.announce_after(&receipt, event);
     let values = wanted
         .into_iter()
         .map(|key| {
@@ -150,16 +160,17 @@ pub async fn reveal(
 
 /// The rules every disclosure of values (a reveal, a seal or an export of
 /// an existing secret) passes before Kubernetes is asked: the namespace's
-/// reason rule (the reason, at most 500 characters, goes into the record)
-/// and the per-user rate, charged `asked` keys. A refusal by the rate is
-/// recorded.
-pub(in crate::domain) async fn admit(
+/// reason rule (the reason, at most 500 characters, goes into the record),
+/// its step-up and approval guards, and the per-user rate, charged `asked`
+/// keys. A refusal by the rate or for want of an approval is recorded. The
+/// [`Admission`] checks the keys against the approval once they are known.
+pub(in crate::domain) async fn admit<'a>(
     mut scope: AuditScope,
-    policy: RevealPolicy<'_>,
+    policy: RevealPolicy<'a>,
     ns: &str,
     reason: Option<String>,
     asked: u32,
-) -> Result<AuditScope, SecretsError> {
+) -> Result<(AuditScope, Admission<'a>), SecretsError> {
     let reason = reason
         .map(|r| r.chars().take(500).collect::<String>())
         .filter(|r| !r.trim().is_empty());
@@ -172,6 +183,7 @@ pub(in crate::domain) async fn admit(
         ));
     }
     scope.set_reason(reason);
+    let (scope, admission) = Admission::check(policy.gate, scope).await?;
     // Over the per-user rate: refused before Kubernetes is asked, and the
     // refusal itself is recorded.
     if let Some(limit) = policy.limit {
@@ -180,7 +192,7 @@ pub(in crate::domain) async fn admit(
             return Err(rate_limited(scope, limit, over).await);
         }
     }
-    Ok(scope)
+    Ok((scope, admission))
 }
 
 /// Records a reveal refused by the rate limit (as denied, 429) and says how
