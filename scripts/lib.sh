@@ -325,9 +325,10 @@ dev_hint() {
   Strongroom is starting at  $1
 
   Demo users (any password works on the demo sign-in form):
-    alice  edits secrets in team-a          bob    edits secrets in team-b
+    alice  edits secrets in team-a, payments  bob  edits secrets in team-b
     carol  lists team-a secrets, no values  dave   auditor
     eve    belongs to no team
+    grace  edits team-a, approves access in payments (guarded: fresh sign-in and approval)
 
   Admin kubectl for the local cluster:
     $(stack_kubectl) --kubeconfig $STRONGROOM_STACK_DIR/admin.kubeconfig get secrets -A
@@ -335,13 +336,20 @@ dev_hint() {
 MSG
 }
 
+# The demo's guarded namespace (deploy/rbac/demo-tenants.yaml): payments
+# asks for a fresh sign-in and a second person's approval; grace approves.
+DEMO_GUARDS=payments=step-up+approval
+DEMO_APPROVERS=oidc:secret-approvers
+
 # The release server for the browser tests, on $E2E_PORT against the test
 # stack. Args: data-dir
 start_e2e_server() {
   port_free "$E2E_PORT" || die "port $E2E_PORT is in use"
   STRONGROOM_LISTEN="127.0.0.1:$E2E_PORT" STRONGROOM_PUBLIC_URL="$E2E_URL" \
     STRONGROOM_OIDC_ISSUER="http://127.0.0.1:$OIDC_PORT" STRONGROOM_OIDC_CLIENT_SECRET=strongroom-local-secret \
-    STRONGROOM_KUBECONFIG="$STRONGROOM_STACK_DIR/backend.kubeconfig" STRONGROOM_NAMESPACES=team-a,team-b \
+    STRONGROOM_KUBECONFIG="$STRONGROOM_STACK_DIR/backend.kubeconfig" \
+    STRONGROOM_NAMESPACES=team-a,team-b,payments \
+    STRONGROOM_NAMESPACE_GUARDS="$DEMO_GUARDS" STRONGROOM_APPROVER_GROUPS="$DEMO_APPROVERS" \
     STRONGROOM_DATA_DIR="$1" STRONGROOM_COOKIE_SECURE=false \
     STRONGROOM_SITE_ROOT="$SITE_ROOT" \
     nohup "$SERVER_BIN" >"$STRONGROOM_STACK_DIR/e2e-server.log" 2>&1 &

@@ -11,6 +11,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod client;
+pub mod guards;
 pub mod secrets;
 pub mod ui;
 
@@ -98,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=auth::pages::HomePage />
                     <Route path=path!("/me") view=auth::pages::MePage />
                     <Route path=path!("/audit") view=audit::pages::AuditPageView />
+                    <Route path=path!("/approvals") view=guards::pages::ApprovalsPage />
                     <Route path=path!("/ns/:ns") view=secrets::list_page::SecretListPage />
                     <Route path=path!("/ns/:ns/new") view=secrets::create_page::CreateSecretPage />
                     <Route path=path!("/ns/:ns/secrets/:name") view=secrets::detail_page::SecretDetailPage />

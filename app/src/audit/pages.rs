@@ -57,7 +57,7 @@ pub fn AuditPageView() -> impl IntoView {
                     <select name="action" on:change=move |ev| { set_before.set(Vec::new()); action.set(event_target_value(&ev)); }>
                         <option value="">"Any"</option><option value="reveal">"reveal"</option><option value="create">"create"</option>
                         <option value="update">"update"</option><option value="delete">"delete"</option>
-                        <option value="inspect">"inspect"</option><option value="restart">"restart"</option><option value="compare">"compare"</option><option value="seal">"seal"</option><option value="export">"export"</option>
+                        <option value="inspect">"inspect"</option><option value="restart">"restart"</option><option value="compare">"compare"</option><option value="seal">"seal"</option><option value="export">"export"</option><option value="request">"request"</option><option value="approve">"approve"</option><option value="deny">"deny"</option><option value="revoke">"revoke"</option>
                     </select>
                 </label>
                 <label class="field"><span>"Outcome"</span>

@@ -27,7 +27,9 @@ pub fn HomePage() -> impl IntoView {
                         <ul class="namespace-list" data-testid="namespace-list">
                             {me.namespaces.into_iter().map(|ns| {
                                 let href = format!("/ns/{ns}");
-                                view! { <li><a class="card-link" href=href>{ns}</a></li> }
+                                let guards = me.guards.get(&ns).cloned();
+                                view! { <li><a class="card-link" href=href>{ns.clone()}</a>
+                                    {guards.map(|g| view! { " " <crate::guards::GuardBadges guards=g /> })}</li> }
                             }).collect_view()}
                         </ul>
                     }.into_any(),

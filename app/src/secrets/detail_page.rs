@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     api::{RevealRequest, RevealedValue, SecretDetail},
+    guards::{GuardNotice, MyRequests, RequestAccess, StepUpPanel},
     client::{self, ClientError},
     ui::{
         clipboard::{Timers, copy_to_clipboard, timers},
@@ -87,11 +88,17 @@ fn SecretView(
     let (error, set_error) = signal(None::<ClientError>);
     let toasts = crate::ui::toast::use_toasts();
     let reason = RwSignal::new(String::new());
+    // The keys the last reveal asked for (for an access request).
+    let asked = RwSignal::new(Vec::<String>::new());
+    let requests_refresh = RwSignal::new(0u32);
+    let stepped_up = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("stepped-up").is_some());
     // Bumped after each reveal: the access history below shows it at once,
     // refused reveals included (they are recorded too).
     let history = RwSignal::new(0u32);
     let reveal = Action::new_local(move |keys: &Vec<String>| {
         let keys = keys.clone();
+        asked.set(keys.clone());
         let (ns, name) = d.with_value(|d| (d.namespace.clone(), d.name.clone()));
         let reason = Some(reason.get_untracked()).filter(|r| !r.trim().is_empty());
         async move {
@@ -122,7 +129,28 @@ fn SecretView(
             {detail.immutable.then(|| view! { <span class="badge">"immutable"</span> })}
         </div>
         <OwnerNote detail=detail.clone() />
-        {move || error.get().map(|e| view! { <ErrorPanel error=e /> })}
+        <GuardNotice ns=detail.namespace.clone() />
+        {stepped_up.then(|| view! {
+            <p class="panel" role="status" data-testid="stepped-up">"You signed in again: reveal the values now."</p>
+        })}
+        {move || error.get().map(|e| match e.error.code.as_str() {
+            "step_up_required" => view! { <StepUpPanel error=e /> }.into_any(),
+            "approval_required" => {
+                let (ns, name, all) = d.with_value(|d| (d.namespace.clone(), d.name.clone(), d.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>()));
+                let on_sent = move || {
+                    set_error.set(None);
+                    requests_refresh.update(|n| *n += 1);
+                    history.update(|n| *n += 1);
+                    toasts.ok("Access requested: you can reveal once an approver agrees.".to_string());
+                };
+                view! {
+                    <div class="panel" role="alert" data-testid="approval-required"><p>{e.error.message.clone()}</p></div>
+                    <RequestAccess ns=ns name=name keys=asked.get_untracked() all_keys=all reason=reason on_sent=on_sent />
+                }.into_any()
+            }
+            _ => view! { <ErrorPanel error=e /> }.into_any(),
+        })}
+        <MyRequests ns=detail.namespace.clone() name=detail.name.clone() refresh=requests_refresh />
         <h2>"Data"</h2>
         <div class="table-wrap">
             <table class="table" data-testid="key-table">

@@ -65,6 +65,7 @@ pub fn SecretListPage() -> impl IntoView {
                 })}
                 <a class="button" href=move || format!("/ns/{}/new", ns()) data-testid="new-secret">"New secret"</a>
             </div>
+            {move || view! { <crate::guards::GuardNotice ns=ns() /> }}
             <div class="toolbar">
                 <label class="field inline-field">
                     <span class="visually-hidden">"Filter by name"</span>

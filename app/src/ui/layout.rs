@@ -34,6 +34,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <a href="/me">"Identity"</a>
                 <Suspense fallback=|| ()>
                     {move || me.get().and_then(|r| r.ok()).filter(|m| m.auditor).map(|_| view! { <a href="/audit">"Audit"</a> })}
+                    {move || me.get().and_then(|r| r.ok()).filter(|m| m.approver || m.guards.values().any(|g| g.approval)).map(|_| view! { <a href="/approvals" data-testid="nav-approvals">"Approvals"</a> })}
                 </Suspense>
             </nav>
             <div class="topbar-end">
