@@ -249,3 +249,28 @@ test("screenshots of secrets that belong in Git", async ({ page }) => {
     });
   }
 });
+
+test("screenshot of an approval in a guarded namespace", async ({ browser }) => {
+  // payments holds exactly this secret; alice asks, grace's page is shot.
+  kubectl("delete", "secrets", "--all", "-n", "payments", "--wait=true");
+  kubectl("create", "secret", "generic", "card-processor", "-n", "payments",
+    "--from-literal=api-key=pk_live_example", "--from-literal=merchant-id=acme-42");
+  const alice = await (await browser.newContext()).newPage();
+  await alice.setViewportSize({ width: 1280, height: 800 });
+  await signIn(alice, "alice", "/ns/payments/secrets/card-processor");
+  await alice.locator('tr[data-key="api-key"]').getByTestId("reveal").click();
+  const form = alice.getByTestId("request-access");
+  await form.locator("textarea[name=request-reason]").fill("Rotating the card processor key (CHG-2211)");
+  await form.getByTestId("send-request").click();
+  await expect(alice.getByTestId("my-requests")).toContainText("pending");
+
+  const grace = await (await browser.newContext()).newPage();
+  await grace.setViewportSize({ width: 1280, height: 800 });
+  await signIn(grace, "grace", "/approvals");
+  const row = grace.getByTestId("to-decide").locator("li", { hasText: "card-processor" });
+  await row.locator("input[name=comment]").fill("OK for CHG-2211");
+  // Only the newest request: older runs' decisions are not part of the picture.
+  await shoot(grace, "approvals");
+  await row.getByTestId("approve").click();
+  await expect(grace.getByTestId("decided").locator("li", { hasText: "card-processor" }).first()).toContainText("approved");
+});

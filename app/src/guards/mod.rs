@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use crate::{
     api::guards::{AccessRequest, AccessRequestInput, AccessRequests, Decision, NamespaceGuards, RequestStatus, minutes},
     client::{self, ClientError, urlencode as enc},
-    ui::{format, layout::ErrorPanel},
+    ui::layout::ErrorPanel,
 };
 
 /// `GET /access-requests`.
@@ -203,10 +203,10 @@ pub fn RequestFacts(request: AccessRequest) -> impl IntoView {
             <div class="hint">{format!("{} by {by}", status.as_str())}{request.comment.clone().map(|c| format!(": {c}"))}</div>
         })}
         {(status == RequestStatus::Approved).then(|| request.valid_until.clone()).flatten().map(|until| view! {
-            <div class="hint">"Open until " <time datetime=until.clone()>{format::age(&until)}</time> " (" {until.clone()} ")"</div>
+            <div class="hint">"Open until " <time datetime=until.clone()>{until.clone()}</time></div>
         })}
         {(status == RequestStatus::Pending).then(|| view! {
-            <div class="hint">"Waiting for a decision until " {request.decide_by.clone()}</div>
+            <div class="hint">"Waiting for a decision until " <time datetime=request.decide_by.clone()>{request.decide_by.clone()}</time></div>
         })}
     }
 }

@@ -332,6 +332,61 @@ fn required_claims_render_as_claim_value_pairs() {
 }
 
 #[test]
+fn guards_render_per_namespace_with_the_webhook_key_mounted() {
+    let none = objects(&must_template("defaults", &[]));
+    assert_eq!(env(container(&none), "STRONGROOM_NAMESPACE_GUARDS"), None);
+    assert_eq!(env(container(&none), "STRONGROOM_WEBHOOK_SECRET_FILE"), None);
+    let guarded = objects(&must_template(
+        "guarded",
+        &[
+            "--set-json",
+            r#"guards.namespaces={"payments":["step-up","approval","notify"],"prod-*":["step-up"]}"#,
+            "--set",
+            "guards.approverGroups={oidc:security-oncall}",
+            "--set",
+            "guards.webhooks.urls={https://hooks.example.com/strongroom}",
+            "--set",
+            "guards.webhooks.existingSecret=strongroom-webhook",
+        ],
+    ));
+    let c = container(&guarded);
+    assert_eq!(
+        env(c, "STRONGROOM_NAMESPACE_GUARDS"),
+        Some("payments=step-up+approval+notify,prod-*=step-up")
+    );
+    assert_eq!(
+        env(c, "STRONGROOM_APPROVER_GROUPS"),
+        Some("oidc:security-oncall")
+    );
+    assert_eq!(
+        env(c, "STRONGROOM_WEBHOOK_URLS"),
+        Some("https://hooks.example.com/strongroom")
+    );
+    assert_eq!(env(c, "STRONGROOM_STEP_UP_MAX_AGE"), Some("5m"));
+    let mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "webhook-key")
+        .expect("the webhook key is mounted");
+    assert_eq!(
+        format!(
+            "{}/webhook-key",
+            mount["mountPath"].as_str().unwrap()
+        ),
+        env(c, "STRONGROOM_WEBHOOK_SECRET_FILE").unwrap()
+    );
+    assert!(
+        template(
+            "bad",
+            &["--set-json", r#"guards.namespaces={"payments":["sudo"]}"#]
+        )
+        .is_err(),
+        "an unknown guard fails to render"
+    );
+}
+
+#[test]
 fn service_monitor_renders_only_when_enabled() {
     let off = must_template("x", &[]);
     assert!(!off.contains("kind: ServiceMonitor"));

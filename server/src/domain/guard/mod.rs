@@ -1,4 +1,4 @@
-//! Guarded namespaces (invariant 15 in `docs/ARCHITECTURE.md`): rules a
+//! Guarded namespaces (invariant 8 in `docs/ARCHITECTURE.md`): rules a
 //! namespace can add on top of RBAC before a value is disclosed. They only
 //! ever refuse: every guarded disclosure still needs the user's own `get`.
 //!

@@ -38,7 +38,7 @@ pub struct RevealPolicy<'a> {
     /// The per-user rate, when limited.
     pub limit: Option<&'a RevealLimit>,
     /// The namespace's step-up, approval and notification guards, when it
-    /// has any (invariant 15).
+    /// has any (invariant 8).
     pub gate: Option<Gate<'a>>,
 }
 
