@@ -174,7 +174,12 @@ fn webhooks(config: &ServeArgs, secret: Option<String>) -> Result<Notifier, Star
         reason,
     };
     let mut urls = Vec::new();
-    for raw in config.webhook_urls.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
+    for raw in config
+        .webhook_urls
+        .iter()
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty())
+    {
         let url = url::Url::parse(raw).map_err(|e| invalid(format!("{raw:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(invalid(format!("{raw:?} is not an http(s) URL")).into());

@@ -27,14 +27,20 @@ fn seed(ns: &str) -> String {
         "--from-literal=password=hunter2-guarded",
         "--from-literal=user=app",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     name
 }
 
 /// The history of `ns/name` as `s` sees it: (action, outcome, reason).
 async fn history(s: &ApiSession, ns: &str, name: &str) -> Vec<(String, String, String)> {
     let (status, body) = s
-        .get(&format!("/namespaces/{ns}/secrets/{name}/history?limit=100"))
+        .get(&format!(
+            "/namespaces/{ns}/secrets/{name}/history?limit=100"
+        ))
         .await;
     assert_eq!(status, 200, "{body}");
     body["items"]
@@ -67,39 +73,46 @@ async fn idp_ignores_max_age(ignore: bool) {
 /// the IdP's login form if it shows one, and the answer Strongroom ends on.
 /// Also answers whether the IdP asked for the password again.
 async fn step_up(s: &ApiSession, login: &str, next: &str) -> (reqwest::Response, bool) {
-    let start = s
-        .c
-        .get(format!("{}/auth/login?step_up=1&next={}", s.url, urlencode(next)))
+    let start =
+        s.c.get(format!(
+            "{}/auth/login?step_up=1&next={}",
+            s.url,
+            urlencode(next)
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(start.status(), 303);
     let location = start.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.contains("max_age="), "the IdP is asked for max_age: {location}");
+    assert!(
+        location.contains("max_age="),
+        "the IdP is asked for max_age: {location}"
+    );
     let (url, page) = follow(&s.c, start).await;
     if url.starts_with(&s.url) {
         return (page, false);
     }
     let html = page.text().await.unwrap();
-    assert!(html.contains("name=\"login\""), "the IdP's login form: {html}");
-    let after = s
-        .c
-        .post(&url)
-        .form(&[("prompt", "login"), ("login", login), ("password", "demo")])
-        .send()
-        .await
-        .unwrap();
+    assert!(
+        html.contains("name=\"login\""),
+        "the IdP's login form: {html}"
+    );
+    let after =
+        s.c.post(&url)
+            .form(&[("prompt", "login"), ("login", login), ("password", "demo")])
+            .send()
+            .await
+            .unwrap();
     let (url, page) = follow(&s.c, after).await;
     if url.starts_with(&s.url) {
         return (page, true);
     }
-    let consent = s
-        .c
-        .post(&url)
-        .form(&[("prompt", "consent")])
-        .send()
-        .await
-        .unwrap();
+    let consent =
+        s.c.post(&url)
+            .form(&[("prompt", "consent")])
+            .send()
+            .await
+            .unwrap();
     (follow(&s.c, consent).await.1, true)
 }
 
@@ -122,7 +135,11 @@ async fn step_up_asks_the_idp_again_and_refuses_a_stale_auth_time() {
     // Older than the guard allows: refused before Kubernetes is asked.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let (status, body) = alice.reveal("team-a", &name, &["password"]).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("step_up_required")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("step_up_required")),
+        "{body}"
+    );
     assert!(body["message"].as_str().unwrap().contains("sign in again"));
     assert!(!body.to_string().contains("hunter2"));
     // A seal or an export of the secret is a disclosure too.
@@ -133,13 +150,20 @@ async fn step_up_asks_the_idp_again_and_refuses_a_stale_auth_time() {
             json!({ "recipients": [identity.to_public().to_string()] }),
         )
         .await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("step_up_required")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("step_up_required")),
+        "{body}"
+    );
 
     // The step-up: the IdP asks for the password again, and alice lands
     // back on the page she came from, where the reveal now works.
     let page = format!("/ns/team-a/secrets/{name}");
     let (landed, asked) = step_up(&alice, "alice", &page).await;
-    assert!(asked, "the IdP must ask again when its sign-in is older than max_age");
+    assert!(
+        asked,
+        "the IdP must ask again when its sign-in is older than max_age"
+    );
     assert_eq!(landed.status(), 200);
     assert!(landed.url().as_str().ends_with(&page), "{}", landed.url());
     let (status, body) = alice.reveal("team-a", &name, &["password"]).await;
@@ -158,7 +182,11 @@ async fn step_up_asks_the_idp_again_and_refuses_a_stale_auth_time() {
     assert!(html.contains("Fresh sign-in not confirmed"), "{html}");
     assert!(html.contains("max_age"), "{html}");
     let (status, body) = alice.reveal("team-a", &name, &["password"]).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("step_up_required")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("step_up_required")),
+        "{body}"
+    );
     let (status, _) = alice.get("/me").await;
     assert_eq!(status, 200, "still signed in");
     // Unguarded namespaces never ask.
@@ -184,8 +212,11 @@ async fn request(
 }
 
 async fn decide(s: &ApiSession, id: &str, how: &str, comment: &str) -> (u16, Value) {
-    s.post(&format!("/access-requests/{id}/{how}"), json!({ "comment": comment }))
-        .await
+    s.post(
+        &format!("/access-requests/{id}/{how}"),
+        json!({ "comment": comment }),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -216,7 +247,11 @@ async fn a_second_person_approves_and_the_window_closes() {
 
     // No approval yet: refused, and the refusal is recorded.
     let (status, body) = alice.reveal("team-a", &name, &["password"]).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("approval_required")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("approval_required")),
+        "{body}"
+    );
     assert!(body["message"].as_str().unwrap().contains(APPROVERS));
 
     // Bad requests, each with its own answer, nothing stored.
@@ -228,16 +263,28 @@ async fn a_second_person_approves_and_the_window_closes() {
             json!({ "keys": ["password"], "reason": " " }),
         )
         .await;
-    assert_eq!((status, body["field"].as_str()), (422, Some("reason")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("reason")),
+        "{body}"
+    );
     let (status, body) = alice
         .post(
             &format!("/namespaces/team-a/secrets/{name}/access-requests"),
             json!({ "keys": ["password"], "reason": "x".repeat(501) }),
         )
         .await;
-    assert_eq!((status, body["field"].as_str()), (422, Some("reason")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("reason")),
+        "{body}"
+    );
     let (status, body) = request(&alice, "team-a", &name, &["password"], 24 * 3600).await;
-    assert_eq!((status, body["field"].as_str()), (422, Some("duration_seconds")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("duration_seconds")),
+        "{body}"
+    );
     let unguarded = seed("team-b");
     let (status, body) = request(&bob, "team-b", &unguarded, &["user"], 60).await;
     assert_eq!(status, 409, "a namespace without the policy: {body}");
@@ -255,18 +302,35 @@ async fn a_second_person_approves_and_the_window_closes() {
     // may not read the secret. Each refusal is recorded.
     let (status, body) = decide(&alice, &id, "approve", "me").await;
     assert_eq!(status, 403, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("your own request"));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("your own request")
+    );
     let (status, body) = decide(&bob, &id, "approve", "").await;
     assert_eq!(status, 403, "{body}");
     let (status, body) = decide(&henry, &id, "approve", "").await;
     assert_eq!(status, 403, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("get the secret"), "{body}");
-    assert!(henry.get("/access-requests").await.1["to_decide"].as_array().unwrap().iter().all(|r| r["id"] != id));
+    assert!(
+        body["message"].as_str().unwrap().contains("get the secret"),
+        "{body}"
+    );
+    assert!(
+        henry.get("/access-requests").await.1["to_decide"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"] != id)
+    );
 
     // grace sees it on the other replica and approves.
     let (_, list) = grace.get("/access-requests").await;
     let pending = list["to_decide"].as_array().unwrap();
-    let mine = pending.iter().find(|r| r["id"] == id).expect("grace sees the request");
+    let mine = pending
+        .iter()
+        .find(|r| r["id"] == id)
+        .expect("grace sees the request");
     assert_eq!(mine["can_decide"], true);
     assert_eq!(mine["reason"], "incident 4711: the payment job fails");
     let (status, approved) = decide(&grace, &id, "approve", "ok for the incident").await;
@@ -285,7 +349,11 @@ async fn a_second_person_approves_and_the_window_closes() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["values"][0]["text"], "hunter2-guarded");
     let (status, body) = alice_b.reveal("team-a", &name, &["user"]).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("approval_required")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("approval_required")),
+        "{body}"
+    );
     let (status, _) = alice_b.reveal("team-a", &name, &[]).await;
     assert_eq!(status, 403, "reveal all asks for keys the approval lacks");
     let (_, mine) = alice.get("/access-requests").await;
@@ -295,7 +363,11 @@ async fn a_second_person_approves_and_the_window_closes() {
     // After the window: refused again.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (status, body) = alice.reveal("team-a", &name, &["password"]).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("approval_required")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("approval_required")),
+        "{body}"
+    );
     let (_, mine) = alice.get("/access-requests").await;
     assert_eq!(mine["mine"][0]["status"], "expired");
     let (status, body) = decide(&grace, &id, "revoke", "").await;
@@ -308,7 +380,11 @@ async fn a_second_person_approves_and_the_window_closes() {
     assert_eq!((status, denied["status"].as_str()), (200, Some("denied")));
     assert_eq!(alice.reveal("team-a", &name, &["password"]).await.0, 403);
     let (_, third) = request(&alice, "team-a", &name, &[], 60).await;
-    assert_eq!(third["keys"], json!(["password", "user"]), "no keys: all of them");
+    assert_eq!(
+        third["keys"],
+        json!(["password", "user"]),
+        "no keys: all of them"
+    );
     let third = third["id"].as_str().unwrap().to_string();
     let (status, body) = decide(&grace, &third, "approve", "").await;
     assert_eq!(status, 200, "{body}");
@@ -316,12 +392,17 @@ async fn a_second_person_approves_and_the_window_closes() {
     assert_eq!(status, 200, "all keys approved");
     // The requester ends it early.
     let (status, body) = decide(&alice, &third, "revoke", "done").await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("revoked")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("revoked")),
+        "{body}"
+    );
     assert_eq!(alice.reveal("team-a", &name, &["user"]).await.0, 403);
 
     // Every step is in the secret's history, with its own action.
     let trail = history(&alice, "team-a", &name).await;
-    let has = |action: &str, outcome: &str| trail.iter().any(|(a, o, _)| a == action && o == outcome);
+    let has =
+        |action: &str, outcome: &str| trail.iter().any(|(a, o, _)| a == action && o == outcome);
     for (action, outcome) in [
         ("request", "allowed"),
         ("approve", "allowed"),
@@ -334,7 +415,9 @@ async fn a_second_person_approves_and_the_window_closes() {
         assert!(has(action, outcome), "{action}/{outcome} in {trail:#?}");
     }
     assert!(
-        trail.iter().any(|(a, _, r)| a == "reveal" && r.contains(&format!("request {id}"))),
+        trail
+            .iter()
+            .any(|(a, _, r)| a == "reveal" && r.contains(&format!("request {id}"))),
         "the reveal names the approval: {trail:#?}"
     );
     assert!(trail.iter().all(|(_, _, r)| !r.contains("hunter2")));
@@ -364,14 +447,25 @@ async fn a_lapsed_request_or_an_approver_who_lost_get_cannot_approve() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (status, body) = decide(&grace, &id, "approve", "").await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("expired"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
     assert_eq!(alice.reveal("team-a", &name, &["password"]).await.0, 403);
 
     // henry may read this one secret while alice asks, and loses it before
     // he decides: the access review at decision time refuses him.
     let binding = unique("henry-reads");
     for args in [
-        vec!["create", "role", &binding, "-n", "team-a", "--verb=get", "--resource=secrets"],
+        vec![
+            "create",
+            "role",
+            &binding,
+            "-n",
+            "team-a",
+            "--verb=get",
+            "--resource=secrets",
+        ],
         vec![
             "create",
             "rolebinding",
@@ -389,13 +483,21 @@ async fn a_lapsed_request_or_an_approver_who_lost_get_cannot_approve() {
             args.push(&name);
         }
         let out = kubectl(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let (_, req) = request(&alice, "team-a", &name, &["password"], 60).await;
     let id = req["id"].as_str().unwrap().to_string();
     let (_, list) = henry.get("/access-requests").await;
     assert!(
-        list["to_decide"].as_array().unwrap().iter().any(|r| r["id"] == id),
+        list["to_decide"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id),
         "while he may read it, henry may decide: {list}"
     );
     let out = kubectl(&["delete", "rolebinding", &binding, "-n", "team-a"]);
@@ -422,7 +524,13 @@ async fn receiver(secret: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) {
         post(move |headers: HeaderMap, body: Bytes| {
             let store = store.clone();
             async move {
-                let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let header = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
                 let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
                 mac.update(header("x-strongroom-timestamp").as_bytes());
                 mac.update(b".");
@@ -478,9 +586,17 @@ async fn webhooks_hear_each_step_signed_and_a_required_one_fails_closed() {
     // The reveal's announcement was delivered before the answer; the
     // request's and the approval's are queued, so wait for them.
     let kinds = |seen: &Arc<Mutex<Vec<Value>>>| -> Vec<String> {
-        seen.lock().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect()
     };
-    assert!(kinds(&seen).contains(&"reveal".to_string()), "{:?}", kinds(&seen));
+    assert!(
+        kinds(&seen).contains(&"reveal".to_string()),
+        "{:?}",
+        kinds(&seen)
+    );
     for _ in 0..50 {
         if kinds(&seen).len() >= 3 {
             break;
@@ -489,12 +605,26 @@ async fn webhooks_hear_each_step_signed_and_a_required_one_fails_closed() {
     }
     let events = seen.lock().unwrap().clone();
     for kind in ["access_requested", "access_approved", "reveal"] {
-        let e = events.iter().find(|e| e["type"] == kind).unwrap_or_else(|| panic!("{kind} in {events:#?}"));
+        let e = events
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("{kind} in {events:#?}"));
         assert_eq!(e["namespace"], "team-a");
         assert_eq!(e["secret"], name.as_str());
-        assert!(e["text"].as_str().unwrap().contains(&name), "a Slack-compatible text: {e}");
-        assert!(!e["_raw"].as_str().unwrap().contains("hunter2"), "never a value");
-        assert!(!e["_raw"].as_str().unwrap().contains(&b64(b"hunter2-guarded")));
+        assert!(
+            e["text"].as_str().unwrap().contains(&name),
+            "a Slack-compatible text: {e}"
+        );
+        assert!(
+            !e["_raw"].as_str().unwrap().contains("hunter2"),
+            "never a value"
+        );
+        assert!(
+            !e["_raw"]
+                .as_str()
+                .unwrap()
+                .contains(&b64(b"hunter2-guarded"))
+        );
         assert_eq!(e["_delivery"], e["id"]);
     }
     let reveal = events.iter().find(|e| e["type"] == "reveal").unwrap();
@@ -523,17 +653,30 @@ async fn webhooks_hear_each_step_signed_and_a_required_one_fails_closed() {
     ])
     .await;
     let metrics = || async {
-        reqwest::get(format!("{}/metrics", server.url)).await.unwrap().text().await.unwrap()
+        reqwest::get(format!("{}/metrics", server.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     };
-    let failed_before = metric(&metrics().await, "strongroom_webhook_deliveries_total{outcome=\"failed\"}");
+    let failed_before = metric(
+        &metrics().await,
+        "strongroom_webhook_deliveries_total{outcome=\"failed\"}",
+    );
     let alice = ApiSession::new(&server.url, "alice").await;
     let (status, body) = alice.reveal("team-a", &name, &["password"]).await;
     assert_eq!(status, 503, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("announcement"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("announcement"),
+        "{body}"
+    );
     assert!(!body.to_string().contains("hunter2"));
     let trail = history(&alice, "team-a", &name).await;
     assert!(
-        trail.iter().any(|(a, o, r)| a == "reveal" && o == "failed" && r.contains("announcement")),
+        trail
+            .iter()
+            .any(|(a, o, r)| a == "reveal" && o == "failed" && r.contains("announcement")),
         "{trail:#?}"
     );
     let bob = ApiSession::new(&server.url, "bob").await;
@@ -547,12 +690,18 @@ async fn webhooks_hear_each_step_signed_and_a_required_one_fails_closed() {
     assert_eq!(status, 200, "not required here: {body}");
     let mut failed = 0;
     for _ in 0..100 {
-        failed = metric(&metrics().await, "strongroom_webhook_deliveries_total{outcome=\"failed\"}");
+        failed = metric(
+            &metrics().await,
+            "strongroom_webhook_deliveries_total{outcome=\"failed\"}",
+        );
         if failed >= failed_before + 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(failed >= failed_before + 2, "both failures count on /metrics");
+    assert!(
+        failed >= failed_before + 2,
+        "both failures count on /metrics"
+    );
     server.stop();
 }

@@ -40,10 +40,7 @@ pub struct NamespaceGuards {
 impl NamespaceGuards {
     /// Whether any guard applies.
     pub fn any(&self) -> bool {
-        self.reason
-            || self.step_up_max_age_seconds.is_some()
-            || self.approval
-            || self.notified
+        self.reason || self.step_up_max_age_seconds.is_some() || self.approval || self.notified
     }
 
     /// Short labels for badges, in a fixed order.
@@ -69,7 +66,7 @@ impl NamespaceGuards {
 
 /// "5 min", "90 s": how long, for people.
 pub fn minutes(seconds: u64) -> String {
-    if seconds >= 60 && seconds % 60 == 0 {
+    if seconds >= 60 && seconds.is_multiple_of(60) {
         format!("{} min", seconds / 60)
     } else {
         format!("{seconds} s")

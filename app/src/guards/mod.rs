@@ -7,7 +7,10 @@ pub mod pages;
 use leptos::prelude::*;
 
 use crate::{
-    api::guards::{AccessRequest, AccessRequestInput, AccessRequests, Decision, NamespaceGuards, RequestStatus, minutes},
+    api::guards::{
+        AccessRequest, AccessRequestInput, AccessRequests, Decision, NamespaceGuards,
+        RequestStatus, minutes,
+    },
     client::{self, ClientError, urlencode as enc},
     ui::layout::ErrorPanel,
 };
@@ -18,13 +21,33 @@ pub async fn requests() -> Result<AccessRequests, ClientError> {
 }
 
 /// `POST …/secrets/{name}/access-requests`.
-pub async fn ask(ns: &str, name: &str, input: &AccessRequestInput) -> Result<AccessRequest, ClientError> {
-    client::post(&format!("/namespaces/{}/secrets/{}/access-requests", enc(ns), enc(name)), input).await
+pub async fn ask(
+    ns: &str,
+    name: &str,
+    input: &AccessRequestInput,
+) -> Result<AccessRequest, ClientError> {
+    client::post(
+        &format!(
+            "/namespaces/{}/secrets/{}/access-requests",
+            enc(ns),
+            enc(name)
+        ),
+        input,
+    )
+    .await
 }
 
 /// `POST /access-requests/{id}/{how}` (`approve`, `deny`, `revoke`).
-pub async fn decide(id: &str, how: &str, comment: Option<String>) -> Result<AccessRequest, ClientError> {
-    client::post(&format!("/access-requests/{}/{how}", enc(id)), &Decision { comment }).await
+pub async fn decide(
+    id: &str,
+    how: &str,
+    comment: Option<String>,
+) -> Result<AccessRequest, ClientError> {
+    client::post(
+        &format!("/access-requests/{}/{how}", enc(id)),
+        &Decision { comment },
+    )
+    .await
 }
 
 /// The badges of a namespace's guards.
@@ -82,7 +105,10 @@ pub fn GuardNotice(ns: String) -> impl IntoView {
 #[component]
 pub fn StepUpPanel(error: ClientError) -> impl IntoView {
     let here = current_path();
-    let href = format!("/auth/login?step_up=1&next={}", enc(&format!("{here}?stepped-up=1")));
+    let href = format!(
+        "/auth/login?step_up=1&next={}",
+        enc(&format!("{here}?stepped-up=1"))
+    );
     view! {
         <div class="panel error-panel" role="alert" data-testid="step-up">
             <h2>"Confirm it is you"</h2>
@@ -107,7 +133,12 @@ fn current_path() -> String {
 
 /// The durations a request may ask for, up to `max` seconds.
 fn durations() -> Vec<(u64, &'static str)> {
-    vec![(300, "5 minutes"), (900, "15 minutes"), (1800, "30 minutes"), (3600, "1 hour")]
+    vec![
+        (300, "5 minutes"),
+        (900, "15 minutes"),
+        (1800, "30 minutes"),
+        (3600, "1 hour"),
+    ]
 }
 
 /// Asks for access to `keys` (or every key) of `ns/name`.
@@ -120,7 +151,11 @@ pub fn RequestAccess(
     reason: RwSignal<String>,
     on_sent: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
-    let chosen = RwSignal::new(if keys.is_empty() { all_keys.clone() } else { keys });
+    let chosen = RwSignal::new(if keys.is_empty() {
+        all_keys.clone()
+    } else {
+        keys
+    });
     let duration = RwSignal::new(900u64);
     let (error, set_error) = signal(None::<ClientError>);
     let send = Action::new_local(move |_: &()| {
@@ -193,7 +228,10 @@ pub fn RequestFacts(request: AccessRequest) -> impl IntoView {
         RequestStatus::Pending => "badge warn",
         RequestStatus::Expired => "badge",
     };
-    let who = request.requester_name.clone().unwrap_or(request.requester.clone());
+    let who = request
+        .requester_name
+        .clone()
+        .unwrap_or(request.requester.clone());
     view! {
         <span class=class data-testid="request-status">{status.as_str()}</span>
         " " <strong>{who}</strong> " · " <code>{format!("{}/{}", request.namespace, request.secret)}</code>

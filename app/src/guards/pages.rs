@@ -42,7 +42,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                         } else {
                             view! {
                                 <ul class="plain" data-testid="my-requests">
-                                    {all.mine.iter().cloned().map(|r| view! {
+                                    {all.mine.iter().map(|r| view! {
                                         <li data-request=r.id.clone()>
                                             <RequestFacts request=r.clone() />
                                             " " <a href=format!("/ns/{}/secrets/{}", r.namespace, r.secret)>"Open the secret"</a>

@@ -17,8 +17,8 @@ use super::{
 };
 use crate::{
     api::{RevealRequest, RevealedValue, SecretDetail},
-    guards::{GuardNotice, MyRequests, RequestAccess, StepUpPanel},
     client::{self, ClientError},
+    guards::{GuardNotice, MyRequests, RequestAccess, StepUpPanel},
     ui::{
         clipboard::{Timers, copy_to_clipboard, timers},
         format,
@@ -91,8 +91,8 @@ fn SecretView(
     // The keys the last reveal asked for (for an access request).
     let asked = RwSignal::new(Vec::<String>::new());
     let requests_refresh = RwSignal::new(0u32);
-    let stepped_up = leptos_router::hooks::use_query_map()
-        .with_untracked(|q| q.get("stepped-up").is_some());
+    let stepped_up =
+        leptos_router::hooks::use_query_map().with_untracked(|q| q.get("stepped-up").is_some());
     // Bumped after each reveal: the access history below shows it at once,
     // refused reveals included (they are recorded too).
     let history = RwSignal::new(0u32);

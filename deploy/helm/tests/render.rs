@@ -335,7 +335,10 @@ fn required_claims_render_as_claim_value_pairs() {
 fn guards_render_per_namespace_with_the_webhook_key_mounted() {
     let none = objects(&must_template("defaults", &[]));
     assert_eq!(env(container(&none), "STRONGROOM_NAMESPACE_GUARDS"), None);
-    assert_eq!(env(container(&none), "STRONGROOM_WEBHOOK_SECRET_FILE"), None);
+    assert_eq!(
+        env(container(&none), "STRONGROOM_WEBHOOK_SECRET_FILE"),
+        None
+    );
     let guarded = objects(&must_template(
         "guarded",
         &[
@@ -370,10 +373,7 @@ fn guards_render_per_namespace_with_the_webhook_key_mounted() {
         .find(|m| m["name"] == "webhook-key")
         .expect("the webhook key is mounted");
     assert_eq!(
-        format!(
-            "{}/webhook-key",
-            mount["mountPath"].as_str().unwrap()
-        ),
+        format!("{}/webhook-key", mount["mountPath"].as_str().unwrap()),
         env(c, "STRONGROOM_WEBHOOK_SECRET_FILE").unwrap()
     );
     assert!(

@@ -17,7 +17,10 @@ use super::{
     extract::{Json, Path},
     secrets::{SecretPath, to_completion},
 };
-use crate::domain::{audit::{Audited, facts::RequestFacts}, auth::CurrentUser};
+use crate::domain::{
+    audit::{Audited, facts::RequestFacts},
+    auth::CurrentUser,
+};
 
 /// A request names keys, a reason and a duration; a decision a comment.
 const BODY_LIMIT: usize = 16 * 1024;

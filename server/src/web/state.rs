@@ -12,12 +12,7 @@ use crate::{
     domain::{
         audit::AuditStore,
         auth::{CurrentUser, identity::IdentityMapping, oidc::Oidc, session::Store},
-        guard::{
-            Gate, GuardPolicy,
-            approval::Approvals,
-            notify::Notifier,
-            requests::Desk,
-        },
+        guard::{Gate, GuardPolicy, approval::Approvals, notify::Notifier, requests::Desk},
         secrets::{age::RotationPolicy, limit::RevealLimit},
     },
     infra::{cluster::KubeAccess, db::Db},

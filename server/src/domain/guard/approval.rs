@@ -70,9 +70,7 @@ impl Row {
         match self.status.as_str() {
             "pending" | "deciding" if self.expires_at > self.now => RequestStatus::Pending,
             "pending" | "deciding" => RequestStatus::Expired,
-            "approved" if self.valid_until.is_some_and(|u| u > self.now) => {
-                RequestStatus::Approved
-            }
+            "approved" if self.valid_until.is_some_and(|u| u > self.now) => RequestStatus::Approved,
             "approved" => RequestStatus::Expired,
             "denied" => RequestStatus::Denied,
             _ => RequestStatus::Revoked,

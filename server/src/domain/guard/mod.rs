@@ -157,7 +157,9 @@ impl GuardPolicy {
             return Err("the step-up age must be more than zero".into());
         }
         if s.window.is_zero() || s.window > s.max_window {
-            return Err("the approval window must be more than zero and at most the maximum".into());
+            return Err(
+                "the approval window must be more than zero and at most the maximum".into(),
+            );
         }
         if s.request_ttl.is_zero() {
             return Err("the time a request waits must be more than zero".into());

@@ -9,8 +9,9 @@ use strongroom_app::api::guards::{
 };
 
 use super::{
-    GuardPolicy, fresh,
+    GuardPolicy,
     approval::{Approvals, NewRequest, Row, Undecidable},
+    fresh,
     notify::{Event, Notifier},
 };
 use crate::{
@@ -131,7 +132,10 @@ impl Desk<'_> {
             return Err(SecretsError::NotFound(message));
         }
         if keys.is_empty() {
-            return Err(SecretsError::invalid("keys", "The secret has no keys to reveal."));
+            return Err(SecretsError::invalid(
+                "keys",
+                "The secret has no keys to reveal.",
+            ));
         }
         scope.set_keys(keys.clone());
         let row = self
@@ -159,7 +163,11 @@ impl Desk<'_> {
                 // Unrecorded, it must not be approvable.
                 let _ = self
                     .approvals
-                    .revoke(&row.id, "strongroom", Some("its audit record could not be written"))
+                    .revoke(
+                        &row.id,
+                        "strongroom",
+                        Some("its audit record could not be written"),
+                    )
                     .await;
                 return Err(SecretsError::AuditUnavailable(e));
             }
@@ -237,8 +245,13 @@ impl Desk<'_> {
             .await
             .map_err(db_down)?
             .ok_or_else(|| SecretsError::NotFound(format!("There is no access request {id}.")))?;
-        let action = if approve { Action::Approve } else { Action::Deny };
-        let mut scope = AuditScope::new(self.audit, facts, user, action, &row.namespace, &row.secret);
+        let action = if approve {
+            Action::Approve
+        } else {
+            Action::Deny
+        };
+        let mut scope =
+            AuditScope::new(self.audit, facts, user, action, &row.namespace, &row.secret);
         scope.set_keys(row.keys());
         let what = if approve { "approve" } else { "deny" };
         if let Err(refused) = self.may_decide(kube, user, &row).await {
@@ -252,7 +265,11 @@ impl Desk<'_> {
             return Err(refused);
         }
         if self.policy.of(&row.namespace).step_up
-            && !fresh(auth_time, self.policy.step_up_max_age, chrono::Utc::now().timestamp())
+            && !fresh(
+                auth_time,
+                self.policy.step_up_max_age,
+                chrono::Utc::now().timestamp(),
+            )
         {
             return Err(SecretsError::StepUpRequired {
                 max_age: self.policy.step_up_max_age,
@@ -268,7 +285,10 @@ impl Desk<'_> {
         scope.set_reason(Some(format!(
             "{what} request {id} by {}{}",
             row.requester,
-            comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+            comment
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
         )));
         let receipt = match scope.record(Outcome::Allowed, None, vec![]).await {
             Ok(r) => r,
@@ -312,8 +332,14 @@ impl Desk<'_> {
             .await
             .map_err(db_down)?
             .ok_or_else(|| SecretsError::NotFound(format!("There is no access request {id}.")))?;
-        let mut scope =
-            AuditScope::new(self.audit, facts, user, Action::Revoke, &row.namespace, &row.secret);
+        let mut scope = AuditScope::new(
+            self.audit,
+            facts,
+            user,
+            Action::Revoke,
+            &row.namespace,
+            &row.secret,
+        );
         scope.set_keys(row.keys());
         if row.requester != user.username
             && let Err(refused) = self.may_decide(kube, user, &row).await
@@ -340,7 +366,10 @@ impl Desk<'_> {
         scope.set_reason(Some(format!(
             "revoke request {id} by {}{}",
             row.requester,
-            comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+            comment
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
         )));
         let audit_id = scope.id().to_string();
         let receipt = scope
@@ -359,7 +388,11 @@ impl Desk<'_> {
     /// What `user` asked for, decided, and may decide now. Whether they
     /// may decide is asked of Kubernetes as them, for at most 100 pending
     /// requests, four at a time.
-    pub async fn list(&self, kube: &UserKube, user: &CurrentUser) -> Result<AccessRequests, SecretsError> {
+    pub async fn list(
+        &self,
+        kube: &UserKube,
+        user: &CurrentUser,
+    ) -> Result<AccessRequests, SecretsError> {
         let me = user.username.as_str();
         let mine = self.approvals.mine(me, 50).await.map_err(db_down)?;
         let approver = self.policy.is_approver(user);
@@ -407,7 +440,9 @@ impl Desk<'_> {
 
 fn undecidable(why: Undecidable, id: &str) -> SecretsError {
     match why {
-        Undecidable::NotFound => SecretsError::NotFound(format!("There is no access request {id}.")),
+        Undecidable::NotFound => {
+            SecretsError::NotFound(format!("There is no access request {id}."))
+        }
         Undecidable::Expired => SecretsError::Conflict(format!(
             "Access request {id} has expired: nobody decided in time, or its approval has ended. Ask again."
         )),
