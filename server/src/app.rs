@@ -174,15 +174,19 @@ fn webhooks(config: &ServeArgs, secret: Option<String>) -> Result<Notifier, Star
         reason,
     };
     let mut urls = Vec::new();
-    for raw in config
+    // A webhook URL can hold a token (Slack's do): errors name its
+    // position, never its text.
+    for (i, raw) in config
         .webhook_urls
         .iter()
         .map(|u| u.trim())
         .filter(|u| !u.is_empty())
+        .enumerate()
     {
-        let url = url::Url::parse(raw).map_err(|e| invalid(format!("{raw:?}: {e}")))?;
+        let url = url::Url::parse(raw)
+            .map_err(|e| invalid(format!("URL {} is not a URL: {e}", i + 1)))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(invalid(format!("{raw:?} is not an http(s) URL")).into());
+            return Err(invalid(format!("URL {} is not an http(s) URL", i + 1)).into());
         }
         urls.push(url);
     }

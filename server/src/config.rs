@@ -279,7 +279,12 @@ pub struct ServeArgs {
 
     /// Webhooks (http or https URLs, comma-separated) that hear of access
     /// requests, decisions and disclosures in guarded namespaces.
-    #[arg(long, env = "STRONGROOM_WEBHOOK_URLS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "STRONGROOM_WEBHOOK_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub webhook_urls: Vec<String>,
 
     /// The key of the webhooks' HMAC signature (prefer the `_FILE` form).

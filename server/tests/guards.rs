@@ -297,6 +297,8 @@ async fn a_second_person_approves_and_the_window_closes() {
     assert_eq!(req["status"], "pending");
     assert_eq!(req["keys"], json!(["password"]));
     let id = req["id"].as_str().unwrap().to_string();
+    let (status, body) = request(&alice, "team-a", &name, &["user"], 60).await;
+    assert_eq!(status, 409, "one waiting request per secret: {body}");
 
     // Who may not decide: the requester, a non-approver, an approver who
     // may not read the secret. Each refusal is recorded.
@@ -509,6 +511,46 @@ async fn a_lapsed_request_or_an_approver_who_lost_get_cannot_approve() {
     let (status, body) = decide(&grace, &id, "approve", "").await;
     assert_eq!(status, 200, "{body}");
     let _ = kubectl(&["delete", "role", &binding, "-n", "team-a"]);
+
+    // A second approval for the other key: each key is covered by the
+    // approval that names it, whichever ends last.
+    let (_, req) = request(&alice, "team-a", &name, &["user"], 30).await;
+    let second = req["id"].as_str().unwrap().to_string();
+    assert_eq!(decide(&grace, &second, "approve", "").await.0, 200);
+    assert_eq!(alice.reveal("team-a", &name, &["password"]).await.0, 200);
+    assert_eq!(alice.reveal("team-a", &name, &["user"]).await.0, 200);
+    let (status, _) = alice.reveal("team-a", &name, &[]).await;
+    assert_eq!(status, 403, "no single approval covers both keys");
+
+    // The secret deleted and made again under its name: the approvals were
+    // for the old one.
+    assert!(
+        kubectl(&["delete", "secret", &name, "-n", "team-a"])
+            .status
+            .success()
+    );
+    let out = kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        &name,
+        "-n",
+        "team-a",
+        "--from-literal=password=a-new-value",
+        "--from-literal=user=app",
+    ]);
+    assert!(out.status.success());
+    let (status, body) = alice.reveal("team-a", &name, &["password"]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("approval_required")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("made again"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("a-new-value"));
     server.stop();
 }
 

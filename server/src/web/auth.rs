@@ -51,11 +51,16 @@ async fn login(
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let next = safe_next(q.next.as_deref());
-    let max_age = q
-        .step_up
-        .is_some_and(|v| v == "1")
-        .then_some(state.guards.step_up_max_age);
-    let (url, pending) = match state.oidc.begin(next, max_age).await {
+    // A step-up asks the IdP for a new authentication (`max_age=0`) and
+    // accepts one at most a minute old (less when the guard asks for less),
+    // so the person has nearly the whole guard's age to reveal in.
+    let step_up = q.step_up.is_some_and(|v| v == "1").then_some(
+        state
+            .guards
+            .step_up_max_age
+            .min(std::time::Duration::from_secs(60)),
+    );
+    let (url, pending) = match state.oidc.begin(next, step_up).await {
         Ok(v) => v,
         Err(e) => return sign_in_error(e),
     };
@@ -133,7 +138,7 @@ async fn callback(
                 StatusCode::FORBIDDEN,
                 "Fresh sign-in not confirmed",
                 &format!(
-                    "Strongroom asked the sign-in service to confirm it is you (a sign-in within the last {}), but it {said}. Nothing was revealed. Sign out and in again, and if this repeats, tell your platform team: the sign-in service may ignore max_age.",
+                    "Strongroom asked the sign-in service to confirm it is you again (max_age=0, a sign-in within the last {}), but it {said}. Nothing was revealed. Sign out and in again, and if this repeats, tell your platform team: the sign-in service may ignore max_age.",
                     humantime::format_duration(std::time::Duration::from_secs(max_age))
                 ),
             );

@@ -62,9 +62,9 @@ pub struct PendingLogin {
     pkce_verifier: String,
     /// Where to go after sign-in (a validated same-origin path).
     pub next: String,
-    /// A step-up sign-in: the IdP was asked for an authentication at most
-    /// this many seconds old (`max_age`), and the ID token's `auth_time`
-    /// must show one.
+    /// A step-up sign-in: the IdP was asked to authenticate the user again
+    /// (`max_age=0`), and the ID token's `auth_time` must be at most this
+    /// many seconds old at the callback.
     #[serde(default)]
     pub max_age: Option<u64>,
 }
@@ -203,12 +203,13 @@ impl Oidc {
     }
 
     /// Starts a login: the URL to send the browser to, and what the session
-    /// must remember to finish it. With `max_age` (a step-up), the IdP is
-    /// asked to authenticate the user again unless they did within it.
+    /// must remember to finish it. A step-up (`Some(window)`) asks the IdP to
+    /// authenticate the user again now (`max_age=0`), and the ID token's
+    /// `auth_time` must then lie within `window` of the callback.
     pub async fn begin(
         &self,
         next: String,
-        max_age: Option<Duration>,
+        step_up: Option<Duration>,
     ) -> Result<(Url, PendingLogin), OidcError> {
         let provider = self.provider(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -220,8 +221,8 @@ impl Oidc {
         for scope in &self.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        if let Some(age) = max_age {
-            request = request.set_max_age(age);
+        if step_up.is_some() {
+            request = request.set_max_age(Duration::ZERO);
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         Ok((
@@ -231,7 +232,7 @@ impl Oidc {
                 nonce: nonce.secret().clone(),
                 pkce_verifier: verifier.secret().clone(),
                 next,
-                max_age: max_age.map(|a| a.as_secs()),
+                max_age: step_up.map(|a| a.as_secs()),
             },
         ))
     }

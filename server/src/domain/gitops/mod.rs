@@ -437,12 +437,15 @@ async fn read_existing<'a>(
 ) -> Result<(Plain, AuditScope, Admission<'a>), GitopsError> {
     check_path(ns, Some(name))?;
     scope.set_keys(Vec::new());
-    let (scope, admission) = admit(scope, policy, ns, reason, 1).await?;
+    let (scope, mut admission) = admit(scope, policy, ns, reason, 1).await?;
     let kube = kube.with_audit_id(scope.id());
     let (secret, mut scope) = get_or_record(&kube, scope, ns, name).await?;
+    let uid = secret.metadata.uid.clone();
     let plain = Plain::from_secret(secret);
     scope.set_keys(plain.keys());
-    let scope = admission.cover(scope, &plain.keys()).await?;
+    let scope = admission
+        .cover(scope, &plain.keys(), uid.as_deref())
+        .await?;
     // Every key disclosed counts, as for "Reveal all" (one was charged).
     if let Some(limit) = policy.limit
         && plain.data.len() > 1

@@ -21,7 +21,10 @@ const SCHEMA: [&str; 3] = [
         secret TEXT NOT NULL,
         keys TEXT NOT NULL,
         requester TEXT NOT NULL,
+        requester_uid TEXT,
         requester_name TEXT,
+        secret_uid TEXT,
+        claim TEXT,
         reason TEXT NOT NULL,
         duration_secs BIGINT NOT NULL,
         created_at BIGINT NOT NULL,
@@ -36,8 +39,9 @@ const SCHEMA: [&str; 3] = [
     "CREATE INDEX IF NOT EXISTS access_requests_by_status ON access_requests (status, expires_at)",
 ];
 
-const COLUMNS: &str = "id, namespace, secret, keys, requester, requester_name, reason, \
-    duration_secs, created_at, expires_at, status, decided_by, decided_at, comment, valid_until";
+const COLUMNS: &str = "id, namespace, secret, keys, requester, requester_uid, requester_name, \
+    secret_uid, reason, duration_secs, created_at, expires_at, status, decided_by, decided_at, \
+    comment, valid_until";
 
 /// One row, with the database's time of reading.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -47,7 +51,13 @@ pub struct Row {
     pub secret: String,
     pub keys: String,
     pub requester: String,
+    /// The requester's IdP subject: the same person under another
+    /// username cannot approve their own request.
+    pub requester_uid: Option<String>,
     pub requester_name: Option<String>,
+    /// The secret's `metadata.uid` when it was asked for: an approval does
+    /// not carry over to a secret deleted and made again under its name.
+    pub secret_uid: Option<String>,
     pub reason: String,
     pub duration_secs: i64,
     pub created_at: i64,
@@ -108,12 +118,14 @@ pub fn rfc3339(t: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// An open approval: the requester may reveal `keys` until `until`.
+/// An open approval: the requester may reveal `keys` of the secret with
+/// `secret_uid` until `until`.
 #[derive(Clone, Debug)]
 pub struct Grant {
     pub request: String,
     pub approver: String,
     pub keys: Vec<String>,
+    pub secret_uid: Option<String>,
     pub until: i64,
 }
 
@@ -123,7 +135,9 @@ pub struct NewRequest<'a> {
     pub secret: &'a str,
     pub keys: &'a [String],
     pub requester: &'a str,
+    pub requester_uid: Option<&'a str>,
     pub requester_name: Option<&'a str>,
+    pub secret_uid: Option<&'a str>,
     pub reason: &'a str,
     pub duration_secs: i64,
     pub ttl_secs: i64,
@@ -185,14 +199,16 @@ impl Approvals {
         )
     }
 
-    /// Stores a new pending request; answers it as stored.
+    /// Stores a new request, not yet decidable (`recording`) until its
+    /// record is committed and [`Self::activate`] makes it pending; answers
+    /// it as stored.
     pub async fn create(&self, r: NewRequest<'_>) -> Result<Row, sqlx::Error> {
         let id = uuid::Uuid::now_v7().to_string();
         let keys = serde_json::to_string(r.keys).expect("strings serialize");
         let sql = format!(
-            "INSERT INTO access_requests (id, namespace, secret, keys, requester, requester_name, \
-             reason, duration_secs, created_at, expires_at, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {now}, {now} + $9, 'pending')",
+            "INSERT INTO access_requests (id, namespace, secret, keys, requester, requester_uid, \
+             requester_name, secret_uid, reason, duration_secs, created_at, expires_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now}, {now} + $11, 'recording')",
             now = self.now
         );
         on_pool!(&self.db, |p| sqlx::query(&sql)
@@ -201,7 +217,9 @@ impl Approvals {
             .bind(r.secret)
             .bind(&keys)
             .bind(r.requester)
+            .bind(r.requester_uid)
             .bind(r.requester_name)
+            .bind(r.secret_uid)
             .bind(r.reason)
             .bind(r.duration_secs)
             .bind(r.ttl_secs)
@@ -209,6 +227,55 @@ impl Approvals {
             .await
             .map(drop))?;
         self.get(&id).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Makes a recorded request pending (decidable).
+    pub async fn activate(&self, id: &str) -> Result<Row, sqlx::Error> {
+        on_pool!(&self.db, |p| sqlx::query(
+            "UPDATE access_requests SET status = 'pending' WHERE id = $1 AND status = 'recording'"
+        )
+        .bind(id)
+        .execute(p)
+        .await
+        .map(drop))?;
+        self.get(id).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Forgets a request whose record could not be written.
+    pub async fn discard(&self, id: &str) -> Result<(), sqlx::Error> {
+        on_pool!(&self.db, |p| sqlx::query(
+            "DELETE FROM access_requests WHERE id = $1 AND status = 'recording'"
+        )
+        .bind(id)
+        .execute(p)
+        .await
+        .map(drop))
+    }
+
+    /// `user`'s requests still waiting for a decision: how many in all, and
+    /// the id of one for `ns/secret` if there is one.
+    pub async fn waiting(
+        &self,
+        user: &str,
+        ns: &str,
+        secret: &str,
+    ) -> Result<(i64, Option<String>), sqlx::Error> {
+        let sql = format!(
+            "{} ORDER BY created_at",
+            self.select(&format!(
+                "requester = $1 AND status IN ('pending', 'deciding') AND expires_at > {}",
+                self.now
+            ))
+        );
+        let rows = on_pool!(&self.db, |p| sqlx::query_as::<_, Row>(&sql)
+            .bind(user)
+            .fetch_all(p)
+            .await)?;
+        let same = rows
+            .iter()
+            .find(|r| r.namespace == ns && r.secret == secret)
+            .map(|r| r.id.clone());
+        Ok((rows.len() as i64, same))
     }
 
     /// One request.
@@ -220,40 +287,47 @@ impl Approvals {
             .await)
     }
 
-    /// The open approval of `user` for `ns/secret` that ends last, if any.
-    pub async fn grant(
+    /// The open approvals of `user` for `ns/secret`, the one that ends
+    /// last first (at most 20).
+    pub async fn grants(
         &self,
         user: &str,
         ns: &str,
         secret: &str,
-    ) -> Result<Option<Grant>, sqlx::Error> {
+    ) -> Result<Vec<Grant>, sqlx::Error> {
         let sql = format!(
-            "{} ORDER BY valid_until DESC LIMIT 1",
+            "{} ORDER BY valid_until DESC LIMIT 20",
             self.select(&format!(
                 "requester = $1 AND namespace = $2 AND secret = $3 AND status = 'approved' AND valid_until > {}",
                 self.now
             ))
         );
-        let row = on_pool!(&self.db, |p| sqlx::query_as::<_, Row>(&sql)
+        let rows = on_pool!(&self.db, |p| sqlx::query_as::<_, Row>(&sql)
             .bind(user)
             .bind(ns)
             .bind(secret)
-            .fetch_optional(p)
+            .fetch_all(p)
             .await)?;
-        Ok(row.map(|r| Grant {
-            keys: r.keys(),
-            request: r.id,
-            approver: r.decided_by.unwrap_or_default(),
-            until: r.valid_until.unwrap_or_default(),
-        }))
+        Ok(rows
+            .into_iter()
+            .map(|r| Grant {
+                keys: r.keys(),
+                request: r.id,
+                approver: r.decided_by.unwrap_or_default(),
+                secret_uid: r.secret_uid,
+                until: r.valid_until.unwrap_or_default(),
+            })
+            .collect())
     }
 
-    /// Claims a pending request for a decision by `by` (see the module's
-    /// documentation); answers the request as it was.
-    pub async fn claim(&self, id: &str, by: &str) -> Result<Row, Undecidable> {
+    /// Claims a pending request for a decision by `by` under `token` (the
+    /// decision's record id; see the module's documentation); answers the
+    /// request as it was.
+    pub async fn claim(&self, id: &str, by: &str, token: &str) -> Result<Row, Undecidable> {
         let before = self.get(id).await?.ok_or(Undecidable::NotFound)?;
         let sql = format!(
-            "UPDATE access_requests SET status = 'deciding', decided_by = $2, decided_at = {now} \
+            "UPDATE access_requests SET status = 'deciding', decided_by = $2, decided_at = {now}, \
+             claim = $3 \
              WHERE id = $1 AND expires_at > {now} \
              AND (status = 'pending' OR (status = 'deciding' AND decided_at < {now} - 60))",
             now = self.now
@@ -261,6 +335,7 @@ impl Approvals {
         let claimed = on_pool!(&self.db, |p| sqlx::query(&sql)
             .bind(id)
             .bind(by)
+            .bind(token)
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
@@ -278,41 +353,50 @@ impl Approvals {
         })
     }
 
-    /// Puts a claimed request back (its decision's record failed).
-    pub async fn release(&self, id: &str) -> Result<(), sqlx::Error> {
+    /// Puts a request claimed under `token` back (its decision's record
+    /// failed).
+    pub async fn release(&self, id: &str, token: &str) -> Result<(), sqlx::Error> {
         on_pool!(&self.db, |p| sqlx::query(
-            "UPDATE access_requests SET status = 'pending', decided_by = NULL, decided_at = NULL \
-             WHERE id = $1 AND status = 'deciding'"
+            "UPDATE access_requests SET status = 'pending', decided_by = NULL, decided_at = NULL, \
+             claim = NULL WHERE id = $1 AND status = 'deciding' AND claim = $2"
         )
         .bind(id)
+        .bind(token)
         .execute(p)
         .await
         .map(drop))
     }
 
-    /// Makes a claimed decision take effect: `approved` (open from now for
-    /// the request's duration) or `denied`.
+    /// Makes the decision claimed under `token` take effect: `approved`
+    /// (open from now for the request's duration) or `denied`. `None` when
+    /// the claim is no longer this one's (another approver took over a
+    /// claim older than a minute).
     pub async fn finish(
         &self,
         id: &str,
+        token: &str,
         approve: bool,
         comment: Option<&str>,
-    ) -> Result<Row, sqlx::Error> {
+    ) -> Result<Option<Row>, sqlx::Error> {
         let sql = format!(
             "UPDATE access_requests SET status = $2, decided_at = {now}, comment = $3, \
              valid_until = CASE WHEN $2 = 'approved' THEN {now} + duration_secs ELSE NULL END \
-             WHERE id = $1 AND status = 'deciding'",
+             WHERE id = $1 AND status = 'deciding' AND claim = $4",
             now = self.now
         );
         let status = if approve { "approved" } else { "denied" };
-        on_pool!(&self.db, |p| sqlx::query(&sql)
+        let changed = on_pool!(&self.db, |p| sqlx::query(&sql)
             .bind(id)
             .bind(status)
             .bind(comment)
+            .bind(token)
             .execute(p)
             .await
-            .map(drop))?;
-        self.get(id).await?.ok_or(sqlx::Error::RowNotFound)
+            .map(|r| r.rows_affected()))?;
+        if changed != 1 {
+            return Ok(None);
+        }
+        self.get(id).await
     }
 
     /// Ends a pending or open request (`by` withdrew it, or an approver
@@ -326,7 +410,7 @@ impl Approvals {
         let sql = format!(
             "UPDATE access_requests SET status = 'revoked', decided_by = $2, decided_at = {now}, \
              comment = $3, valid_until = NULL \
-             WHERE id = $1 AND ((status IN ('pending', 'deciding') AND expires_at > {now}) \
+             WHERE id = $1 AND ((status = 'pending' AND expires_at > {now}) \
              OR (status = 'approved' AND valid_until > {now}))",
             now = self.now
         );
@@ -341,9 +425,10 @@ impl Approvals {
         if changed == 1 {
             return Ok(row);
         }
-        Err(match row.status() {
-            RequestStatus::Expired => Undecidable::Expired,
-            s => Undecidable::Decided(s),
+        Err(match (row.status.as_str(), row.status()) {
+            ("deciding", RequestStatus::Pending) => Undecidable::Busy,
+            (_, RequestStatus::Expired) => Undecidable::Expired,
+            (_, s) => Undecidable::Decided(s),
         })
     }
 

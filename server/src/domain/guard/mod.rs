@@ -133,13 +133,12 @@ impl GuardPolicy {
                 Some(prefix) => Pattern::Prefix(prefix.to_string()),
                 None => Pattern::Exact(ns.to_string()),
             };
-            let name = ns.trim_end_matches('*');
-            if !(name.is_empty() && ns == "*")
-                && (name.is_empty()
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
-            {
+            let name = ns.strip_suffix('*').unwrap_or(ns);
+            let well_formed = name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            // `*` alone guards every namespace; a name may not be empty.
+            if !well_formed || (name.is_empty() && ns != "*") {
                 return Err(format!("{ns:?} is not a namespace name (or prefix*)"));
             }
             out.push((pattern, Guards::parse(list)?));
@@ -232,8 +231,13 @@ impl GuardPolicy {
 /// `max_age` at `now`. A time more than a minute in the future (a clock far
 /// off, or a forged value) is not.
 pub fn fresh(auth_time: Option<i64>, max_age: Duration, now: i64) -> bool {
+    let max = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
     match auth_time {
-        Some(at) => at <= now + 60 && now - at <= max_age.as_secs() as i64,
+        Some(at) => {
+            at >= 0
+                && at <= now.saturating_add(60)
+                && now.checked_sub(at).is_some_and(|age| age <= max)
+        }
         None => false,
     }
 }
@@ -255,6 +259,9 @@ pub struct Gate<'a> {
 #[must_use = "an admission's grant must cover the keys disclosed"]
 pub struct Admission<'a> {
     gate: Option<Gate<'a>>,
+    /// The open approvals (when the namespace asks for approval).
+    grants: Vec<approval::Grant>,
+    /// The one that covers the disclosure, once [`Self::cover`] chose it.
     grant: Option<approval::Grant>,
 }
 
@@ -263,6 +270,7 @@ impl<'a> Admission<'a> {
     pub fn open() -> Self {
         Self {
             gate: None,
+            grants: Vec::new(),
             grant: None,
         }
     }
@@ -287,11 +295,11 @@ impl<'a> Admission<'a> {
                 max_age: gate.policy.step_up_max_age,
             });
         }
-        let mut grant = None;
+        let mut grants = Vec::new();
         if gate.guards.approval {
             let found = gate
                 .approvals
-                .grant(scope.username(), scope.namespace(), scope.secret())
+                .grants(scope.username(), scope.namespace(), scope.secret())
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "the approvals cannot be read");
@@ -300,21 +308,8 @@ impl<'a> Admission<'a> {
                     )
                 })?;
             match found {
-                Some(g) => {
-                    let note = format!(
-                        "approved by {} (request {}, until {})",
-                        g.approver,
-                        g.request,
-                        approval::rfc3339(g.until)
-                    );
-                    let reason = match scope.reason() {
-                        Some(r) => format!("{r}; {note}"),
-                        None => note,
-                    };
-                    scope.set_reason(Some(reason));
-                    grant = Some(g);
-                }
-                None => {
+                found if !found.is_empty() => grants = found,
+                _ => {
                     let ns = scope.namespace().to_string();
                     scope.set_reason(Some("refused: no approved access request".into()));
                     scope
@@ -332,37 +327,71 @@ impl<'a> Admission<'a> {
             scope,
             Self {
                 gate: Some(gate),
-                grant,
+                grants,
+                grant: None,
             },
         ))
     }
 
-    /// Refuses (and records) a disclosure of keys the approval does not
-    /// name.
+    /// Chooses the open approval that covers every key of the disclosure
+    /// for this very secret (`secret_uid`: not one deleted and made again
+    /// under its name since), and names it in the record; without one, the
+    /// disclosure is refused and that is recorded.
     pub async fn cover(
-        &self,
+        &mut self,
         mut scope: AuditScope,
         keys: &[String],
+        secret_uid: Option<&str>,
     ) -> Result<AuditScope, SecretsError> {
-        let Some(grant) = &self.grant else {
+        if !self.gate.is_some_and(|g| g.guards.approval) {
             return Ok(scope);
-        };
-        if let Some(key) = keys.iter().find(|k| !grant.keys.contains(k)) {
-            let message = format!(
-                "The approval (request {}) covers the keys {}, not {key:?}; ask for access to it.",
-                grant.request,
-                grant.keys.join(", ")
-            );
-            scope.set_reason(Some(format!(
-                "refused: key {key:?} is not in approved request {}",
-                grant.request
-            )));
+        }
+        let same_secret =
+            |g: &approval::Grant| g.secret_uid.is_none() || g.secret_uid.as_deref() == secret_uid;
+        let chosen = self
+            .grants
+            .iter()
+            .find(|g| same_secret(g) && keys.iter().all(|k| g.keys.contains(k)))
+            .cloned();
+        let Some(grant) = chosen else {
+            let (message, why) = if !self.grants.iter().any(same_secret) {
+                (
+                    "The secret was deleted and made again since access was approved; ask for access again.".to_string(),
+                    "refused: the approved secret was replaced".to_string(),
+                )
+            } else {
+                let missing = keys
+                    .iter()
+                    .find(|k| !self.grants.iter().any(|g| g.keys.contains(k)))
+                    .or(keys.first())
+                    .cloned()
+                    .unwrap_or_default();
+                (
+                    format!(
+                        "No approval covers the key {missing:?} (with the other keys asked for); ask for access to it."
+                    ),
+                    format!("refused: no approved request covers key {missing:?}"),
+                )
+            };
+            scope.set_reason(Some(why));
             scope
                 .record_refusal(Outcome::Denied, Some(403))
                 .await
                 .map_err(SecretsError::AuditUnavailable)?;
             return Err(SecretsError::ApprovalRequired(message));
-        }
+        };
+        let note = format!(
+            "approved by {} (request {}, until {})",
+            grant.approver,
+            grant.request,
+            approval::rfc3339(grant.until)
+        );
+        let reason = match scope.reason() {
+            Some(r) => format!("{r}; {note}"),
+            None => note,
+        };
+        scope.set_reason(Some(reason));
+        self.grant = Some(grant);
         Ok(scope)
     }
 
@@ -451,7 +480,14 @@ mod tests {
 
     #[test]
     fn bad_guard_settings_are_refused() {
-        for bad in ["prod", "prod=sudo", "Prod=step-up", "=approval"] {
+        for bad in [
+            "prod",
+            "prod=sudo",
+            "Prod=step-up",
+            "=approval",
+            "prod**=approval",
+            "p*d=approval",
+        ] {
             assert!(
                 GuardPolicy::parse(&[bad.into()], &[], settings()).is_err(),
                 "{bad}"
@@ -476,5 +512,7 @@ mod tests {
         assert!(!fresh(None, age, 1_000));
         assert!(fresh(Some(1_050), age, 1_000), "a little ahead is skew");
         assert!(!fresh(Some(2_000), age, 1_000), "far ahead is not");
+        assert!(!fresh(Some(i64::MIN), age, 1_000), "no overflow");
+        assert!(!fresh(Some(-5), age, 1_000));
     }
 }

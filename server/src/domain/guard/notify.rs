@@ -99,7 +99,7 @@ impl Event {
                 comment: None,
             }),
             audit_id: Some(scope.id().to_string()),
-            text,
+            text: chat_text(&text),
         }
     }
 
@@ -143,9 +143,27 @@ impl Event {
                 comment: row.comment.clone(),
             }),
             audit_id: Some(audit_id.to_string()),
-            text,
+            text: chat_text(&text),
         }
     }
+}
+
+/// `text` made safe for chat tools: Slack-style control sequences
+/// (`<!channel>`, `<URL|label>`) escaped, line breaks and other control
+/// characters turned into spaces, so a reason cannot ping, link or forge a
+/// line of its own. The JSON's other fields keep the text as it was.
+fn chat_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn now() -> String {
@@ -326,6 +344,14 @@ pub fn signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::signature;
+
+    #[test]
+    fn chat_text_cannot_ping_link_or_break_lines() {
+        assert_eq!(
+            super::chat_text("a <!channel> <https://x|y> & b\nc\u{85}d"),
+            "a &lt;!channel&gt; &lt;https://x|y&gt; &amp; b c d"
+        );
+    }
 
     #[test]
     fn the_signature_covers_the_timestamp_and_the_body() {

@@ -25,6 +25,8 @@ use crate::{
 
 /// The most characters of a reason or a comment.
 pub const MAX_TEXT: usize = 500;
+/// The most requests one person may have waiting for a decision.
+pub const MAX_WAITING: i64 = 5;
 
 /// What the request operations share.
 pub struct Desk<'a> {
@@ -104,6 +106,23 @@ impl Desk<'_> {
                 ),
             ));
         }
+        // One request per secret, a few at a time: nobody buries the
+        // approvers' list (or the announcements) under their own requests.
+        let (waiting, same) = self
+            .approvals
+            .waiting(&user.username, ns, name)
+            .await
+            .map_err(db_down)?;
+        if let Some(id) = same {
+            return Err(SecretsError::Conflict(format!(
+                "You asked for access to this secret already (request {id}); wait for the decision or withdraw it."
+            )));
+        }
+        if waiting >= MAX_WAITING {
+            return Err(SecretsError::Conflict(format!(
+                "You have {waiting} requests waiting for a decision; wait for them or withdraw one first."
+            )));
+        }
         let mut scope = AuditScope::new(self.audit, facts, user, Action::Request, ns, name);
         scope.set_keys(input.keys.clone());
         scope
@@ -112,6 +131,7 @@ impl Desk<'_> {
             .map_err(SecretsError::AuditUnavailable)?;
         let kube = kube.with_audit_id(scope.id());
         let (secret, mut scope) = get_or_record(&kube, scope, ns, name).await?;
+        let secret_uid = secret.metadata.uid.clone();
         // Only the key names are kept.
         let present: Vec<String> = secret.data.unwrap_or_default().into_keys().collect();
         let keys = if input.keys.is_empty() {
@@ -145,7 +165,9 @@ impl Desk<'_> {
                 secret: name,
                 keys: &keys,
                 requester: &user.username,
+                requester_uid: user.uid.as_deref(),
                 requester_name: user.name.as_deref(),
+                secret_uid: secret_uid.as_deref(),
                 reason: &reason,
                 duration_secs: duration as i64,
                 ttl_secs: self.policy.request_ttl.as_secs().max(1) as i64,
@@ -160,18 +182,14 @@ impl Desk<'_> {
         let receipt = match scope.record(Outcome::Allowed, None, vec![]).await {
             Ok(r) => r,
             Err(e) => {
-                // Unrecorded, it must not be approvable.
-                let _ = self
-                    .approvals
-                    .revoke(
-                        &row.id,
-                        "strongroom",
-                        Some("its audit record could not be written"),
-                    )
-                    .await;
+                // Unrecorded, it never becomes decidable.
+                if let Err(gone) = self.approvals.discard(&row.id).await {
+                    tracing::error!(error = %gone, request.id = %row.id, "cannot discard an unrecorded request; it stays undecidable");
+                }
                 return Err(SecretsError::AuditUnavailable(e));
             }
         };
+        let row = self.approvals.activate(&row.id).await.map_err(db_down)?;
         tracing::info!(audit.id = %receipt.id(), request.id = %row.id, user.name = %user.username, secret.namespace = %ns, secret.name = %name, "access requested");
         self.announce("requested", &user.username, &row, receipt.id());
         let view = row.view(&user.username, false);
@@ -193,7 +211,8 @@ impl Desk<'_> {
         user: &CurrentUser,
         row: &Row,
     ) -> Result<(), SecretsError> {
-        if row.requester == user.username {
+        let same_subject = user.uid.is_some() && row.requester_uid == user.uid;
+        if row.requester.eq_ignore_ascii_case(&user.username) || same_subject {
             return Err(SecretsError::Forbidden(
                 "You cannot decide on your own request: a second person must.".into(),
             ));
@@ -279,7 +298,9 @@ impl Desk<'_> {
             .preflight()
             .await
             .map_err(SecretsError::AuditUnavailable)?;
-        if let Err(why) = self.approvals.claim(id, &user.username).await {
+        // The claim's token is the decision's record id.
+        let token = scope.id().to_string();
+        if let Err(why) = self.approvals.claim(id, &user.username, &token).await {
             return Err(undecidable(why, id));
         }
         scope.set_reason(Some(format!(
@@ -293,17 +314,24 @@ impl Desk<'_> {
         let receipt = match scope.record(Outcome::Allowed, None, vec![]).await {
             Ok(r) => r,
             Err(e) => {
-                if let Err(release) = self.approvals.release(id).await {
+                if let Err(release) = self.approvals.release(id, &token).await {
                     tracing::error!(error = %release, request.id = %id, "cannot release a claimed request; it is released after a minute");
                 }
                 return Err(SecretsError::AuditUnavailable(e));
             }
         };
-        let row = self
+        let Some(row) = self
             .approvals
-            .finish(id, approve, comment.as_deref())
+            .finish(id, &token, approve, comment.as_deref())
             .await
-            .map_err(db_down)?;
+            .map_err(db_down)?
+        else {
+            tracing::error!(audit.id = %receipt.id(), request.id = %id, "a recorded decision did not take effect: its claim was taken over");
+            return Err(SecretsError::Conflict(format!(
+                "Your decision on access request {id} was recorded ({}) but did not take effect: another approver took the request over after a minute. Reload to see its state.",
+                receipt.id()
+            )));
+        };
         tracing::info!(audit.id = %receipt.id(), request.id = %id, user.name = %user.username, approved = approve, "access request decided");
         self.announce(
             if approve { "approved" } else { "denied" },

@@ -94,12 +94,13 @@ pub async fn reveal(
     // Each named key counts ("Reveal all" is charged for the rest of its
     // keys once they are known).
     let asked = u32::try_from(req.keys.len()).unwrap_or(u32::MAX).max(1);
-    let (scope, admission) = admit(scope, policy, ns, req.reason, asked).await?;
+    let (scope, mut admission) = admit(scope, policy, ns, req.reason, asked).await?;
     // The audit id travels to the API server too, so its own audit event
     // (with impersonatedUser) can be joined with ours.
     let kube = kube.with_audit_id(scope.id());
     let (secret, mut scope) = get_or_record(&kube, scope, ns, name).await?;
     let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
+    let uid = secret.metadata.uid.clone();
     let data = secret.data.unwrap_or_default();
     let req_was_all = req.keys.is_empty();
     let wanted: Vec<String> = if req.keys.is_empty() {
@@ -125,7 +126,7 @@ pub async fn reveal(
             .map_err(SecretsError::AuditUnavailable)?;
         return Err(SecretsError::NotFound(message));
     }
-    let scope = admission.cover(scope, &wanted).await?;
+    let scope = admission.cover(scope, &wanted, uid.as_deref()).await?;
     let scope = admission.announce_first(scope, "reveal").await?;
     let event = admission.event(&scope, "reveal");
     let fingerprints = wanted
