@@ -33,6 +33,7 @@ ensure_apt() {
   command -v chromium >/dev/null || missing+=(chromium)
   [[ -x /usr/lib/postgresql/15/bin/postgres ]] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
   command -v openssl >/dev/null || missing+=(openssl)
+  command -v faketime >/dev/null || missing+=(faketime)
   command -v node >/dev/null || missing+=(nodejs npm)
   command -v go >/dev/null || missing+=(golang-go)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)

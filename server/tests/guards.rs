@@ -747,3 +747,98 @@ async fn webhooks_hear_each_step_signed_and_a_required_one_fails_closed() {
     );
     server.stop();
 }
+
+/// Replica `b` of a PostgreSQL pair runs as its own process with a clock
+/// ten minutes ahead (libfaketime): approvals and their windows follow the
+/// database's clock, so both replicas agree.
+#[tokio::test]
+async fn replicas_whose_clocks_disagree_agree_on_approvals() {
+    let stack = Stack::get();
+    let db = stack.var("POSTGRES_URL");
+    let guards = [
+        "--namespace-guards",
+        "team-a=approval",
+        "--approver-groups",
+        APPROVERS,
+        "--access-request-ttl",
+        "5m",
+    ];
+    let mut flags = vec!["--database-url", db.as_str()];
+    flags.extend(guards);
+    let a = TestServer::start(&flags).await;
+    let port = common::test_port();
+    let dir = std::env::temp_dir().join(format!("strongroom-skewed-{}", std::process::id()));
+    let plain = common::server_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_strongroom-server")),
+        port,
+        &dir,
+    );
+    // libfaketime preloaded into the server itself (not the `faketime`
+    // wrapper, which would outlive a kill as its parent).
+    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+    assert!(
+        std::path::Path::new(lib).exists(),
+        "{lib}: Debian's faketime package (scripts/lib.sh installs it)"
+    );
+    let mut skewed = plain;
+    skewed
+        .env("LD_PRELOAD", lib)
+        .env("FAKETIME", "+10m")
+        .env("STRONGROOM_DATABASE_URL", &db)
+        .env("STRONGROOM_AUDIT_HMAC_KEY", "strongroom-test-fingerprint-key")
+        .env("STRONGROOM_AUDIT_CHAIN_KEY", "strongroom-test-chain-key")
+        .env("STRONGROOM_NAMESPACE_GUARDS", "team-a=approval")
+        .env("STRONGROOM_APPROVER_GROUPS", APPROVERS)
+        .env("STRONGROOM_ACCESS_REQUEST_TTL", "5m")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    /// Stops the replica however the test ends.
+    struct Replica(std::process::Child);
+    impl Drop for Replica {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _replica = Replica(skewed.spawn().expect("start the skewed replica"));
+    let b_url = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{b_url}/healthz")).await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the skewed replica starts");
+    let date = |url: String| async move {
+        let r = reqwest::get(format!("{url}/healthz")).await.unwrap();
+        let d = r.headers()["date"].to_str().unwrap().to_string();
+        chrono::DateTime::parse_from_rfc2822(&d).unwrap().timestamp()
+    };
+    let ahead = date(b_url.clone()).await - date(a.url.clone()).await;
+    assert!((590..=610).contains(&ahead), "b's clock is ten minutes ahead: {ahead} s");
+
+    let name = seed("team-a");
+    let alice = ApiSession::new(&a.url, "alice").await;
+    let grace = ApiSession::new(&a.url, "grace").await;
+    // The same browser sessions on replica b (cookies are per host).
+    let alice_b = ApiSession { c: alice.c.clone(), url: b_url.clone() };
+    let grace_b = ApiSession { c: grace.c.clone(), url: b_url.clone() };
+    let (status, req) = request(&alice, "team-a", &name, &["password"], 60).await;
+    assert_eq!(status, 200, "{req}");
+    let id = req["id"].as_str().unwrap().to_string();
+    // To b's clock the request is ten minutes old, past its five: the
+    // database says it is new, and it is.
+    let (_, list) = grace_b.get("/access-requests").await;
+    assert!(list["to_decide"].as_array().unwrap().iter().any(|r| r["id"] == id), "{list}");
+    let (status, body) = decide(&grace_b, &id, "approve", "from the skewed replica").await;
+    assert_eq!(status, 200, "{body}");
+    // A one-minute window, opened by b's decision: a itself reveals, and b
+    // (to whom the window would have closed nine minutes ago) too.
+    let (status, body) = alice.reveal("team-a", &name, &["password"]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = alice_b.reveal("team-a", &name, &["password"]).await;
+    assert_eq!(status, 200, "{body}");
+    a.stop();
+}

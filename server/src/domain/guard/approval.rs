@@ -182,8 +182,25 @@ macro_rules! on_pool {
 impl Approvals {
     /// Opens the store, creating its table.
     pub async fn open(db: Db) -> Result<Self, sqlx::Error> {
-        for statement in SCHEMA {
-            on_pool!(&db, |p| sqlx::query(statement).execute(p).await.map(drop))?;
+        match &db {
+            Db::Sqlite(p) => {
+                for statement in SCHEMA {
+                    sqlx::query(statement).execute(p).await?;
+                }
+            }
+            // Replicas starting together would race on CREATE TABLE IF NOT
+            // EXISTS (PostgreSQL's catalog is not idempotent under
+            // concurrency): one at a time, under an advisory lock.
+            Db::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7318472001)")
+                    .execute(&mut *tx)
+                    .await?;
+                for statement in SCHEMA {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
         }
         let now = match db {
             Db::Sqlite(_) => "CAST(strftime('%s','now') AS INTEGER)",
