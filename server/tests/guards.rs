@@ -785,7 +785,10 @@ async fn replicas_whose_clocks_disagree_agree_on_approvals() {
         .env("LD_PRELOAD", lib)
         .env("FAKETIME", "+10m")
         .env("STRONGROOM_DATABASE_URL", &db)
-        .env("STRONGROOM_AUDIT_HMAC_KEY", "strongroom-test-fingerprint-key")
+        .env(
+            "STRONGROOM_AUDIT_HMAC_KEY",
+            "strongroom-test-fingerprint-key",
+        )
         .env("STRONGROOM_AUDIT_CHAIN_KEY", "strongroom-test-chain-key")
         .env("STRONGROOM_NAMESPACE_GUARDS", "team-a=approval")
         .env("STRONGROOM_APPROVER_GROUPS", APPROVERS)
@@ -804,7 +807,10 @@ async fn replicas_whose_clocks_disagree_agree_on_approvals() {
     let b_url = format!("http://127.0.0.1:{port}");
     let mut up = false;
     for _ in 0..100 {
-        if reqwest::get(format!("{b_url}/healthz")).await.is_ok_and(|r| r.status() == 200) {
+        if reqwest::get(format!("{b_url}/healthz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             up = true;
             break;
         }
@@ -814,24 +820,42 @@ async fn replicas_whose_clocks_disagree_agree_on_approvals() {
     let date = |url: String| async move {
         let r = reqwest::get(format!("{url}/healthz")).await.unwrap();
         let d = r.headers()["date"].to_str().unwrap().to_string();
-        chrono::DateTime::parse_from_rfc2822(&d).unwrap().timestamp()
+        chrono::DateTime::parse_from_rfc2822(&d)
+            .unwrap()
+            .timestamp()
     };
     let ahead = date(b_url.clone()).await - date(a.url.clone()).await;
-    assert!((590..=610).contains(&ahead), "b's clock is ten minutes ahead: {ahead} s");
+    assert!(
+        (590..=610).contains(&ahead),
+        "b's clock is ten minutes ahead: {ahead} s"
+    );
 
     let name = seed("team-a");
     let alice = ApiSession::new(&a.url, "alice").await;
     let grace = ApiSession::new(&a.url, "grace").await;
     // The same browser sessions on replica b (cookies are per host).
-    let alice_b = ApiSession { c: alice.c.clone(), url: b_url.clone() };
-    let grace_b = ApiSession { c: grace.c.clone(), url: b_url.clone() };
+    let alice_b = ApiSession {
+        c: alice.c.clone(),
+        url: b_url.clone(),
+    };
+    let grace_b = ApiSession {
+        c: grace.c.clone(),
+        url: b_url.clone(),
+    };
     let (status, req) = request(&alice, "team-a", &name, &["password"], 60).await;
     assert_eq!(status, 200, "{req}");
     let id = req["id"].as_str().unwrap().to_string();
     // To b's clock the request is ten minutes old, past its five: the
     // database says it is new, and it is.
     let (_, list) = grace_b.get("/access-requests").await;
-    assert!(list["to_decide"].as_array().unwrap().iter().any(|r| r["id"] == id), "{list}");
+    assert!(
+        list["to_decide"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id),
+        "{list}"
+    );
     let (status, body) = decide(&grace_b, &id, "approve", "from the skewed replica").await;
     assert_eq!(status, 200, "{body}");
     // A one-minute window, opened by b's decision: a itself reveals, and b
