@@ -64,7 +64,7 @@ pub fn GuardBadges(guards: NamespaceGuards) -> impl IntoView {
 /// for an unguarded one.
 #[component]
 pub fn GuardNotice(ns: String) -> impl IntoView {
-    let me = LocalResource::new(client::me);
+    let me = crate::ui::layout::SharedMe::get();
     view! {
         <Suspense fallback=|| ()>
             {move || {

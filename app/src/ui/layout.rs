@@ -5,10 +5,25 @@ use leptos::prelude::*;
 
 use crate::{client, client::ClientError};
 
+/// The signed-in user's `/me`, fetched once by the frame for the parts of a
+/// page that only need to read it.
+#[derive(Clone, Copy)]
+pub struct SharedMe(pub LocalResource<Result<crate::api::Me, ClientError>>);
+
+impl SharedMe {
+    /// The frame's, or a fetch of its own outside the frame.
+    pub fn get() -> LocalResource<Result<crate::api::Me, ClientError>> {
+        use_context::<SharedMe>()
+            .map(|m| m.0)
+            .unwrap_or_else(|| LocalResource::new(client::me))
+    }
+}
+
 /// The frame around every page.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let me = LocalResource::new(client::me);
+    provide_context(SharedMe(me));
     super::toast::provide_toasts();
     keyboard_shortcuts();
     // Effects run only in the browser: this marks the document as hydrated so
