@@ -28,8 +28,8 @@ pub fn HomePage() -> impl IntoView {
                             {me.namespaces.into_iter().map(|ns| {
                                 let href = format!("/ns/{ns}");
                                 let guards = me.guards.get(&ns).cloned();
-                                view! { <li><a class="card-link" href=href>{ns.clone()}</a>
-                                    {guards.map(|g| view! { " " <crate::guards::GuardBadges guards=g /> })}</li> }
+                                view! { <li><a class="card-link" href=href><span>{ns.clone()}</span>
+                                    {guards.map(|g| view! { <crate::guards::GuardBadges guards=g /> })}</a></li> }
                             }).collect_view()}
                         </ul>
                     }.into_any(),
