@@ -2,6 +2,9 @@ import { test, expect, type Page } from "@playwright/test";
 import { createSecret, expectAccessible, signIn, waitForHydration } from "./helpers";
 
 test("every page and state has no serious or critical axe violations", async ({ page, browser }) => {
+  // About thirty axe runs, light and dark: more than the default minute on a
+  // busy 2-core machine (a harness limit, not a time the test asserts).
+  test.setTimeout(180_000);
   await signIn(page, "alice", "/");
   await expect(page.getByTestId("namespace-list")).toBeVisible();
   await expectAccessible(page, "namespaces");
