@@ -203,6 +203,26 @@ impl Desk<'_> {
         }
     }
 
+    /// Request `id` and a scope for `user`'s `action` on its secret.
+    async fn opening(
+        &self,
+        facts: RequestFacts,
+        user: &CurrentUser,
+        id: &str,
+        action: Action,
+    ) -> Result<(Row, AuditScope), SecretsError> {
+        let row = self
+            .approvals
+            .get(id)
+            .await
+            .map_err(db_down)?
+            .ok_or_else(|| SecretsError::NotFound(format!("There is no access request {id}.")))?;
+        let mut scope =
+            AuditScope::new(self.audit, facts, user, action, &row.namespace, &row.secret);
+        scope.set_keys(row.keys());
+        Ok((row, scope))
+    }
+
     /// Whether `user` may decide on `row` now: an approver who may read the
     /// secret (asked as them) and did not ask; `Err` says why not.
     async fn may_decide(
@@ -258,30 +278,15 @@ impl Desk<'_> {
         comment: Option<&str>,
     ) -> Result<Audited<AccessRequest>, SecretsError> {
         let comment = text("comment", comment, false)?;
-        let row = self
-            .approvals
-            .get(id)
-            .await
-            .map_err(db_down)?
-            .ok_or_else(|| SecretsError::NotFound(format!("There is no access request {id}.")))?;
         let action = if approve {
             Action::Approve
         } else {
             Action::Deny
         };
-        let mut scope =
-            AuditScope::new(self.audit, facts, user, action, &row.namespace, &row.secret);
-        scope.set_keys(row.keys());
+        let (row, mut scope) = self.opening(facts, user, id, action).await?;
         let what = if approve { "approve" } else { "deny" };
         if let Err(refused) = self.may_decide(kube, user, &row).await {
-            if matches!(refused, SecretsError::Forbidden(_)) {
-                scope.set_reason(Some(format!("refused to {what} request {id}: {refused}")));
-                scope
-                    .record_refusal(Outcome::Denied, Some(403))
-                    .await
-                    .map_err(SecretsError::AuditUnavailable)?;
-            }
-            return Err(refused);
+            return Err(refused_recorded(scope, what, id, refused).await);
         }
         if self.policy.of(&row.namespace).step_up
             && !fresh(
@@ -354,32 +359,11 @@ impl Desk<'_> {
         comment: Option<&str>,
     ) -> Result<Audited<AccessRequest>, SecretsError> {
         let comment = text("comment", comment, false)?;
-        let row = self
-            .approvals
-            .get(id)
-            .await
-            .map_err(db_down)?
-            .ok_or_else(|| SecretsError::NotFound(format!("There is no access request {id}.")))?;
-        let mut scope = AuditScope::new(
-            self.audit,
-            facts,
-            user,
-            Action::Revoke,
-            &row.namespace,
-            &row.secret,
-        );
-        scope.set_keys(row.keys());
+        let (row, mut scope) = self.opening(facts, user, id, Action::Revoke).await?;
         if row.requester != user.username
             && let Err(refused) = self.may_decide(kube, user, &row).await
         {
-            if matches!(refused, SecretsError::Forbidden(_)) {
-                scope.set_reason(Some(format!("refused to revoke request {id}: {refused}")));
-                scope
-                    .record_refusal(Outcome::Denied, Some(403))
-                    .await
-                    .map_err(SecretsError::AuditUnavailable)?;
-            }
-            return Err(refused);
+            return Err(refused_recorded(scope, "revoke", id, refused).await);
         }
         scope
             .preflight()
@@ -464,6 +448,23 @@ impl Desk<'_> {
             .collect();
         Ok(out)
     }
+}
+
+/// Records Strongroom's own refusal (`Forbidden`) to `what` request `id` in
+/// the secret's trail; answers the error to return.
+async fn refused_recorded(
+    mut scope: AuditScope,
+    what: &str,
+    id: &str,
+    refused: SecretsError,
+) -> SecretsError {
+    if matches!(refused, SecretsError::Forbidden(_)) {
+        scope.set_reason(Some(format!("refused to {what} request {id}: {refused}")));
+        if let Err(e) = scope.record_refusal(Outcome::Denied, Some(403)).await {
+            return SecretsError::AuditUnavailable(e);
+        }
+    }
+    refused
 }
 
 fn undecidable(why: Undecidable, id: &str) -> SecretsError {
