@@ -87,10 +87,17 @@ impl Pattern {
     }
 }
 
-/// The configured guards and their settings.
+/// The configured guards and their settings (the settings' fields read
+/// through it: `policy.step_up_max_age`).
 #[derive(Clone, Debug)]
 pub struct GuardPolicy {
     entries: Vec<(Pattern, Guards)>,
+    settings: GuardSettings,
+}
+
+/// The settings of [`GuardPolicy::parse`] besides the per-namespace list.
+#[derive(Clone, Debug)]
+pub struct GuardSettings {
     /// How recent a sign-in a `step-up` namespace asks for.
     pub step_up_max_age: Duration,
     /// Members of these groups may approve (when they may read the secret).
@@ -105,14 +112,11 @@ pub struct GuardPolicy {
     pub webhooks: bool,
 }
 
-/// The settings of [`GuardPolicy::parse`] besides the per-namespace list.
-pub struct GuardSettings {
-    pub step_up_max_age: Duration,
-    pub approver_groups: Vec<String>,
-    pub window: Duration,
-    pub max_window: Duration,
-    pub request_ttl: Duration,
-    pub webhooks: bool,
+impl std::ops::Deref for GuardPolicy {
+    type Target = GuardSettings;
+    fn deref(&self) -> &GuardSettings {
+        &self.settings
+    }
 }
 
 impl GuardPolicy {
@@ -174,19 +178,16 @@ impl GuardPolicy {
                 "a namespace requires notification but no webhook is configured (STRONGROOM_WEBHOOK_URLS)".into(),
             );
         }
+        let mut settings = s;
+        settings.approver_groups = settings
+            .approver_groups
+            .into_iter()
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty())
+            .collect();
         Ok(Self {
             entries: out,
-            step_up_max_age: s.step_up_max_age,
-            approver_groups: s
-                .approver_groups
-                .into_iter()
-                .map(|g| g.trim().to_string())
-                .filter(|g| !g.is_empty())
-                .collect(),
-            window: s.window,
-            max_window: s.max_window,
-            request_ttl: s.request_ttl,
-            webhooks: s.webhooks,
+            settings,
         })
     }
 
