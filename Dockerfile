@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1.7
 #
-# Strongroom's container image: the server binary and the built site (wasm,
-# js, css) on a distroless base, running as a non-root user, fit for a
-# read-only root filesystem.
+# Strongroom's container image: the static server binary and the built site
+# (wasm, js, css) on an empty base, running as a non-root user, fit for a
+# read-only root filesystem. scripts/test builds and runs this file's runtime
+# stage (scripts/lib.sh build_image).
 #
 #   docker build -t registry.example.com/strongroom/strongroom:0.1.0 .
 #   docker push registry.example.com/strongroom/strongroom:0.1.0
@@ -22,10 +23,14 @@ WORKDIR /opt/binaryen
 RUN npm install --no-audit --no-fund --silent "binaryen@${BINARYEN_VERSION}"
 
 # The Rust tools, in their own stage so they are rebuilt only when a pinned
-# version changes.
+# version changes. musl-tools and the musl target: the server is linked
+# statically, so the runtime image needs no C library.
 FROM rust:${RUST_VERSION}-bookworm AS tools
 ARG CARGO_LEPTOS_VERSION=0.3.9
-RUN rustup target add wasm32-unknown-unknown
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends musl-tools \
+ && rm -rf /var/lib/apt/lists/*
+RUN rustup target add wasm32-unknown-unknown x86_64-unknown-linux-musl
 # no_downloads: cargo-leptos uses the tools on PATH instead of fetching them.
 RUN cargo install cargo-leptos --version "${CARGO_LEPTOS_VERSION}" --locked --features no_downloads
 # The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate,
@@ -35,6 +40,11 @@ RUN version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' /tmp/Cargo.toml) \
  && test -n "$version" \
  && cargo install wasm-bindgen-cli --version "$version" --locked
 
+# Everything the runtime stage takes lies under /out: the static server
+# binary, cargo-leptos' hash file and the precompressed site in /out/app, and
+# an empty /out/data for the data directory. scripts/lib.sh's build_image
+# makes the same tree on the host and passes it as the build context named
+# "build", which replaces this stage (no base image needs pulling there).
 FROM tools AS build
 COPY --from=wasm-opt /usr/local/bin/node /usr/local/bin/node
 COPY --from=wasm-opt /opt/binaryen/node_modules /opt/binaryen/node_modules
@@ -42,33 +52,36 @@ ENV PATH=/opt/binaryen/node_modules/.bin:$PATH
 RUN wasm-opt --version && wasm-bindgen --version && cargo leptos --version
 WORKDIR /src
 COPY . .
-# The same command as scripts/lib.sh's build_site. target/ is a cache mount,
-# so the results are copied out in the same step.
+# The same commands as scripts/lib.sh's build_site and build_image. target/
+# is a cache mount, so the results are copied out in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     rm -rf target/site \
  && cargo leptos build --release \
  && target/release/strongroom-server precompress target/site \
- && mkdir -p /out/data \
- && cp target/release/strongroom-server target/release/hash.txt /out/ \
- && cp -r target/site /out/site
+ && cargo build --release -p strongroom-server --target x86_64-unknown-linux-musl \
+ && mkdir -p /out/app /out/data \
+ && strip -o /out/app/strongroom-server target/x86_64-unknown-linux-musl/release/strongroom-server \
+ && cp target/release/hash.txt /out/app/ \
+ && cp -r target/site /out/app/site
 
-# glibc, libgcc and CA certificates (for the IdP and the API server), no
-# shell, no package manager; "nonroot" is uid/gid 65532.
-FROM gcr.io/distroless/cc-debian12:nonroot
+# Nothing but the program and its files: no shell, no package manager, no C
+# library (the binary is static; TLS roots are compiled in). Runs as uid/gid
+# 65532 (distroless' "nonroot"), fit for a read-only root filesystem.
+FROM scratch AS runtime
 LABEL org.opencontainers.image.title="strongroom" \
       org.opencontainers.image.description="Kubernetes Secrets in the browser, as the signed-in user" \
       org.opencontainers.image.licenses="Apache-2.0"
-WORKDIR /app
-COPY --from=build --chown=0:0 --chmod=0555 /out/strongroom-server /app/strongroom-server
+COPY --from=build --chown=0:0 --chmod=0555 /out/app/strongroom-server /app/strongroom-server
 # cargo-leptos' hashes of the site's file names; must sit next to the binary.
-COPY --from=build --chown=0:0 --chmod=0444 /out/hash.txt /app/hash.txt
-COPY --from=build --chown=0:0 /out/site /app/site
+COPY --from=build --chown=0:0 --chmod=0444 /out/app/hash.txt /app/hash.txt
+COPY --from=build --chown=0:0 /out/app/site /app/site
 # Where the default SQLite database lives; mount a volume here (the Helm
 # chart mounts a PersistentVolumeClaim). Owned by the runtime user so a plain
-# `docker run` works too.
+# `podman run` / `docker run` works too.
 COPY --from=build --chown=65532:65532 /out/data /var/lib/strongroom
+WORKDIR /app
 ENV STRONGROOM_SITE_ROOT=/app/site \
     STRONGROOM_LISTEN=0.0.0.0:3000 \
     STRONGROOM_DATA_DIR=/var/lib/strongroom \

@@ -37,6 +37,11 @@ ensure_apt() {
   command -v node >/dev/null || missing+=(nodejs npm)
   command -v go >/dev/null || missing+=(golang-go)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  # The container image: podman builds and runs it, musl-gcc links its
+  # static server binary (ring and SQLite have C parts).
+  command -v podman >/dev/null || missing+=(podman)
+  command -v runc >/dev/null || missing+=(runc)
+  command -v musl-gcc >/dev/null || missing+=(musl-tools)
   if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -114,6 +119,50 @@ build_site() {
   "$SERVER_BIN" precompress "$SITE_ROOT" >/dev/null
 }
 
+# The container image (Dockerfile) as users get it, built here without a
+# registry: the binary and the site come from this machine (a static musl
+# binary and cargo-leptos' site) through the build context named `build`,
+# which stands in for the Dockerfile's build stage; the runtime stage is the
+# published one.
+MUSL_TARGET=x86_64-unknown-linux-musl
+MUSL_BIN="$CARGO_TARGET_DIR/$MUSL_TARGET/release/strongroom-server"
+IMAGE=${STRONGROOM_IMAGE:-localhost/strongroom:test}
+PODMAN_CONF="$CACHE/containers.conf"
+
+# podman as root without systemd on cgroup v1: vfs storage, runc, cgroupfs,
+# and no default ulimits (setting RLIMIT_NPROC is refused here).
+podman_() {
+  CONTAINERS_CONF="$PODMAN_CONF" podman --storage-driver=vfs --runtime runc "$@"
+}
+
+ensure_container_tools() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
+    say "adding the $MUSL_TARGET target"
+    rustup target add "$MUSL_TARGET" >&2
+  fi
+  local conf=$'[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"'
+  [[ "$(cat "$PODMAN_CONF" 2>/dev/null)" == "$conf" ]] || printf '%s\n' "$conf" >"$PODMAN_CONF"
+}
+
+# Builds $IMAGE from the Dockerfile's runtime stage. Needs build_site first.
+build_image() {
+  ensure_container_tools
+  say "building the static server binary ($MUSL_TARGET)"
+  (cd "$ROOT" && cargo build --release -p strongroom-server --target "$MUSL_TARGET" >&2)
+  local ctx="$CACHE/image-context"
+  rm -rf "$ctx"
+  mkdir -p "$ctx/out/app" "$ctx/out/data"
+  # Without symbols (about half the size); panics still name the location.
+  strip -o "$ctx/out/app/strongroom-server" "$MUSL_BIN"
+  cp "$(dirname "$SERVER_BIN")/hash.txt" "$ctx/out/app/hash.txt"
+  cp -r "$SITE_ROOT" "$ctx/out/app/site"
+  say "building the image $IMAGE (podman, the Dockerfile's runtime stage)"
+  podman_ build --quiet --build-context build="$ctx" --target runtime \
+    -f "$ROOT/Dockerfile" -t "$IMAGE" "$ctx/out/data" >/dev/null
+  # Earlier builds' layers, now untagged.
+  podman_ image prune -f >/dev/null 2>&1 || true
+}
+
 pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -149,6 +198,31 @@ start_oidc() {
 # A throwaway PostgreSQL cluster on loopback, for the multi-replica tests.
 # PostgreSQL refuses to run as root, so it runs as the postgres user in a
 # directory that user can reach. Args: dir port
+# A CA and a server certificate (localhost, 127.0.0.1) for PostgreSQL's TLS,
+# and a second, unrelated CA that must be refused. Made once per data dir.
+# Args: data-dir
+postgres_tls() {
+  local t=$1/tls
+  [[ -s $t/server.crt && -s $t/other-ca.crt ]] && return 0
+  mkdir -p "$t"
+  local ca=(-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj /CN=strongroom-test-postgres-ca "${ca[@]}" -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj /CN=another-ca "${ca[@]}" -keyout "$t/other-ca.key" -out "$t/other-ca.crt" 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj /CN=localhost -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+    -days 3650 -out "$t/server.crt" -extfile <(printf '%s\n' \
+      'subjectAltName=DNS:localhost,IP:127.0.0.1' 'basicConstraints=critical,CA:FALSE' \
+      'keyUsage=critical,digitalSignature' 'extendedKeyUsage=serverAuth') 2>/dev/null
+  chmod 0600 "$t/server.key"
+  [[ $(id -u) == 0 ]] && chown postgres: "$t/server.key" "$t/server.crt"
+  chmod 0644 "$t/ca.crt" "$t/other-ca.crt"
+}
+
+# PostgreSQL with TLS offered (clients choose: the tests use plain
+# connections, sslmode=require and verify-full against tls/ca.crt).
 start_postgres() {
   local dir=$1 port=$2 bin
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -159,10 +233,11 @@ start_postgres() {
     [[ $(id -u) == 0 ]] && chown postgres: "$dir"
     "${as[@]}" "$bin/initdb" -D "$dir" -U strongroom --auth=trust -E UTF8 >/dev/null
   fi
+  postgres_tls "$dir"
   if "${as[@]}" "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then return 0; fi
   port_free "$port" || die "port $port (PostgreSQL) is in use"
   "${as[@]}" "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key" start >/dev/null \
     || { tail -20 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
   "${as[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U strongroom -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='strongroom'" | grep -q 1 \
@@ -300,6 +375,8 @@ OIDC_CLIENT_SECRET=strongroom-local-secret
 POSTGRES_URL=postgres://strongroom@127.0.0.1:$PG_PORT/strongroom
 POSTGRES_DIR=$PG_DIR
 POSTGRES_PORT=$PG_PORT
+POSTGRES_CA=$PG_DIR/tls/ca.crt
+POSTGRES_OTHER_CA=$PG_DIR/tls/other-ca.crt
 GITOPS_TOOLS=$("$ROOT/deploy/gitops-tools/build.sh")
 ENV
 }
@@ -356,4 +433,22 @@ start_e2e_server() {
     nohup "$SERVER_BIN" >"$STRONGROOM_STACK_DIR/e2e-server.log" 2>&1 &
   echo $! >"$STRONGROOM_STACK_DIR/e2e-server.pid"
   wait_http "$E2E_URL/healthz" 30 || { tail -20 "$STRONGROOM_STACK_DIR/e2e-server.log"; die "the server did not start"; }
+}
+
+# checkov (PyPI), the policy scanner the chart's tests run over every
+# configuration they render (deploy/helm/tests/checkov.rs), in a virtualenv
+# of its own under the cache, keyed by version; exports STRONGROOM_CHECKOV.
+# Idempotent, and instant when warm (a marker, not `checkov --version`,
+# which takes seconds).
+CHECKOV_VERSION=3.3.30
+ensure_checkov() {
+  local venv="$CACHE/checkov-$CHECKOV_VERSION"
+  if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$CHECKOV_VERSION" || ! -x "$venv/bin/checkov" ]]; then
+    say "installing checkov $CHECKOV_VERSION (PyPI)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >&2
+    echo "$CHECKOV_VERSION" >"$venv/.installed"
+  fi
+  export STRONGROOM_CHECKOV="$venv/bin/checkov"
 }
