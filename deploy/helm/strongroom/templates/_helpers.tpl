@@ -43,8 +43,24 @@ app.kubernetes.io/part-of: strongroom
 {{- end }}
 {{- end }}
 
+{{/* <repository>@<digest> when image.digest is set, else <repository>:<tag>. */}}
 {{- define "strongroom.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* image.pullPolicy, else Always for a tag and IfNotPresent for a digest. */}}
+{{- define "strongroom.imagePullPolicy" -}}
+{{- if .Values.image.pullPolicy }}
+{{- .Values.image.pullPolicy }}
+{{- else if .Values.image.digest }}
+{{- "IfNotPresent" }}
+{{- else }}
+{{- "Always" }}
+{{- end }}
 {{- end }}
 
 {{/* The public URL: publicUrl, else https://<ingress.host>. */}}
@@ -76,6 +92,23 @@ render runs it.
 {{- end }}
 {{- if and (eq $db "postgres") .Values.database.postgres.existingSecret (or (not .Values.audit.hmacKey.existingSecret) (not .Values.audit.chainKey.existingSecret)) }}
 {{- fail "database.mode is postgres: set audit.hmacKey.existingSecret and audit.chainKey.existingSecret (every replica needs the same audit keys, and they must not live in the database)" }}
+{{- end }}
+{{- $reuse := "is not set: `helm upgrade --reuse-values` keeps the previous chart's defaults, which lack values this chart added; upgrade with your values file or --reset-then-reuse-values" }}
+{{- if not .Values.metrics.port }}
+{{- fail (printf "metrics.port %s" $reuse) }}
+{{- end }}
+{{- $tls := .Values.database.postgres.tls }}
+{{- if not $tls.mode }}
+{{- fail (printf "database.postgres.tls.mode %s" $reuse) }}
+{{- end }}
+{{- if and $tls.caSecret $tls.caConfigMap }}
+{{- fail "database.postgres.tls: set caSecret or caConfigMap, not both (one CA bundle is mounted)" }}
+{{- end }}
+{{- if and (eq $db "postgres") (or $tls.caSecret $tls.caConfigMap) (not (has $tls.mode (list "verify-ca" "verify-full"))) }}
+{{- fail (printf "database.postgres.tls.mode is %s but a CA bundle is set: the server only checks certificates with verify-ca or verify-full (verify-full also checks the host name; unlike libpq, require does not use the bundle)" $tls.mode) }}
+{{- end }}
+{{- if eq (int .Values.metrics.port) 3000 }}
+{{- fail "metrics.port must not be 3000: that is the app's port, and /metrics is served apart from it" }}
 {{- end }}
 {{- if not .Values.oidc.issuer }}
 {{- fail "oidc.issuer is required (your IdP's issuer URL)" }}
