@@ -12,10 +12,12 @@
 //! chart: `render` lints and renders the chart with `helm` alone; `install`
 //! applies and installs it on the API server and runs the server's own
 //! Kubernetes access under its ServiceAccounts; `rbac` checks what those
-//! ServiceAccounts may and may not do. `support` runs helm and kubectl and
-//! reads rendered objects; `releases` holds the fixtures and the releases
-//! installed once per test process.
+//! ServiceAccounts may and may not do; `checkov` runs the policy scanner
+//! over every rendered configuration. `support` runs helm and kubectl and
+//! reads rendered objects; `releases` holds the fixtures, the
+//! configurations and the releases installed once per test process.
 
+mod checkov;
 #[path = "../../../server/tests/common/mod.rs"]
 mod common;
 mod install;

@@ -271,6 +271,9 @@ database:
   mode: postgres
   postgres:
     existingSecret: strongroom-db
+    tls:
+      mode: verify-full
+      caSecret: strongroom-db-ca
 audit:
   sinks: [database, stdout]
   required: [database]
@@ -304,9 +307,118 @@ pub(crate) fn postgres_values() -> String {
     path.display().to_string()
 }
 
-/// PostgreSQL with three replicas, an Ingress, restricted groups and the
-/// example team Roles.
+/// PostgreSQL (over TLS, with a CA bundle) with three replicas, an Ingress,
+/// restricted groups and the example team Roles.
 pub(crate) fn postgres() -> &'static Release {
     static R: OnceLock<Release> = OnceLock::new();
     R.get_or_init(|| Release::install("helm-postgres", &["-f", &postgres_values()]))
 }
+
+/// Guarded namespaces with approvers and a signed webhook.
+pub(crate) fn guards_args() -> Vec<String> {
+    [
+        "--set-json",
+        r#"guards.namespaces={"payments":["step-up","approval","notify"],"prod-*":["step-up"]}"#,
+        "--set",
+        "guards.approverGroups={oidc:security-oncall}",
+        "--set",
+        "guards.webhooks.urls={https://hooks.example.com/strongroom}",
+        "--set",
+        "guards.webhooks.existingSecret=strongroom-webhook",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Every configuration the render tests render, by name, as `helm template`
+/// arguments: what the policy scanner (checkov.rs) checks.
+pub(crate) fn configurations() -> Vec<(&'static str, Vec<String>)> {
+    let set = |pairs: &[&str]| -> Vec<String> {
+        pairs
+            .iter()
+            .flat_map(|p| ["--set".to_string(), p.to_string()])
+            .collect()
+    };
+    let postgres = vec!["-f".to_string(), postgres_values()];
+    let with = |base: &[String], more: Vec<String>| [base.to_vec(), more].concat();
+    vec![
+        ("defaults", vec![]),
+        ("ingress", set(&["ingress.enabled=true"])),
+        ("classic", set(&["rbac.mode=classic"])),
+        (
+            "constrained",
+            set(&[
+                "rbac.mode=constrained",
+                &format!("rbac.auditExtraKey={}", constrained_extra_key()),
+            ]),
+        ),
+        ("postgres", postgres.clone()),
+        (
+            "postgres-minimal",
+            set(&[
+                "replicaCount=2",
+                "database.mode=postgres",
+                "database.postgres.existingSecret=db",
+                "audit.hmacKey.existingSecret=keys",
+                "audit.chainKey.existingSecret=keys",
+            ]),
+        ),
+        (
+            "postgres-tls-configmap",
+            with(
+                &postgres,
+                set(&[
+                    "database.postgres.tls.mode=verify-ca",
+                    "database.postgres.tls.caSecret=",
+                    "database.postgres.tls.caConfigMap=strongroom-db-ca",
+                ]),
+            ),
+        ),
+        (
+            "postgres-plain",
+            with(
+                &postgres,
+                set(&[
+                    "database.postgres.tls.mode=disable",
+                    "database.postgres.tls.caSecret=",
+                ]),
+            ),
+        ),
+        (
+            "claims",
+            set(&[
+                "identity.requiredClaims.hd=example.com",
+                "identity.requiredClaims.tid=abc",
+            ]),
+        ),
+        ("guards", guards_args()),
+        (
+            "monitoring",
+            with(
+                &set(&[
+                    "metrics.serviceMonitor.enabled=true",
+                    "metrics.grafanaDashboard.enabled=true",
+                ]),
+                vec![
+                    "--set-json".into(),
+                    METRICS_FROM.into(),
+                    "--set-json".into(),
+                    INGRESS_FROM.into(),
+                ],
+            ),
+        ),
+        (
+            "digest",
+            set(&[&format!("image.digest={DIGEST}"), "ingress.enabled=true"]),
+        ),
+    ]
+}
+
+/// An image digest for the tests (not a real image's).
+pub(crate) const DIGEST: &str =
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// Prometheus in its namespace may scrape; the ingress controller may not.
+pub(crate) const METRICS_FROM: &str = r#"networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}},"podSelector":{"matchLabels":{"app.kubernetes.io/name":"prometheus"}}}]"#;
+/// The ingress controller may reach the app.
+pub(crate) const INGRESS_FROM: &str = r#"networkPolicy.ingressFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"ingress-nginx"}}}]"#;

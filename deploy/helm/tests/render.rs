@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use strongroom_server::infra::cluster::AUDIT_EXTRA_KEY;
 
 use crate::{
-    releases::{constrained_extra_key, postgres_values},
+    releases::{
+        DIGEST, INGRESS_FROM, METRICS_FROM, constrained_extra_key, guards_args, postgres_values,
+    },
     support::{
         chart, container, env, find, has_kind, helm_cmd, must_template, objects, ok, repo, run,
         template,
@@ -110,10 +112,15 @@ fn postgresql_needs_the_audit_keys_from_a_secret() {
 
 #[test]
 fn configurations_that_cannot_work_fail_to_render() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--set", "database.mode=postgres"],
             "set database.postgres.existingSecret",
+        ),
+        // What `helm upgrade --reuse-values` from an older chart leaves out.
+        (
+            &["--set", "metrics.port=null"],
+            "metrics.port is not set: `helm upgrade --reuse-values`",
         ),
         (
             &["--set", "publicUrl=http://strongroom.example.com"],
@@ -194,6 +201,7 @@ fn default_render_is_one_hardened_replica_on_sqlite() {
     assert_eq!(c["resources"]["requests"]["cpu"], "50m");
     assert_eq!(c["resources"]["requests"]["memory"], "64Mi");
     assert_eq!(c["resources"]["limits"]["memory"], "256Mi");
+    assert_eq!(c["resources"]["limits"]["cpu"], "1");
     assert_eq!(env(c, "STRONGROOM_LISTEN"), Some("0.0.0.0:3000"));
     assert_eq!(env(c, "STRONGROOM_COOKIE_SECURE"), Some("true"));
     assert_eq!(env(c, "STRONGROOM_CERT_EXPIRY_WARNING"), Some("30d"));
@@ -221,6 +229,49 @@ fn default_render_is_one_hardened_replica_on_sqlite() {
         pvc["metadata"]["name"]
     );
     assert_eq!(pvc["spec"]["accessModes"], json!(["ReadWriteOnce"]));
+    // The token is the chart's projected volume, at the path in-cluster
+    // clients read, not the automatic mount.
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(
+        find(&objects, "ServiceAccount")["automountServiceAccountToken"],
+        false
+    );
+    let sa = volumes
+        .iter()
+        .find(|v| v["name"] == "service-account")
+        .unwrap();
+    let sources = sa["projected"]["sources"].as_array().unwrap();
+    assert_eq!(sources[0]["serviceAccountToken"]["path"], "token");
+    assert_eq!(sources[0]["serviceAccountToken"]["expirationSeconds"], 3600);
+    assert_eq!(sources[1]["configMap"]["name"], "kube-root-ca.crt");
+    assert_eq!(sources[1]["configMap"]["items"][0]["path"], "ca.crt");
+    assert_eq!(
+        sources[2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"],
+        "metadata.namespace"
+    );
+    let sa_mount = mounts
+        .iter()
+        .find(|m| m["name"] == "service-account")
+        .unwrap();
+    assert_eq!(
+        sa_mount["mountPath"],
+        "/var/run/secrets/kubernetes.io/serviceaccount"
+    );
+    assert_eq!(sa_mount["readOnly"], true);
+    // A tag: pulled every time, and flagged for checkov as not a digest.
+    assert_eq!(
+        c["image"],
+        "registry.example.com/strongroom/strongroom:0.1.0"
+    );
+    assert_eq!(c["imagePullPolicy"], "Always");
+    assert!(
+        deployment["metadata"]["annotations"]["checkov.io/skip1"]
+            .as_str()
+            .unwrap()
+            .starts_with("CKV_K8S_43=")
+    );
+    assert_eq!(env(c, "PGSSLMODE"), None, "SQLite");
+    assert!(!has_kind(&objects, "ConfigMap"), "no dashboard by default");
     assert!(!has_kind(&objects, "PodDisruptionBudget"), "one replica");
     assert!(!has_kind(&objects, "Ingress"));
     assert!(!has_kind(&objects, "ServiceMonitor"));
@@ -295,6 +346,23 @@ fn postgres_render_scales_out_behind_an_ingress() {
         policy["spec"]["egress"].to_string().contains("5432"),
         "egress to PostgreSQL"
     );
+    // TLS to the database, checked against the CA bundle from a Secret.
+    assert_eq!(env(c, "PGSSLMODE"), Some("verify-full"));
+    assert_eq!(
+        env(c, "PGSSLROOTCERT"),
+        Some("/etc/strongroom/database-ca/ca.crt")
+    );
+    let ca = volumes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "database-ca")
+        .unwrap();
+    assert_eq!(ca["secret"]["secretName"], "strongroom-db-ca");
+    assert_eq!(
+        ca["secret"]["items"],
+        json!([{"key": "ca.crt", "path": "ca.crt"}])
+    );
 }
 
 #[test]
@@ -339,19 +407,9 @@ fn guards_render_per_namespace_with_the_webhook_key_mounted() {
         env(container(&none), "STRONGROOM_WEBHOOK_SECRET_FILE"),
         None
     );
-    let guarded = objects(&must_template(
-        "guarded",
-        &[
-            "--set-json",
-            r#"guards.namespaces={"payments":["step-up","approval","notify"],"prod-*":["step-up"]}"#,
-            "--set",
-            "guards.approverGroups={oidc:security-oncall}",
-            "--set",
-            "guards.webhooks.urls={https://hooks.example.com/strongroom}",
-            "--set",
-            "guards.webhooks.existingSecret=strongroom-webhook",
-        ],
-    ));
+    let args = guards_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let guarded = objects(&must_template("guarded", &args));
     let c = container(&guarded);
     assert_eq!(
         env(c, "STRONGROOM_NAMESPACE_GUARDS"),
@@ -399,7 +457,10 @@ fn service_monitor_renders_only_when_enabled() {
         .expect("a ServiceMonitor");
     assert!(doc.contains("apiVersion: monitoring.coreos.com/v1"));
     assert!(doc.contains("path: /metrics"));
-    assert!(doc.contains("port: http"));
+    assert!(
+        doc.contains("port: metrics"),
+        "scrapes the metrics port: {doc}"
+    );
 }
 
 #[test]
@@ -434,4 +495,303 @@ fn plain_manifests_are_up_to_date() {
         rendered == committed,
         "deploy/manifests/strongroom.yaml is out of date: run deploy/manifests/render.sh"
     );
+}
+
+/// The container's port, env, the Service, the ServiceMonitor and the
+/// NetworkPolicy all follow `metrics.port`.
+fn metrics_port_everywhere(objects: &[Value], port: u16) {
+    let c = container(objects);
+    let ports = c["ports"].as_array().unwrap();
+    assert_eq!(
+        ports.iter().find(|p| p["name"] == "metrics").unwrap()["containerPort"],
+        port
+    );
+    assert_eq!(
+        ports.iter().find(|p| p["name"] == "http").unwrap()["containerPort"],
+        3000
+    );
+    assert_eq!(
+        env(c, "STRONGROOM_METRICS_LISTEN"),
+        Some(format!("0.0.0.0:{port}").as_str())
+    );
+    assert_eq!(env(c, "STRONGROOM_LISTEN"), Some("0.0.0.0:3000"));
+    // The probes stay on the app's port.
+    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+        assert_eq!(c[probe]["httpGet"]["port"], "http", "{probe}");
+    }
+    let service = find(objects, "Service");
+    let service_ports = service["spec"]["ports"].as_array().unwrap();
+    let metrics = service_ports
+        .iter()
+        .find(|p| p["name"] == "metrics")
+        .unwrap();
+    assert_eq!(metrics["port"], port);
+    assert_eq!(metrics["targetPort"], "metrics");
+    // The Ingress, when there is one, only reaches the app.
+    if has_kind(objects, "Ingress") {
+        assert_eq!(
+            find(objects, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+                ["port"]["name"],
+            "http"
+        );
+    }
+}
+
+#[test]
+fn metrics_are_served_on_their_own_port() {
+    let defaults = objects(&must_template("x", &["--set", "ingress.enabled=true"]));
+    metrics_port_everywhere(&defaults, 9090);
+    // Both ports open to anyone by default, each in its own rule.
+    let policy = find(&defaults, "NetworkPolicy");
+    assert_eq!(
+        policy["spec"]["ingress"],
+        json!([
+            {"ports": [{"port": "http", "protocol": "TCP"}]},
+            {"ports": [{"port": "metrics", "protocol": "TCP"}]},
+        ])
+    );
+    let moved = must_template(
+        "x",
+        &[
+            "--set",
+            "metrics.port=9102",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set-json",
+            METRICS_FROM,
+            "--set-json",
+            INGRESS_FROM,
+        ],
+    );
+    // The ServiceMonitor (text: no CRD on the test API server) scrapes the
+    // Service's port by name.
+    let monitor = moved
+        .split("\n---")
+        .find(|d| d.contains("kind: ServiceMonitor"))
+        .unwrap();
+    assert!(monitor.contains("- port: metrics\n"), "{monitor}");
+    let without_monitor: String = moved
+        .split("\n---")
+        .filter(|d| !d.contains("kind: ServiceMonitor"))
+        .collect::<Vec<_>>()
+        .join("\n---");
+    let moved = objects(&without_monitor);
+    metrics_port_everywhere(&moved, 9102);
+    // Prometheus may reach the metrics port, the ingress controller the
+    // app's: never the other way round.
+    let ingress = &find(&moved, "NetworkPolicy")["spec"]["ingress"];
+    assert_eq!(ingress.as_array().unwrap().len(), 2);
+    assert_eq!(
+        ingress[0]["ports"],
+        json!([{"port": "http", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        ingress[0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "ingress-nginx"
+    );
+    assert_eq!(
+        ingress[1]["ports"],
+        json!([{"port": "metrics", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        ingress[1]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+    assert_eq!(
+        ingress[1]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "prometheus"
+    );
+    for port in ["3000", "80", "70000"] {
+        assert!(
+            template("x", &["--set", &format!("metrics.port={port}")]).is_err(),
+            "metrics.port={port} must not render"
+        );
+    }
+}
+
+#[test]
+fn the_grafana_dashboard_is_a_configmap_for_the_sidecar() {
+    let file =
+        std::fs::read_to_string(repo().join("deploy/helm/strongroom/dashboards/strongroom.json"))
+            .expect("the chart's dashboard");
+    serde_json::from_str::<Value>(&file).expect("the dashboard is JSON");
+    let on = objects(&must_template(
+        "x",
+        &["--set", "metrics.grafanaDashboard.enabled=true"],
+    ));
+    let map = find(&on, "ConfigMap");
+    assert_eq!(map["metadata"]["name"], "x-strongroom-dashboard");
+    assert_eq!(map["metadata"]["namespace"], crate::NS);
+    assert_eq!(map["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(
+        map["data"]["strongroom.json"].as_str().unwrap(),
+        file.trim_end(),
+        "the ConfigMap holds dashboards/strongroom.json as it is"
+    );
+    // The sidecar's label, folder annotation and namespace are configurable.
+    let custom = objects(&must_template(
+        "x",
+        &[
+            "--set",
+            "metrics.grafanaDashboard.enabled=true",
+            "--set",
+            "metrics.grafanaDashboard.label=dashboards",
+            "--set",
+            "metrics.grafanaDashboard.labelValue=strongroom",
+            "--set",
+            "metrics.grafanaDashboard.annotations.grafana_folder=Strongroom",
+            "--set",
+            "metrics.grafanaDashboard.namespace=monitoring",
+        ],
+    ));
+    let map = find(&custom, "ConfigMap");
+    assert_eq!(map["metadata"]["namespace"], "monitoring");
+    assert_eq!(map["metadata"]["labels"]["dashboards"], "strongroom");
+    assert_eq!(map["metadata"]["labels"]["grafana_dashboard"], Value::Null);
+    assert_eq!(
+        map["metadata"]["annotations"]["grafana_folder"],
+        "Strongroom"
+    );
+}
+
+#[test]
+fn postgres_tls_mode_and_ca_bundle_reach_the_server() {
+    let base = [
+        "--set",
+        "database.mode=postgres",
+        "--set",
+        "database.postgres.existingSecret=db",
+        "--set",
+        "audit.hmacKey.existingSecret=keys",
+        "--set",
+        "audit.chainKey.existingSecret=keys",
+    ];
+    let render = |more: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(more);
+        template("x", &args)
+    };
+    let deployment_volumes = |objects: &[Value]| {
+        find(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    // Default: verify-full against the public CAs, nothing mounted.
+    let plain = objects(&render(&[]).unwrap());
+    let c = container(&plain);
+    assert_eq!(env(c, "PGSSLMODE"), Some("verify-full"));
+    assert_eq!(env(c, "PGSSLROOTCERT"), None);
+    assert!(
+        !deployment_volumes(&plain)
+            .iter()
+            .any(|v| v["name"] == "database-ca")
+    );
+    // A CA bundle from a ConfigMap, mounted read-only where PGSSLROOTCERT points.
+    let from_map = objects(
+        &render(&[
+            "--set",
+            "database.postgres.tls.mode=verify-ca",
+            "--set",
+            "database.postgres.tls.caConfigMap=rds-ca",
+            "--set",
+            "database.postgres.tls.caConfigMapKey=global-bundle.pem",
+        ])
+        .unwrap(),
+    );
+    let c = container(&from_map);
+    assert_eq!(env(c, "PGSSLMODE"), Some("verify-ca"));
+    let mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "database-ca")
+        .unwrap()
+        .clone();
+    assert_eq!(mount["readOnly"], true);
+    assert_eq!(
+        env(c, "PGSSLROOTCERT").unwrap(),
+        format!("{}/ca.crt", mount["mountPath"].as_str().unwrap())
+    );
+    let volume = deployment_volumes(&from_map)
+        .into_iter()
+        .find(|v| v["name"] == "database-ca")
+        .unwrap();
+    assert_eq!(volume["configMap"]["name"], "rds-ca");
+    assert_eq!(
+        volume["configMap"]["items"],
+        json!([{"key": "global-bundle.pem", "path": "ca.crt"}])
+    );
+    // An in-cluster PostgreSQL without TLS must be said so.
+    let disabled = objects(&render(&["--set", "database.postgres.tls.mode=disable"]).unwrap());
+    assert_eq!(env(container(&disabled), "PGSSLMODE"), Some("disable"));
+    // What cannot work does not render.
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--set",
+                "database.postgres.tls.caSecret=a",
+                "--set",
+                "database.postgres.tls.caConfigMap=b",
+            ],
+            "not both",
+        ),
+        (
+            &[
+                "--set",
+                "database.postgres.tls.mode=require",
+                "--set",
+                "database.postgres.tls.caSecret=a",
+            ],
+            "only checks certificates with verify-ca or verify-full",
+        ),
+        (
+            &[
+                "--set",
+                "database.postgres.tls.mode=disable",
+                "--set",
+                "database.postgres.tls.caSecret=a",
+            ],
+            "only checks certificates with verify-ca or verify-full",
+        ),
+        (
+            &["--set", "database.postgres.tls.mode=allow"],
+            "/database/postgres/tls/mode",
+        ),
+    ];
+    for (args, message) in cases {
+        let err = render(args).expect_err(&format!("{args:?} must not render"));
+        assert!(
+            err.contains(message),
+            "{args:?}: expected {message:?} in {err}"
+        );
+    }
+}
+
+#[test]
+fn an_image_digest_pins_the_image_and_drops_the_scanner_skip() {
+    let pinned = objects(&must_template(
+        "x",
+        &["--set", &format!("image.digest={DIGEST}")],
+    ));
+    let c = container(&pinned);
+    assert_eq!(
+        c["image"],
+        format!("registry.example.com/strongroom/strongroom@{DIGEST}")
+    );
+    assert_eq!(c["imagePullPolicy"], "IfNotPresent", "a digest cannot move");
+    assert_eq!(
+        find(&pinned, "Deployment")["metadata"]["annotations"],
+        Value::Null,
+        "nothing left to skip"
+    );
+    // An explicit pull policy wins either way.
+    let never = objects(&must_template("x", &["--set", "image.pullPolicy=Never"]));
+    assert_eq!(container(&never)["imagePullPolicy"], "Never");
+    for bad in ["latest", "sha256:abc", "sha512:0"] {
+        assert!(
+            template("x", &["--set", &format!("image.digest={bad}")]).is_err(),
+            "image.digest={bad} must not render"
+        );
+    }
 }
