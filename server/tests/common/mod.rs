@@ -14,6 +14,8 @@ use std::{
     sync::atomic::{AtomicU16, Ordering},
 };
 
+pub mod podman;
+
 use clap::Parser;
 use strongroom_server::{AppState, config::Cli, web::router};
 
@@ -83,7 +85,11 @@ pub struct TestServer {
     pub url: String,
     pub state: AppState,
     pub data_dir: PathBuf,
+    /// The address of the separate `/metrics` listener, when the flags ask
+    /// for one (`--metrics-listen`).
+    pub metrics_addr: Option<SocketAddr>,
     task: tokio::task::JoinHandle<()>,
+    metrics_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -151,17 +157,25 @@ impl TestServer {
         let task = tokio::spawn(async move {
             strongroom_server::web::serve(listener, app, std::future::pending()).await;
         });
+        let metrics = strongroom_server::web::metrics::start_listener(state.config.metrics_listen)
+            .await
+            .expect("the /metrics listener");
         TestServer {
             addr,
             url,
             state,
             data_dir,
+            metrics_addr: metrics.as_ref().map(|(addr, _)| *addr),
             task,
+            metrics_task: metrics.map(|(_, task)| task),
         }
     }
 
     pub fn stop(self) {
         self.task.abort();
+        if let Some(task) = self.metrics_task {
+            task.abort();
+        }
     }
 }
 
