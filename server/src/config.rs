@@ -56,6 +56,13 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
+    /// Address of a second listener that serves `/metrics` alone (for
+    /// example `0.0.0.0:9090`); the main listener then answers `/metrics`
+    /// with 404, so the public route never exposes it. Without it,
+    /// `/metrics` is served on the main listener.
+    #[arg(long, env = "STRONGROOM_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// The URL people use to reach Strongroom (scheme, host, port), without a
     /// path. The OIDC redirect URI and the `Origin` check derive from it.
     #[arg(
@@ -399,6 +406,7 @@ impl std::fmt::Debug for ServeArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeArgs")
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("public_url", &self.public_url.as_str())
             .field("oidc_issuer", &self.oidc_issuer.as_ref().map(Url::as_str))
             .field("oidc_client_id", &self.oidc_client_id)
@@ -535,6 +543,12 @@ impl ServeArgs {
                     reason: format!("{value:?} is not a Kubernetes name"),
                 });
             }
+        }
+        if self.metrics_listen == Some(self.listen) {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_METRICS_LISTEN",
+                reason: "give another address than STRONGROOM_LISTEN".into(),
+            });
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid {

@@ -66,6 +66,11 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    // /metrics on a listener of its own, when configured; it lives as long
+    // as the process.
+    let _metrics = strongroom_server::web::metrics::start_listener(state.config.metrics_listen)
+        .await
+        .context("cannot listen for /metrics (STRONGROOM_METRICS_LISTEN)")?;
     tracing::info!(address = %listen, database = state.db.kind(), "listening");
     strongroom_server::web::serve(listener, app, shutdown()).await;
     Ok(())

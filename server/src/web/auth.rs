@@ -15,7 +15,7 @@ use super::{AppState, error_page, security::check_csrf};
 use crate::domain::auth::{
     CurrentUser,
     oidc::{OidcError, PendingLogin},
-    session::{PENDING_LOGIN_KEY, SessionUser, USER_KEY},
+    session::{PENDING_LOGIN_KEY, SessionUser, USER_KEY, signed_out},
 };
 
 pub fn router() -> Router<AppState> {
@@ -194,6 +194,7 @@ async fn logout(
         return e.into_response();
     }
     let user = session.get::<SessionUser>(USER_KEY).await.ok().flatten();
+    let id = session.id();
     // Destroys the server-side record: the old cookie is worthless from now
     // on (and stays so: the store never re-creates a deleted session). The
     // stored session goes first: when that fails, say so (the browser keeps
@@ -206,6 +207,7 @@ async fn logout(
             "The session store is unavailable, so your session could not be ended. Please try again shortly, and close the browser if you cannot.",
         );
     }
+    signed_out(id);
     if let Err(e) = session.flush().await {
         // The stored session is gone already; this only clears the cookie.
         tracing::warn!(error = %e, "cannot clear the session after deleting it");

@@ -15,12 +15,44 @@ use tower_sessions::Session;
 use super::{AppError, AppState};
 use crate::domain::auth::session;
 
+/// `Strict-Transport-Security`, when people reach Strongroom over https:
+/// browsers then refuse plain http to this host for a year (the span
+/// Mozilla's guidelines and the HSTS preload list ask for), so a network
+/// attacker cannot strip TLS from a later visit. Not `includeSubDomains`:
+/// Strongroom's host speaks for itself, not for its siblings under the
+/// same parent domain.
+pub const HSTS: &str = "max-age=31536000";
+
+/// What [`headers`] adds beyond the fixed set: HSTS only when the public URL
+/// is https (over plain http a browser would ignore it, and a local or test
+/// setup must not pin its host to https).
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderPolicy {
+    hsts: bool,
+}
+
+impl HeaderPolicy {
+    /// The policy for a site people reach at `public_url`
+    /// (`STRONGROOM_PUBLIC_URL`).
+    pub fn for_public_url(public_url: &url::Url) -> Self {
+        HeaderPolicy {
+            hsts: public_url.scheme() == "https",
+        }
+    }
+}
+
 /// Headers every response gets. Pages set their own CSP with a per-response
 /// nonce (see `strongroom_app::shell`); everything else gets a CSP that
-/// allows nothing.
-pub async fn headers(request: Request, next: Next) -> Response {
+/// allows nothing. With an https public URL, HSTS too ([`HSTS`]).
+pub async fn headers(State(policy): State<HeaderPolicy>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
+    if policy.hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
             "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -173,4 +205,52 @@ pub async fn require_page_login(
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, middleware, routing::get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn answer(public_url: &str, path: &str) -> Response {
+        let policy = HeaderPolicy::for_public_url(&public_url.parse().unwrap());
+        Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(middleware::from_fn_with_state(policy, headers))
+            .oneshot(axum::http::Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_https_public_url_sends_hsts_on_every_answer() {
+        for path in ["/", "/no-such-page"] {
+            let response = answer("https://secrets.example.com", path).await;
+            assert_eq!(
+                response.headers()[header::STRICT_TRANSPORT_SECURITY],
+                "max-age=31536000",
+                "{path}"
+            );
+            assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_http_public_url_never_sends_hsts() {
+        for url in ["http://127.0.0.1:3000", "http://secrets.example.com"] {
+            let response = answer(url, "/").await;
+            assert!(
+                !response
+                    .headers()
+                    .contains_key(header::STRICT_TRANSPORT_SECURITY),
+                "{url}"
+            );
+            assert_eq!(
+                response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+                "nosniff"
+            );
+        }
+    }
 }

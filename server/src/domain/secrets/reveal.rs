@@ -210,6 +210,7 @@ pub(in crate::domain) async fn rate_limited(
             return SecretsError::LimitUnavailable;
         }
     };
+    crate::infra::metrics::reveal_rate_limited();
     scope.set_reason(Some(format!(
         "rate limited: more than {} reveals per {}",
         limit.count(),

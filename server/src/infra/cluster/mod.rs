@@ -27,6 +27,8 @@ use kube::client::{Body, ClientBuilder};
 use serde::de::DeserializeOwned;
 use tower::{Layer, Service};
 
+use crate::infra::metrics::KubeCall;
+
 mod error;
 pub mod gitops;
 mod guard;
@@ -66,6 +68,10 @@ impl std::fmt::Debug for Identity {
 /// RBAC allows impersonating exactly this key. Constrained impersonation
 /// (Kubernetes 1.36+) accepts only domain-prefixed keys, hence the prefix.
 pub const AUDIT_EXTRA_KEY: &str = "strongroom.dev/audit-id";
+
+/// How a call that ran out of time begins its error (and is told apart
+/// from an unreachable API server in the metrics).
+const NO_ANSWER: &str = "no answer within";
 
 const IMPERSONATE_USER: HeaderName = HeaderName::from_static("impersonate-user");
 const IMPERSONATE_GROUP: HeaderName = HeaderName::from_static("impersonate-group");
@@ -184,9 +190,11 @@ impl UserKube {
         &self,
         request: Request<Vec<u8>>,
     ) -> Result<T, KubeError> {
+        let call = KubeCall::of(request.method(), request.uri().path());
         let bytes = self.call_raw(request).await?;
         // Never include the body in the error: it may hold secret values.
         serde_json::from_slice(&bytes).map_err(|e| {
+            call.failed("decode");
             KubeError::Decode(format!(
                 "{:?} at line {} column {}",
                 e.classify(),
@@ -201,7 +209,27 @@ impl UserKube {
     /// nothing else is ever sent twice.
     pub async fn call_raw(&self, mut request: Request<Vec<u8>>) -> Result<Bytes, KubeError> {
         self.impersonate(request.headers_mut())?;
+        let call = KubeCall::of(request.method(), request.uri().path());
         let started = tokio::time::Instant::now();
+        let answer = self.send_as_user(request, started).await;
+        let failure = answer.as_ref().err().map(|e| match e {
+            KubeError::Api { code, .. } => code.to_string(),
+            KubeError::Unreachable(why) if why.starts_with(NO_ANSWER) => "timeout".into(),
+            KubeError::Unreachable(_) => "unreachable".into(),
+            KubeError::Decode(_) => "decode".into(),
+            KubeError::Config(_) => "config".into(),
+        });
+        call.finished(started.elapsed(), failure.as_deref());
+        answer
+    }
+
+    /// [`UserKube::call_raw`] without its metrics: the round trips, and the
+    /// retries of a read, within one deadline from `started`.
+    async fn send_as_user(
+        &self,
+        mut request: Request<Vec<u8>>,
+        started: tokio::time::Instant,
+    ) -> Result<Bytes, KubeError> {
         // One deadline for the whole call, retries and their waits included.
         let deadline = started + self.timeout;
         let is_read = request.method() == http::Method::GET;
@@ -252,12 +280,12 @@ impl UserKube {
         let send = self.client.send(request.map(Body::from));
         let response = tokio::time::timeout_at(deadline, send)
             .await
-            .map_err(|_| KubeError::Unreachable(format!("no answer within {:?}", self.timeout)))?
+            .map_err(|_| KubeError::Unreachable(format!("{NO_ANSWER} {:?}", self.timeout)))?
             .map_err(|e| KubeError::Unreachable(e.to_string()))?;
         let (parts, body) = response.into_parts();
         let body = tokio::time::timeout_at(deadline, body.collect())
             .await
-            .map_err(|_| KubeError::Unreachable(format!("no answer within {:?}", self.timeout)))?
+            .map_err(|_| KubeError::Unreachable(format!("{NO_ANSWER} {:?}", self.timeout)))?
             .map_err(|e| KubeError::Unreachable(e.to_string()))?
             .to_bytes();
         Ok((parts.status, parts.headers, body))

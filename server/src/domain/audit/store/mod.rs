@@ -243,17 +243,21 @@ impl AuditStore {
         let mut failures = Vec::new();
         let mut record = None;
         if self.settings.database {
-            match tokio::time::timeout(self.settings.timeout, self.writer.commit(&event)).await {
+            let started = std::time::Instant::now();
+            let committed =
+                tokio::time::timeout(self.settings.timeout, self.writer.commit(&event)).await;
+            let took = started.elapsed();
+            match committed {
                 Ok(Ok(r)) => record = Some(r),
                 Ok(Err(e)) => {
-                    crate::infra::metrics::audit_write("database", false);
+                    crate::infra::metrics::audit_write("database", false, took);
                     tracing::error!(error = %e, audit.id = %event.id, "audit database sink failed");
                     if self.settings.database_required {
                         failures.push(format!("database: {e}"));
                     }
                 }
                 Err(_) => {
-                    crate::infra::metrics::audit_write("database", false);
+                    crate::infra::metrics::audit_write("database", false, took);
                     tracing::error!(audit.id = %event.id, "audit database sink timed out");
                     if self.settings.database_required {
                         failures.push("database: timed out".into());
@@ -261,7 +265,7 @@ impl AuditStore {
                 }
             }
             if record.is_some() {
-                crate::infra::metrics::audit_write("database", true);
+                crate::infra::metrics::audit_write("database", true, took);
             }
         }
         let record = record.unwrap_or_else(|| AuditRecord {
@@ -272,8 +276,9 @@ impl AuditStore {
             stored: String::new(),
         });
         if self.settings.stdout {
+            let started = std::time::Instant::now();
             let written = write_stdout(&record);
-            crate::infra::metrics::audit_write("stdout", written.is_ok());
+            crate::infra::metrics::audit_write("stdout", written.is_ok(), started.elapsed());
             if let Err(e) = written
                 && self.settings.stdout_required
             {

@@ -73,7 +73,48 @@ pub struct Revalidator<'a> {
 /// requests that change nothing renew (`renew`): the session is saved after
 /// the handler has answered, and a save that fails then would replace the
 /// answer to a change that was made (and recorded) with an error.
+///
+/// Each answer also tells this replica's count of active sessions
+/// (`strongroom_sessions_active`): a signed-in session counts until its idle
+/// timeout passes, one that ended leaves it.
 pub async fn current_user(
+    session: &Session,
+    max_lifetime: Duration,
+    idle_timeout: Duration,
+    mapping: &str,
+    renew: bool,
+    revalidator: Option<&Revalidator<'_>>,
+) -> Result<Option<CurrentUser>, SessionError> {
+    let id = session.id();
+    let user = signed_in_user(
+        session,
+        max_lifetime,
+        idle_timeout,
+        mapping,
+        renew,
+        revalidator,
+    )
+    .await?;
+    if let Some(id) = id {
+        let key = id_hash(&id);
+        match user {
+            Some(_) => crate::infra::metrics::session_active(&key, idle_timeout),
+            None => crate::infra::metrics::session_ended(&key),
+        }
+    }
+    Ok(user)
+}
+
+/// Tells the count of active sessions that the session with cookie id `id`
+/// was signed out.
+pub fn signed_out(id: Option<tower_sessions::session::Id>) {
+    if let Some(id) = id {
+        crate::infra::metrics::session_ended(&id_hash(&id));
+    }
+}
+
+/// [`current_user`] without the count of active sessions.
+async fn signed_in_user(
     session: &Session,
     max_lifetime: Duration,
     idle_timeout: Duration,
