@@ -98,36 +98,40 @@ pub fn router(state: AppState) -> Router {
             state.config.max_request_bytes,
         ));
 
-    let mut app = Router::new()
+    // With a listener of its own (STRONGROOM_METRICS_LISTEN), /metrics is
+    // served there only: here it is a 404, so the public route never has it.
+    let metrics_here = if state.config.metrics_listen.is_none() {
+        metrics::router()
+    } else {
+        Router::new()
+    };
+
+    Router::new()
         .nest("/api/v1", api)
         .merge(auth::router())
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
-    // With a listener of its own (STRONGROOM_METRICS_LISTEN), /metrics is
-    // served there only: here it is a 404, so the public route never has it.
-    if state.config.metrics_listen.is_none() {
-        app = app.merge(metrics::router());
-    }
-    app.merge(assets::pkg_router(
-        std::path::Path::new(&*leptos_options.site_root),
-        leptos_options.hash_files,
-    ))
-    .merge(pages)
-    .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-    .layer(state.sessions.clone())
-    .layer(middleware::from_fn(security::session_store_failures))
-    .layer(middleware::from_fn_with_state(
-        security::HeaderPolicy::for_public_url(&state.config.public_url),
-        security::headers,
-    ))
-    // A panic becomes a 500 for that request, never a dropped connection;
-    // the panic message is not sent to the client.
-    .layer(tower_http::catch_panic::CatchPanicLayer::new())
-    // Outermost, and after routing (axum applies layers per route), so
-    // it sees the matched route template and every answer, 500s from
-    // panics included.
-    .layer(middleware::from_fn(metrics::track))
-    .with_state(state)
+        .route("/readyz", get(readyz))
+        .merge(metrics_here)
+        .merge(assets::pkg_router(
+            std::path::Path::new(&*leptos_options.site_root),
+            leptos_options.hash_files,
+        ))
+        .merge(pages)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(state.sessions.clone())
+        .layer(middleware::from_fn(security::session_store_failures))
+        .layer(middleware::from_fn_with_state(
+            security::HeaderPolicy::for_public_url(&state.config.public_url),
+            security::headers,
+        ))
+        // A panic becomes a 500 for that request, never a dropped connection;
+        // the panic message is not sent to the client.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        // Outermost, and after routing (axum applies layers per route), so
+        // it sees the matched route template and every answer, 500s from
+        // panics included.
+        .layer(middleware::from_fn(metrics::track))
+        .with_state(state)
 }
 
 /// Liveness: the process serves requests.
