@@ -21,6 +21,7 @@ mod checkov;
 #[path = "../../../server/tests/common/mod.rs"]
 mod common;
 mod install;
+mod pod;
 mod rbac;
 mod releases;
 mod render;
