@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 #
-# Strongroom's container image: the static server binary and the built site
-# (wasm, js, css) on an empty base, running as a non-root user, fit for a
+# Strongroom's container image: the server binary, the C library it loads
+# and the built site (wasm, js, css) on an empty base, running as a non-root user, fit for a
 # read-only root filesystem. scripts/test builds and runs this file's runtime
 # stage (scripts/lib.sh build_image).
 #
@@ -23,14 +23,10 @@ WORKDIR /opt/binaryen
 RUN npm install --no-audit --no-fund --silent "binaryen@${BINARYEN_VERSION}"
 
 # The Rust tools, in their own stage so they are rebuilt only when a pinned
-# version changes. musl-tools and the musl target: the server is linked
-# statically, so the runtime image needs no C library.
+# version changes.
 FROM rust:${RUST_VERSION}-bookworm AS tools
 ARG CARGO_LEPTOS_VERSION=0.3.9
-RUN apt-get update \
- && apt-get install -y --no-install-recommends musl-tools \
- && rm -rf /var/lib/apt/lists/*
-RUN rustup target add wasm32-unknown-unknown x86_64-unknown-linux-musl
+RUN rustup target add wasm32-unknown-unknown
 # no_downloads: cargo-leptos uses the tools on PATH instead of fetching them.
 RUN cargo install cargo-leptos --version "${CARGO_LEPTOS_VERSION}" --locked --features no_downloads
 # The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate,
@@ -40,11 +36,12 @@ RUN version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' /tmp/Cargo.toml) \
  && test -n "$version" \
  && cargo install wasm-bindgen-cli --version "$version" --locked
 
-# Everything the runtime stage takes lies under /out: the static server
-# binary, cargo-leptos' hash file and the precompressed site in /out/app, and
-# an empty /out/data for the data directory. scripts/lib.sh's build_image
-# makes the same tree on the host and passes it as the build context named
-# "build", which replaces this stage (no base image needs pulling there).
+# Everything the runtime stage takes lies under /out (deploy/image/collect.sh):
+# the server binary, cargo-leptos' hash file and the precompressed site in
+# /out/app, the shared libraries the binary loads in /out/root, and an empty
+# /out/data for the data directory. scripts/lib.sh's build_image makes the
+# same tree on the host and passes it as the build context named "build",
+# which replaces this stage (no base image needs pulling there).
 FROM tools AS build
 COPY --from=wasm-opt /usr/local/bin/node /usr/local/bin/node
 COPY --from=wasm-opt /opt/binaryen/node_modules /opt/binaryen/node_modules
@@ -60,19 +57,16 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     rm -rf target/site \
  && cargo leptos build --release \
  && target/release/strongroom-server precompress target/site \
- && cargo build --release -p strongroom-server --target x86_64-unknown-linux-musl \
- && mkdir -p /out/app /out/data \
- && strip -o /out/app/strongroom-server target/x86_64-unknown-linux-musl/release/strongroom-server \
- && cp target/release/hash.txt /out/app/ \
- && cp -r target/site /out/app/site
+ && deploy/image/collect.sh target/release/strongroom-server target/site /out
 
-# Nothing but the program and its files: no shell, no package manager, no C
-# library (the binary is static; TLS roots are compiled in). Runs as uid/gid
-# 65532 (distroless' "nonroot"), fit for a read-only root filesystem.
+# Nothing but the program, the C library it loads and its files: no shell,
+# no package manager, no CA bundle (TLS roots are compiled in). Runs as
+# uid/gid 65532 (distroless' "nonroot"), fit for a read-only root filesystem.
 FROM scratch AS runtime
 LABEL org.opencontainers.image.title="strongroom" \
       org.opencontainers.image.description="Kubernetes Secrets in the browser, as the signed-in user" \
       org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=build --chown=0:0 /out/root/ /
 COPY --from=build --chown=0:0 --chmod=0555 /out/app/strongroom-server /app/strongroom-server
 # cargo-leptos' hashes of the site's file names; must sit next to the binary.
 COPY --from=build --chown=0:0 --chmod=0444 /out/app/hash.txt /app/hash.txt

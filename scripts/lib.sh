@@ -37,11 +37,9 @@ ensure_apt() {
   command -v node >/dev/null || missing+=(nodejs npm)
   command -v go >/dev/null || missing+=(golang-go)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-  # The container image: podman builds and runs it, musl-gcc links its
-  # static server binary (ring and SQLite have C parts).
+  # The container image: podman builds and runs it.
   command -v podman >/dev/null || missing+=(podman)
   command -v runc >/dev/null || missing+=(runc)
-  command -v musl-gcc >/dev/null || missing+=(musl-tools)
   if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -120,12 +118,9 @@ build_site() {
 }
 
 # The container image (Dockerfile) as users get it, built here without a
-# registry: the binary and the site come from this machine (a static musl
-# binary and cargo-leptos' site) through the build context named `build`,
-# which stands in for the Dockerfile's build stage; the runtime stage is the
-# published one.
-MUSL_TARGET=x86_64-unknown-linux-musl
-MUSL_BIN="$CARGO_TARGET_DIR/$MUSL_TARGET/release/strongroom-server"
+# registry: the build context named `build` stands in for the Dockerfile's
+# build stage with the same tree (deploy/image/collect.sh) made from this
+# machine's release build; the runtime stage is the published one.
 IMAGE=${STRONGROOM_IMAGE:-localhost/strongroom:test}
 PODMAN_CONF="$CACHE/containers.conf"
 
@@ -135,27 +130,13 @@ podman_() {
   CONTAINERS_CONF="$PODMAN_CONF" podman --storage-driver=vfs --runtime runc "$@"
 }
 
-ensure_container_tools() {
-  if ! rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
-    say "adding the $MUSL_TARGET target"
-    rustup target add "$MUSL_TARGET" >&2
-  fi
-  local conf=$'[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"'
-  [[ "$(cat "$PODMAN_CONF" 2>/dev/null)" == "$conf" ]] || printf '%s\n' "$conf" >"$PODMAN_CONF"
-}
-
 # Builds $IMAGE from the Dockerfile's runtime stage. Needs build_site first.
 build_image() {
-  ensure_container_tools
-  say "building the static server binary ($MUSL_TARGET)"
-  (cd "$ROOT" && cargo build --release -p strongroom-server --target "$MUSL_TARGET" >&2)
+  local conf=$'[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"'
+  [[ "$(cat "$PODMAN_CONF" 2>/dev/null)" == "$conf" ]] || printf '%s\n' "$conf" >"$PODMAN_CONF"
   local ctx="$CACHE/image-context"
   rm -rf "$ctx"
-  mkdir -p "$ctx/out/app" "$ctx/out/data"
-  # Without symbols (about half the size); panics still name the location.
-  strip -o "$ctx/out/app/strongroom-server" "$MUSL_BIN"
-  cp "$(dirname "$SERVER_BIN")/hash.txt" "$ctx/out/app/hash.txt"
-  cp -r "$SITE_ROOT" "$ctx/out/app/site"
+  "$ROOT/deploy/image/collect.sh" "$SERVER_BIN" "$SITE_ROOT" "$ctx/out"
   say "building the image $IMAGE (podman, the Dockerfile's runtime stage)"
   podman_ build --quiet --build-context build="$ctx" --target runtime \
     -f "$ROOT/Dockerfile" -t "$IMAGE" "$ctx/out/data" >/dev/null

@@ -9,11 +9,6 @@ use strongroom_server::{
 };
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-// See server/Cargo.toml: the static (musl) build allocates with mimalloc.
-#[cfg(target_env = "musl")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
