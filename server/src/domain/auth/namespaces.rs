@@ -1,15 +1,22 @@
 //! Where a user may work: the namespaces where they may list secrets.
 
-use futures::future::join_all;
+use futures::{StreamExt, stream};
 
 use crate::{
     domain::KubeFailure,
     infra::cluster::{KubeError, UserKube},
 };
 
+/// At most this many of one request's access reviews are in flight at once:
+/// a cluster with thousands of namespaces gets a steady trickle from
+/// Strongroom, not a burst its flow control answers with 429.
+const REVIEWS_IN_FLIGHT: usize = 16;
+
 /// The namespaces among `configured` (or, when none are configured, among
-/// all the user may see) where the user may list secrets, sorted. Each
-/// candidate is checked with a SelfSubjectAccessReview made as the user.
+/// all the user may see) where the user may list secrets, sorted. One
+/// SelfSubjectAccessReview made as the user asks about every namespace at
+/// once (a ClusterRole binding answers for all); only when that is refused
+/// is each candidate checked, [`REVIEWS_IN_FLIGHT`] at a time.
 pub async fn workable_namespaces(
     kube: &UserKube,
     configured: &[String],
@@ -24,23 +31,27 @@ pub async fn workable_namespaces(
     } else {
         configured.to_vec()
     };
-    let checks = candidates
+    let refused = |e| KubeFailure::new(e, user, "create", "selfsubjectaccessreviews", None);
+    // An empty namespace asks about all of them.
+    if kube.can_i("list", "secrets", "").await.map_err(refused)? {
+        let mut namespaces = candidates;
+        namespaces.sort();
+        return Ok(namespaces);
+    }
+    // Owned names: a closure over `&String` trips the compiler's
+    // higher-ranked lifetime check when the handler future must be Send.
+    let reviews = candidates
         .iter()
-        .map(|ns| kube.can_i("list", "secrets", ns));
+        .cloned()
+        .map(|ns| async move { kube.can_i("list", "secrets", &ns).await });
+    let answers: Vec<_> = stream::iter(reviews)
+        .buffered(REVIEWS_IN_FLIGHT)
+        .collect()
+        .await;
     let mut namespaces = Vec::new();
-    for (ns, allowed) in candidates.iter().zip(join_all(checks).await) {
-        match allowed {
-            Ok(true) => namespaces.push(ns.clone()),
-            Ok(false) => {}
-            Err(e) => {
-                return Err(KubeFailure::new(
-                    e,
-                    user,
-                    "create",
-                    "selfsubjectaccessreviews",
-                    None,
-                ));
-            }
+    for (ns, allowed) in candidates.iter().zip(answers) {
+        if allowed.map_err(refused)? {
+            namespaces.push(ns.clone());
         }
     }
     namespaces.sort();
