@@ -12,7 +12,7 @@
 //! per-namespace gauges, which is bounded (`MAX_NAMESPACES`).
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     sync::{LazyLock, Mutex},
     time::{Duration, Instant},
 };
@@ -380,7 +380,7 @@ static EXPIRING: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 
 /// Signed-in sessions seen on this replica: a session's key (a hash of its
 /// id, never the id) → when it goes idle.
-static SESSIONS: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+static SESSIONS: Mutex<BTreeMap<String, Instant>> = Mutex::new(BTreeMap::new());
 
 /// Records, for secrets of `ns` a list or page showed, whether each is
 /// overdue for rotation (`(name, overdue)`).
@@ -419,8 +419,7 @@ pub fn certificates_seen(ns: &str, expiring_secrets: usize) {
 /// active on this replica until `idle_timeout` passes without another.
 pub fn session_active(key: &str, idle_timeout: Duration) {
     let now = Instant::now();
-    let mut guard = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
-    let map = guard.get_or_insert_with(HashMap::new);
+    let mut map = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
     if map.len() >= MAX_SESSIONS && !map.contains_key(key) {
         map.retain(|_, idle_at| *idle_at > now);
         if map.len() >= MAX_SESSIONS {
@@ -432,10 +431,10 @@ pub fn session_active(key: &str, idle_timeout: Duration) {
 
 /// Records that the session `key` ended (signed out, or ended by its rules).
 pub fn session_ended(key: &str) {
-    let mut guard = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(map) = guard.as_mut() {
-        map.remove(key);
-    }
+    SESSIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(key);
 }
 
 /// The gauges computed at each scrape from the bounded maps above.
@@ -446,8 +445,7 @@ impl Collector for Gauges {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let now = Instant::now();
         let active = {
-            let mut guard = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
-            let map = guard.get_or_insert_with(HashMap::new);
+            let mut map = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
             map.retain(|_, idle_at| *idle_at > now);
             map.len()
         };
