@@ -73,13 +73,16 @@ COPY --from=build --chown=0:0 --chmod=0444 /out/app/hash.txt /app/hash.txt
 COPY --from=build --chown=0:0 /out/app/site /app/site
 # Where the default SQLite database lives; mount a volume here (the Helm
 # chart mounts a PersistentVolumeClaim). Owned by the runtime user so a plain
-# `podman run` / `docker run` works too.
+# `podman run` / `docker run` works too; /var and /var/lib stay root's.
+COPY --from=build --chown=0:0 /out/var /var
 COPY --from=build --chown=65532:65532 /out/data /var/lib/strongroom
 WORKDIR /app
 ENV STRONGROOM_SITE_ROOT=/app/site \
     STRONGROOM_LISTEN=0.0.0.0:3000 \
     STRONGROOM_DATA_DIR=/var/lib/strongroom \
+    STRONGROOM_METRICS_LISTEN=0.0.0.0:9090 \
     STRONGROOM_LOG_FORMAT=json
 USER 65532:65532
-EXPOSE 3000
+# The app, and /metrics on a port of its own (3000 answers it with 404).
+EXPOSE 3000 9090
 ENTRYPOINT ["/app/strongroom-server"]

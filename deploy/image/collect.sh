@@ -3,6 +3,7 @@
 #   DEST/app   the server binary (without symbols), cargo-leptos' hash.txt
 #              and the precompressed site
 #   DEST/data  an empty directory for the data volume
+#   DEST/var   /var/lib, empty, so that the image's /var stays root's
 #   DEST/root  the shared libraries the binary loads (glibc, libm, libgcc_s
 #              and the dynamic loader), at their paths, from the system that
 #              built it: the image needs no other base.
@@ -11,7 +12,7 @@
 # Usage: deploy/image/collect.sh SERVER_BINARY SITE_DIR DEST
 set -eu
 bin=$1 site=$2 dest=$3
-mkdir -p "$dest/app" "$dest/data" "$dest/root"
+mkdir -p "$dest/app" "$dest/data" "$dest/root" "$dest/var/lib"
 strip -o "$dest/app/strongroom-server" "$bin"
 cp "$(dirname "$bin")/hash.txt" "$dest/app/hash.txt"
 cp -r "$site" "$dest/app/site"

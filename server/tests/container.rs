@@ -12,8 +12,8 @@
 mod common;
 
 use std::{
-    os::unix::fs::PermissionsExt,
-    path::Path,
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -48,7 +48,52 @@ async fn the_image_is_minimal_and_runs_as_a_pod_would() {
         "image {image}: {:.1} MB ({size} bytes)",
         size as f64 / 1_000_000.0
     );
-    // No shell and no package manager inside: nothing but the program.
+    // Nothing but the program, the libraries it loads and its files: no
+    // shell, no package manager, no other executable.
+    let mount = podman_ok(&["image", "mount", &image]);
+    let root = Path::new(&mount);
+    let mut files: Vec<String> = walk(root)
+        .into_iter()
+        .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+        .filter(|p| !p.starts_with("app/site/"))
+        .collect();
+    files.sort();
+    let names: Vec<String> = std::fs::read_dir(root.join("app/site/pkg"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let owners: Vec<(String, u32)> = ["var", "var/lib", "var/lib/strongroom", "app"]
+        .iter()
+        .map(|d| {
+            (
+                d.to_string(),
+                std::fs::metadata(root.join(d)).unwrap().uid(),
+            )
+        })
+        .collect();
+    podman(&["image", "unmount", &image]);
+    assert_eq!(
+        files,
+        [
+            "app/hash.txt",
+            "app/strongroom-server",
+            "lib/x86_64-linux-gnu/libc.so.6",
+            "lib/x86_64-linux-gnu/libgcc_s.so.1",
+            "lib/x86_64-linux-gnu/libm.so.6",
+            "lib64/ld-linux-x86-64.so.2",
+        ],
+        "every file of the image outside the site"
+    );
+    assert_eq!(
+        owners,
+        [
+            ("var".to_string(), 0),
+            ("var/lib".to_string(), 0),
+            ("var/lib/strongroom".to_string(), UID),
+            ("app".to_string(), 0),
+        ],
+        "only the data directory belongs to the image's user"
+    );
     let out = podman(&[
         "run",
         "--rm",
@@ -59,22 +104,6 @@ async fn the_image_is_minimal_and_runs_as_a_pod_would() {
         "true",
     ]);
     assert!(!out.status.success(), "the image has no shell");
-    let files = podman_ok(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{json .RootFS.Layers}}",
-        &image,
-    ]);
-    assert!(!files.is_empty());
-    // The precompressed site is inside: a file and its .br and .gz copies.
-    let mount = podman_ok(&["image", "mount", &image]);
-    let pkg = Path::new(&mount).join("app/site/pkg");
-    let names: Vec<String> = std::fs::read_dir(&pkg)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    podman(&["image", "unmount", &image]);
     let wasm = names
         .iter()
         .find(|n| n.ends_with(".wasm"))
@@ -95,9 +124,23 @@ async fn the_image_is_minimal_and_runs_as_a_pod_would() {
         created.as_secs_f64() * 1000.0,
         until_ready.as_secs_f64() * 1000.0
     );
-    let (uid, gid, caps) = process_ids(&container);
+    let (uid, gid, caps, no_new_privs) = process_ids(&container);
     assert_eq!((uid.as_str(), gid.as_str()), ("65532", "65532"));
     assert_eq!(caps, "0000000000000000", "every capability dropped");
+    assert_eq!(no_new_privs, "1", "no-new-privileges");
+    // /metrics on its own port only.
+    let r = reqwest::get(format!("http://127.0.0.1:{}/metrics", port + 1000))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("strongroom_http_request_duration_seconds")
+    );
+    let r = reqwest::get(format!("{url}/metrics")).await.unwrap();
+    assert_eq!(r.status(), 404);
     let c = reqwest::Client::new();
     let r = c.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -116,7 +159,6 @@ async fn the_image_is_minimal_and_runs_as_a_pod_would() {
     // user: the only place it writes.
     let db = Path::new(&files.path("data")).join("strongroom.db");
     assert!(db.is_file(), "{} exists", db.display());
-    use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&db).unwrap().uid(), UID);
     drop(container);
 }
@@ -241,4 +283,18 @@ async fn two_containers_share_one_postgres_over_tls_and_one_chain() {
     let logs =
         String::from_utf8_lossy(&logs.stderr).to_string() + &String::from_utf8_lossy(&logs.stdout);
     assert!(logs.contains("cannot open the database"), "{logs}");
+}
+
+/// Every file (not directory) under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -71,12 +71,23 @@ async fn a_certificate_from_another_ca_is_refused_with_a_clear_error() {
         "sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
     ))
     .await
-    .err()
-    .expect("a missing CA file fails");
+    .expect_err("a missing CA file fails");
     assert!(
-        err.to_string().contains("/nonexistent/ca.crt") || err.to_string().contains("No such file"),
+        err.to_string()
+            .contains("cannot read the PostgreSQL CA bundle /nonexistent/ca.crt"),
         "{err}"
     );
+    // The right CA, but an address the certificate does not name (the test
+    // PostgreSQL listens on 127.0.0.2 too; its certificate names localhost
+    // and 127.0.0.1).
+    let url = stack.var("POSTGRES_URL").replace("127.0.0.1", "127.0.0.2");
+    let err = Db::connect(&format!(
+        "{url}?sslmode=verify-full&sslrootcert={}",
+        stack.var("POSTGRES_CA")
+    ))
+    .await
+    .expect_err("a certificate for another name fails");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
     // The server refuses to start on it, and says why.
     let args = [
         "strongroom-server",
@@ -94,10 +105,9 @@ async fn a_certificate_from_another_ca_is_refused_with_a_clear_error() {
         "strongroom-test-chain-key",
     ];
     let cli = <strongroom_server::config::Cli as clap::Parser>::try_parse_from(args).unwrap();
-    let err = strongroom_server::AppState::build(cli.serve)
-        .await
-        .err()
-        .expect("no start on an untrusted database certificate");
+    let Err(err) = strongroom_server::AppState::build(cli.serve).await else {
+        panic!("no start on an untrusted database certificate")
+    };
     assert!(
         err.to_string().starts_with("cannot open the database"),
         "{err}"
@@ -139,4 +149,34 @@ async fn replicas_on_verify_full_serve_reveals_and_keep_one_chain() {
     assert!(verified.is_ok(), "one chain across replicas: {verified:?}");
     a.stop();
     b.stop();
+}
+
+#[test]
+fn a_misspelt_pgsslmode_stops_the_server_instead_of_falling_back_to_prefer() {
+    let stack = Stack::get();
+    let dir = std::env::temp_dir().join(format!("strongroom-pgsslmode-{}", std::process::id()));
+    let out = common::server_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_strongroom-server")),
+        common::test_port(),
+        &dir,
+    )
+    .env("STRONGROOM_DATABASE_URL", stack.var("POSTGRES_URL"))
+    .env(
+        "STRONGROOM_AUDIT_HMAC_KEY",
+        "strongroom-test-fingerprint-key",
+    )
+    .env("STRONGROOM_AUDIT_CHAIN_KEY", "strongroom-test-chain-key")
+    // With an unknown mode the driver would use `prefer`, which accepts any
+    // certificate (here one from another CA) and plain text.
+    .env("PGSSLMODE", "verify_full")
+    .env("PGSSLROOTCERT", stack.var("POSTGRES_OTHER_CA"))
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the server must not start: {stderr}");
+    assert!(
+        stderr.contains("PGSSLMODE=\"verify_full\" is not a TLS mode"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

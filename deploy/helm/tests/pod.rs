@@ -51,6 +51,13 @@ fn secrets(files: &PodFiles) -> BTreeMap<&'static str, BTreeMap<&'static str, St
         BTreeMap::from([("url", stack.var("POSTGRES_URL"))]),
     );
     s.insert(
+        "strongroom-db-other-ca",
+        BTreeMap::from([(
+            "ca.crt",
+            std::fs::read_to_string(stack.var("POSTGRES_OTHER_CA")).unwrap(),
+        )]),
+    );
+    s.insert(
         "strongroom-db-ca",
         BTreeMap::from([(
             "ca.crt",
@@ -252,7 +259,9 @@ impl Drop for Played {
 /// at a time.
 static ONE_POD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn play_the_chart(tag: &str, values: &[&str]) {
+/// Plays the chart's pod rendered with `values`; with `refused`, expects
+/// the server to stop at start-up with that text in its log instead.
+async fn play_the_chart(tag: &str, values: &[&str], refused: Option<&str>) {
     let _one = ONE_POD.lock().await;
     let files = PodFiles::new(tag);
     let front = test_port();
@@ -307,6 +316,26 @@ async fn play_the_chart(tag: &str, values: &[&str]) {
         },
     };
 
+    if let Some(text) = refused {
+        let start = std::time::Instant::now();
+        loop {
+            let state = podman_ok(&["inspect", "-f", "{{.State.Status}}", &played.container.name]);
+            if state == "exited" {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let out = podman(&["logs", &played.container.name]);
+        let logs = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(logs.contains(text), "{logs}");
+        return;
+    }
+
     // Every probe of the spec answers, on the port and path it names.
     let client = reqwest::Client::new();
     let http = port(&container, &json!("http"));
@@ -348,9 +377,11 @@ async fn play_the_chart(tag: &str, values: &[&str]) {
         .as_u64()
         .or(pod_sc["runAsUser"].as_u64())
         .unwrap();
-    let (uid, _gid, caps) = process_ids(&played.container);
+    let (uid, _gid, caps, no_new_privs) = process_ids(&played.container);
     assert_eq!(uid, want_uid.to_string());
     assert_eq!(caps, "0000000000000000");
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(no_new_privs, "1", "allowPrivilegeEscalation: false");
     assert_eq!(sc["readOnlyRootFilesystem"], true);
     let ro = podman_ok(&[
         "inspect",
@@ -417,26 +448,45 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 #[ignore = "needs the image: scripts/test builds it and runs these with --ignored"]
 async fn the_charts_pod_runs_under_podman_with_sqlite() {
-    play_the_chart("sqlite", &[]).await;
+    play_the_chart("sqlite", &[], None).await;
 }
 
 #[tokio::test]
 #[ignore = "needs the image: scripts/test builds it and runs these with --ignored"]
 async fn the_charts_pod_runs_under_podman_on_postgres_over_verify_full() {
+    let values = postgres_values("strongroom-db-ca");
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    play_the_chart("postgres", &values, None).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the image: scripts/test builds it and runs these with --ignored"]
+async fn the_charts_pod_refuses_a_database_certificate_from_another_ca() {
+    // Proves the chart's PGSSLMODE and PGSSLROOTCERT reach the driver: with
+    // `prefer` (no mode) the CA would be ignored and the pod would start.
+    let values = postgres_values("strongroom-db-other-ca");
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
     play_the_chart(
-        "postgres",
-        &[
-            "--set",
-            "database.mode=postgres",
-            "--set",
-            "database.postgres.existingSecret=strongroom-db",
-            "--set",
-            "database.postgres.tls.mode=verify-full",
-            "--set",
-            "database.postgres.tls.caSecret=strongroom-db-ca",
-            "--set",
-            "replicaCount=1",
-        ],
+        "postgres-other-ca",
+        &values,
+        Some("invalid peer certificate: UnknownIssuer"),
     )
     .await;
+}
+
+fn postgres_values(ca_secret: &str) -> Vec<String> {
+    [
+        "--set",
+        "database.mode=postgres",
+        "--set",
+        "database.postgres.existingSecret=strongroom-db",
+        "--set",
+        "database.postgres.tls.mode=verify-full",
+        "--set",
+        &format!("database.postgres.tls.caSecret={ca_secret}"),
+        "--set",
+        "replicaCount=1",
+    ]
+    .map(String::from)
+    .to_vec()
 }

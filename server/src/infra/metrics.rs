@@ -233,9 +233,12 @@ pub fn render() -> String {
 /// Records one HTTP request: `route` is the matched route template (or a
 /// fixed word for requests no route matched), never the request's path.
 pub fn http_request(route: &str, method: &http::Method, status: u16, took: Duration) {
+    // A 405 names a method the route does not have: counted as "other", so
+    // that anyone sending every method to every route makes one series per
+    // route, not eight.
     let method = METHODS
         .iter()
-        .find(|m| **m == method.as_str())
+        .find(|m| **m == method.as_str() && status != 405)
         .copied()
         .unwrap_or("other");
     METRICS
@@ -594,6 +597,9 @@ mod tests {
             404,
             Duration::ZERO,
         );
+        for method in [Method::PUT, Method::PATCH, Method::TRACE] {
+            http_request("/readyz", &method, 405, Duration::ZERO);
+        }
         KubeCall::of(&Method::GET, "/api/v1/namespaces/team-a/secrets/x")
             .finished(Duration::from_millis(20), Some("404"));
         audit_write("database", true, Duration::from_millis(2));
@@ -606,6 +612,8 @@ mod tests {
         for line in [
             "strongroom_http_request_duration_seconds_bucket{route=\"/api/v1/namespaces/{ns}/secrets\",method=\"GET\",status=\"200\",le=\"0.005\"} 1",
             "strongroom_http_request_duration_seconds_count{route=\"unmatched\",method=\"other\",status=\"404\"} 1",
+            // Every method a route lacks is one series.
+            "strongroom_http_request_duration_seconds_count{route=\"/readyz\",method=\"other\",status=\"405\"} 3",
             "strongroom_kube_request_duration_seconds_count{verb=\"get\",resource=\"secrets\"}",
             "strongroom_kube_request_errors_total{verb=\"get\",resource=\"secrets\",class=\"404\"}",
             "strongroom_audit_write_duration_seconds_count{sink=\"database\"}",

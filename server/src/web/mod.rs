@@ -120,13 +120,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(state.sessions.clone())
         .layer(middleware::from_fn(security::session_store_failures))
+        // A panic becomes a 500 for that request, never a dropped connection;
+        // the panic message is not sent to the client.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        // Outside the panic catcher: its 500s carry the headers too.
         .layer(middleware::from_fn_with_state(
             security::HeaderPolicy::for_public_url(&state.config.public_url),
             security::headers,
         ))
-        // A panic becomes a 500 for that request, never a dropped connection;
-        // the panic message is not sent to the client.
-        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         // Outermost, and after routing (axum applies layers per route), so
         // it sees the matched route template and every answer, 500s from
         // panics included.

@@ -154,6 +154,8 @@ pub fn run_image(name: &str, files: &PodFiles, port: u16, extra: &[&str]) -> Con
         "{}:/var/run/secrets/kubernetes.io/serviceaccount:ro",
         files.path("serviceaccount")
     );
+    // /metrics on a port of its own, as the image's default and the chart.
+    let metrics = format!("STRONGROOM_METRICS_LISTEN=127.0.0.1:{}", port + 1000);
     let mut args: Vec<String> = [
         "run",
         "-d",
@@ -161,7 +163,14 @@ pub fn run_image(name: &str, files: &PodFiles, port: u16, extra: &[&str]) -> Con
         &name,
         "--network",
         "host",
+        // Read-only, without the writable /run, /tmp and /var/tmp podman
+        // adds by default; /tmp is an emptyDir in the chart.
         "--read-only",
+        "--read-only-tmpfs=false",
+        "--tmpfs",
+        "/tmp",
+        "-e",
+        &metrics,
         "--cap-drop",
         "ALL",
         "--security-opt",
@@ -205,8 +214,9 @@ pub async fn ready(url: &str, container: &Container) -> Duration {
     panic!("{url} not ready within 60 s");
 }
 
-/// The uid and gid the container's main process runs as, from the host.
-pub fn process_ids(container: &Container) -> (String, String, String) {
+/// How the container's main process runs, from the host's
+/// `/proc/PID/status`: (uid, gid, effective capabilities, no_new_privs).
+pub fn process_ids(container: &Container) -> (String, String, String, String) {
     let pid = podman_ok(&["inspect", "-f", "{{.State.Pid}}", &container.name]);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| {
@@ -219,7 +229,12 @@ pub fn process_ids(container: &Container) -> (String, String, String) {
             .unwrap()
             .to_string()
     };
-    (field("Uid:"), field("Gid:"), field("CapEff:"))
+    (
+        field("Uid:"),
+        field("Gid:"),
+        field("CapEff:"),
+        field("NoNewPrivs:"),
+    )
 }
 
 /// Sign-in through the IdP, create, list, reveal, and the audit record of
