@@ -317,22 +317,31 @@ async fn play_the_chart(tag: &str, values: &[&str], refused: Option<&str>) {
     };
 
     if let Some(text) = refused {
+        // The pod's restartPolicy (Always) starts it again and again; its
+        // log says why each time, and it is never ready.
         let start = std::time::Instant::now();
+        let http = port(&container, &json!("http"));
         loop {
-            let state = podman_ok(&["inspect", "-f", "{{.State.Status}}", &played.container.name]);
-            if state == "exited" {
+            let out = podman(&["logs", &played.container.name]);
+            let logs = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if logs.contains(text) {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no {text:?} in the log: {logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let out = podman(&["logs", &played.container.name]);
-        let logs = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let ready = reqwest::get(format!("http://127.0.0.1:{http}/readyz")).await;
+        assert!(
+            ready.is_err() || !ready.unwrap().status().is_success(),
+            "never ready"
         );
-        assert!(logs.contains(text), "{logs}");
         return;
     }
 
