@@ -32,6 +32,10 @@ render() {
 #
 #   kubectl apply --server-side -f strongroom.yaml
 #
+# /metrics (ClusterIP Service strongroom-metrics, port metrics) is closed by
+# the NetworkPolicy: to scrape it, add an ingress rule for port metrics from
+# your Prometheus (the chart's networkPolicy.metricsFrom).
+#
 # For anything beyond the defaults (PostgreSQL and several replicas,
 # constrained impersonation, an Ingress), use the chart.
 apiVersion: v1

@@ -51,6 +51,7 @@ fn plain_manifests_are_accepted_by_the_api_server() {
         "clusterrolebinding.rbac.authorization.k8s.io/strongroom-impersonator",
         "deployment.apps/strongroom",
         "service/strongroom",
+        "service/strongroom-metrics",
         "persistentvolumeclaim/strongroom-data",
         "networkpolicy.networking.k8s.io/strongroom",
     ] {

@@ -9,7 +9,8 @@ use strongroom_server::infra::cluster::AUDIT_EXTRA_KEY;
 
 use crate::{
     releases::{
-        DIGEST, INGRESS_FROM, METRICS_FROM, constrained_extra_key, guards_args, postgres_values,
+        DIGEST, INGRESS_FROM, METRICS_FROM, configurations, constrained_extra_key, guards_args,
+        postgres_values,
     },
     support::{
         chart, container, env, find, has_kind, helm_cmd, must_template, objects, ok, repo, run,
@@ -258,25 +259,25 @@ fn default_render_is_one_hardened_replica_on_sqlite() {
         "/var/run/secrets/kubernetes.io/serviceaccount"
     );
     assert_eq!(sa_mount["readOnly"], true);
-    // A tag: pulled every time, and flagged for checkov as not a digest.
+    // A tag, pulled every time; no suppression for policy scanners (they
+    // are to report the tag: see no_configuration_suppresses_a_scanner_check).
     assert_eq!(
         c["image"],
         "registry.example.com/strongroom/strongroom:0.1.0"
     );
     assert_eq!(c["imagePullPolicy"], "Always");
-    assert!(
-        deployment["metadata"]["annotations"]["checkov.io/skip1"]
-            .as_str()
-            .unwrap()
-            .starts_with("CKV_K8S_43=")
-    );
+    assert_eq!(deployment["metadata"]["annotations"], Value::Null);
     assert_eq!(env(c, "PGSSLMODE"), None, "SQLite");
     assert!(!has_kind(&objects, "ConfigMap"), "no dashboard by default");
     assert!(!has_kind(&objects, "PodDisruptionBudget"), "one replica");
     assert!(!has_kind(&objects, "Ingress"));
     assert!(!has_kind(&objects, "ServiceMonitor"));
+    // Port 3000 open to anyone, the metrics port to nobody.
     let policy = find(&objects, "NetworkPolicy");
-    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "http");
+    assert_eq!(
+        policy["spec"]["ingress"],
+        json!([{"ports": [{"port": "http", "protocol": "TCP"}]}])
+    );
     let egress_ports: Vec<&Value> = policy["spec"]["egress"]
         .as_array()
         .unwrap()
@@ -448,19 +449,170 @@ fn guards_render_per_namespace_with_the_webhook_key_mounted() {
 fn service_monitor_renders_only_when_enabled() {
     let off = must_template("x", &[]);
     assert!(!off.contains("kind: ServiceMonitor"));
-    // No Prometheus Operator CRDs on the test API server, so this one is
-    // checked as text only.
-    let on = must_template("x", &["--set", "metrics.serviceMonitor.enabled=true"]);
-    let doc = on
-        .split("\n---")
-        .find(|d| d.contains("kind: ServiceMonitor"))
-        .expect("a ServiceMonitor");
-    assert!(doc.contains("apiVersion: monitoring.coreos.com/v1"));
-    assert!(doc.contains("path: /metrics"));
-    assert!(
-        doc.contains("port: metrics"),
-        "scrapes the metrics port: {doc}"
+    let on = must_template(
+        "x",
+        &[
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set-json",
+            METRICS_FROM,
+        ],
     );
+    let (monitor, rest) = split_service_monitor(&on);
+    assert_eq!(monitor["apiVersion"], "monitoring.coreos.com/v1");
+    let endpoints = monitor["spec"]["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0]["path"], "/metrics");
+    assert_eq!(endpoints[0]["port"], "metrics", "scrapes the metrics port");
+    // It selects the metrics Service, and only that: the app's Service does
+    // not carry its labels (and has no port named metrics anyway).
+    let objects = objects(&rest);
+    let (app, metrics) = services(&objects);
+    let selector = monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap();
+    assert!(!selector.is_empty());
+    let selects = |service: &Value| {
+        selector
+            .iter()
+            .all(|(k, v)| service["metadata"]["labels"][k] == *v)
+    };
+    assert!(selects(metrics), "{selector:?} must select {metrics}");
+    assert!(!selects(app), "{selector:?} must not select {app}");
+    assert_eq!(
+        monitor["spec"]["namespaceSelector"]["matchNames"],
+        json!([crate::NS])
+    );
+    // job stays the release's full name, as when the app's Service was
+    // scraped, rather than the metrics Service's name.
+    assert_eq!(
+        endpoints[0]["relabelings"],
+        json!([{"action": "replace", "targetLabel": "job", "replacement": "x-strongroom"}])
+    );
+    assert_eq!(app["metadata"]["name"], "x-strongroom");
+}
+
+#[test]
+fn a_service_monitor_behind_the_network_policy_needs_metrics_from() {
+    // The NetworkPolicy closes the metrics port unless metricsFrom opens it:
+    // a ServiceMonitor without it could never scrape.
+    let err = template("x", &["--set", "metrics.serviceMonitor.enabled=true"])
+        .expect_err("a ServiceMonitor Prometheus may not reach must not render");
+    assert!(
+        err.contains(
+            "metrics.serviceMonitor.enabled is true but networkPolicy.metricsFrom is empty"
+        ) && err.contains("Set networkPolicy.metricsFrom to Prometheus' peers"),
+        "unclear message: {err}"
+    );
+    // ... also when only the app's peers are named.
+    let err = template(
+        "x",
+        &[
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set-json",
+            INGRESS_FROM,
+        ],
+    )
+    .expect_err("ingressFrom does not open the metrics port");
+    assert!(err.contains("networkPolicy.metricsFrom is empty"), "{err}");
+    // Without a NetworkPolicy there is nothing to open.
+    let open = must_template(
+        "x",
+        &[
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "networkPolicy.enabled=false",
+        ],
+    );
+    assert!(open.contains("kind: ServiceMonitor"));
+    assert!(!open.contains("kind: NetworkPolicy"));
+}
+
+#[test]
+fn the_metrics_port_is_never_on_the_app_service() {
+    // The app's Service may be published outside the cluster; the metrics
+    // Service is ClusterIP whatever service.type is.
+    for service_type in ["ClusterIP", "NodePort", "LoadBalancer"] {
+        let objects = objects(&must_template(
+            "x",
+            &["--set", &format!("service.type={service_type}")],
+        ));
+        let (app, metrics) = services(&objects);
+        assert_eq!(app["spec"]["type"], service_type);
+        assert_eq!(
+            app["spec"]["ports"],
+            json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]),
+            "{service_type}: the app's Service has the app's port alone"
+        );
+        assert_eq!(metrics["metadata"]["name"], "x-strongroom-metrics");
+        assert_eq!(metrics["spec"]["type"], "ClusterIP", "{service_type}");
+        assert_eq!(
+            metrics["spec"]["ports"],
+            json!([{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]),
+            "{service_type}"
+        );
+        let pods = &find(&objects, "Deployment")["spec"]["selector"]["matchLabels"];
+        assert_eq!(&app["spec"]["selector"], pods);
+        assert_eq!(&metrics["spec"]["selector"], pods);
+    }
+}
+
+#[test]
+fn the_metrics_port_is_closed_unless_metrics_from_names_who_may_scrape() {
+    let ingress_rules = |args: &[&str]| {
+        let objects = objects(&must_template("x", args));
+        find(&objects, "NetworkPolicy")["spec"]["ingress"].clone()
+    };
+    let app_rule = |from: Option<Value>| {
+        let mut rule = json!({"ports": [{"port": "http", "protocol": "TCP"}]});
+        if let Some(from) = from {
+            rule["from"] = from;
+        }
+        rule
+    };
+    let set_json =
+        |arg: &str| -> Value { serde_json::from_str(arg.split_once('=').unwrap().1).unwrap() };
+    // No rule for the metrics port, whether or not the app's peers are
+    // restricted (an operator who restricted ingressFrom when /metrics was
+    // on port 3000 keeps it restricted).
+    assert_eq!(ingress_rules(&[]), json!([app_rule(None)]));
+    assert_eq!(
+        ingress_rules(&["--set-json", INGRESS_FROM]),
+        json!([app_rule(Some(set_json(INGRESS_FROM)))])
+    );
+    // With metricsFrom, a rule for the metrics port carrying exactly it; the
+    // app's rule is left as it was.
+    let metrics_rule = json!({
+        "ports": [{"port": "metrics", "protocol": "TCP"}],
+        "from": set_json(METRICS_FROM),
+    });
+    assert_eq!(
+        ingress_rules(&["--set-json", METRICS_FROM]),
+        json!([app_rule(None), metrics_rule])
+    );
+    assert_eq!(
+        ingress_rules(&["--set-json", INGRESS_FROM, "--set-json", METRICS_FROM]),
+        json!([app_rule(Some(set_json(INGRESS_FROM))), metrics_rule])
+    );
+}
+
+#[test]
+fn no_configuration_suppresses_a_scanner_check() {
+    // A suppression rendered by the chart would be in every user's
+    // manifests, hiding the finding from their own scans (checkov.rs skips
+    // on checkov's command line instead).
+    let plain = std::fs::read_to_string(repo().join("deploy/manifests/strongroom.yaml")).unwrap();
+    for (name, args) in configurations() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let yaml = must_template("x", &args);
+        for (what, text) in [(name, yaml.as_str()), ("plain manifests", plain.as_str())] {
+            for marker in ["checkov.io/skip", "checkov:skip", "bridgecrew.io/skip"] {
+                assert!(!text.contains(marker), "{what} renders {marker}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -497,6 +649,46 @@ fn plain_manifests_are_up_to_date() {
     );
 }
 
+/// The app's Service and the metrics Service (the one labelled
+/// `app.kubernetes.io/component: metrics`), the only two.
+fn services(objects: &[Value]) -> (&Value, &Value) {
+    let services: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Service").collect();
+    assert_eq!(
+        services.len(),
+        2,
+        "the app's Service and the metrics Service"
+    );
+    let is_metrics =
+        |s: &Value| s["metadata"]["labels"]["app.kubernetes.io/component"] == "metrics";
+    let metrics = *services
+        .iter()
+        .find(|s| is_metrics(s))
+        .expect("a metrics Service");
+    let app = *services
+        .iter()
+        .find(|s| !is_metrics(s))
+        .expect("the app's Service");
+    assert_eq!(
+        app["metadata"]["name"],
+        find(objects, "Deployment")["metadata"]["name"]
+    );
+    (app, metrics)
+}
+
+/// The ServiceMonitor of a render (as JSON; no Prometheus Operator CRDs on
+/// the test API server, so kubectl cannot read it) and the rest of the
+/// render.
+fn split_service_monitor(yaml: &str) -> (Value, String) {
+    let (monitors, rest): (Vec<&str>, Vec<&str>) = yaml
+        .split("\n---")
+        .partition(|d| d.contains("\nkind: ServiceMonitor\n"));
+    assert_eq!(monitors.len(), 1, "one ServiceMonitor");
+    (
+        serde_norway::from_str(monitors[0]).unwrap(),
+        rest.join("\n---"),
+    )
+}
+
 /// The container's port, env, the Service, the ServiceMonitor and the
 /// NetworkPolicy all follow `metrics.port`.
 fn metrics_port_everywhere(objects: &[Value], port: u16) {
@@ -519,14 +711,15 @@ fn metrics_port_everywhere(objects: &[Value], port: u16) {
     for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
         assert_eq!(c[probe]["httpGet"]["port"], "http", "{probe}");
     }
-    let service = find(objects, "Service");
-    let service_ports = service["spec"]["ports"].as_array().unwrap();
-    let metrics = service_ports
-        .iter()
-        .find(|p| p["name"] == "metrics")
-        .unwrap();
-    assert_eq!(metrics["port"], port);
-    assert_eq!(metrics["targetPort"], "metrics");
+    let (app, metrics) = services(objects);
+    assert_eq!(
+        metrics["spec"]["ports"],
+        json!([{"name": "metrics", "port": port, "targetPort": "metrics", "protocol": "TCP"}])
+    );
+    assert!(
+        !app["spec"]["ports"].to_string().contains("metrics"),
+        "{app}"
+    );
     // The Ingress, when there is one, only reaches the app.
     if has_kind(objects, "Ingress") {
         assert_eq!(
@@ -541,14 +734,11 @@ fn metrics_port_everywhere(objects: &[Value], port: u16) {
 fn metrics_are_served_on_their_own_port() {
     let defaults = objects(&must_template("x", &["--set", "ingress.enabled=true"]));
     metrics_port_everywhere(&defaults, 9090);
-    // Both ports open to anyone by default, each in its own rule.
+    // The app's port open to anyone by default, the metrics port to nobody.
     let policy = find(&defaults, "NetworkPolicy");
     assert_eq!(
         policy["spec"]["ingress"],
-        json!([
-            {"ports": [{"port": "http", "protocol": "TCP"}]},
-            {"ports": [{"port": "metrics", "protocol": "TCP"}]},
-        ])
+        json!([{"ports": [{"port": "http", "protocol": "TCP"}]}])
     );
     let moved = must_template(
         "x",
@@ -563,18 +753,9 @@ fn metrics_are_served_on_their_own_port() {
             INGRESS_FROM,
         ],
     );
-    // The ServiceMonitor (text: no CRD on the test API server) scrapes the
-    // Service's port by name.
-    let monitor = moved
-        .split("\n---")
-        .find(|d| d.contains("kind: ServiceMonitor"))
-        .unwrap();
-    assert!(monitor.contains("- port: metrics\n"), "{monitor}");
-    let without_monitor: String = moved
-        .split("\n---")
-        .filter(|d| !d.contains("kind: ServiceMonitor"))
-        .collect::<Vec<_>>()
-        .join("\n---");
+    // The ServiceMonitor scrapes the metrics Service's port by name.
+    let (monitor, without_monitor) = split_service_monitor(&moved);
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
     let moved = objects(&without_monitor);
     metrics_port_everywhere(&moved, 9102);
     // Prometheus may reach the metrics port, the ingress controller the
@@ -769,7 +950,7 @@ fn postgres_tls_mode_and_ca_bundle_reach_the_server() {
 }
 
 #[test]
-fn an_image_digest_pins_the_image_and_drops_the_scanner_skip() {
+fn an_image_digest_pins_the_image() {
     let pinned = objects(&must_template(
         "x",
         &["--set", &format!("image.digest={DIGEST}")],
@@ -782,8 +963,7 @@ fn an_image_digest_pins_the_image_and_drops_the_scanner_skip() {
     assert_eq!(c["imagePullPolicy"], "IfNotPresent", "a digest cannot move");
     assert_eq!(
         find(&pinned, "Deployment")["metadata"]["annotations"],
-        Value::Null,
-        "nothing left to skip"
+        Value::Null
     );
     // An explicit pull policy wins either way.
     let never = objects(&must_template("x", &["--set", "image.pullPolicy=Never"]));

@@ -18,6 +18,11 @@
 {{- end }}
 {{- end }}
 
+{{/* The metrics Service: <fullname>-metrics, within a Service name's 63 characters. */}}
+{{- define "strongroom.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "strongroom.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
 {{- define "strongroom.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -106,6 +111,9 @@ render runs it.
 {{- end }}
 {{- if and (eq $db "postgres") (or $tls.caSecret $tls.caConfigMap) (not (has $tls.mode (list "verify-ca" "verify-full"))) }}
 {{- fail (printf "database.postgres.tls.mode is %s but a CA bundle is set: the server only checks certificates with verify-ca or verify-full (verify-full also checks the host name; unlike libpq, require does not use the bundle)" $tls.mode) }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.metricsFrom) }}
+{{- fail "metrics.serviceMonitor.enabled is true but networkPolicy.metricsFrom is empty: the NetworkPolicy closes the metrics port to everyone not named there, so Prometheus could not scrape it. Set networkPolicy.metricsFrom to Prometheus' peers, e.g. [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}, podSelector: {matchLabels: {app.kubernetes.io/name: prometheus}}}]" }}
 {{- end }}
 {{- if eq (int .Values.metrics.port) 3000 }}
 {{- fail "metrics.port must not be 3000: that is the app's port, and /metrics is served apart from it" }}
