@@ -215,10 +215,20 @@ start_postgres() {
     "${as[@]}" "$bin/initdb" -D "$dir" -U strongroom --auth=trust -E UTF8 >/dev/null
   fi
   postgres_tls "$dir"
+  # TLS and the addresses live in the data directory's configuration, so
+  # every start (the fault tests restart it with pg_ctl) has them.
+  local conf="ssl = on
+ssl_cert_file = '$dir/tls/server.crt'
+ssl_key_file = '$dir/tls/server.key'
+listen_addresses = '127.0.0.1,127.0.0.2'
+fsync = on"
+  [[ "$(cat "$dir/strongroom.conf" 2>/dev/null)" == "$conf" ]] || printf '%s\n' "$conf" >"$dir/strongroom.conf"
+  grep -q "^include_if_exists = 'strongroom.conf'" "$dir/postgresql.conf" \
+    || echo "include_if_exists = 'strongroom.conf'" >>"$dir/postgresql.conf"
   if "${as[@]}" "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then return 0; fi
   port_free "$port" || die "port $port (PostgreSQL) is in use"
   "${as[@]}" "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1,127.0.0.2 -c fsync=on -c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key" start >/dev/null \
+    -o "-p $port -k $dir" start >/dev/null \
     || { tail -20 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
   "${as[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U strongroom -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='strongroom'" | grep -q 1 \

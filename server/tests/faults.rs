@@ -455,7 +455,9 @@ fn postgres(action: &str) {
             "-t".into(),
             "30".into(),
             "-o".into(),
-            format!("-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=on"),
+            // The rest (addresses, TLS) is in the data directory's
+            // configuration, which scripts/lib.sh writes.
+            format!("-p {port} -k {dir}"),
             "start".into(),
         ]),
     }
