@@ -144,6 +144,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             rotation,
             may_get: Default::default(),
+            workable: Default::default(),
             origin: config.origin(),
             oidc_origin,
             config,

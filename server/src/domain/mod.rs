@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod gitops;
 pub mod guard;
+pub mod recent;
 pub mod secrets;
 pub mod usage;
 

@@ -4,7 +4,7 @@ use axum::extract::State;
 use strongroom_app::api::Me;
 
 use super::{AppError, AppState, extract::Json};
-use crate::domain::auth::{CurrentUser, namespaces::workable_namespaces};
+use crate::domain::auth::CurrentUser;
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity",
     responses((status = 200, description = "The signed-in user as Kubernetes sees them, and the namespaces they may list secrets in", body = Me)))]
@@ -13,7 +13,11 @@ pub async fn get_me(
     user: CurrentUser,
 ) -> Result<Json<Me>, AppError> {
     let kube = state.kube.for_user(user.identity());
-    let namespaces = workable_namespaces(&kube, &state.config.namespaces).await?;
+    let namespaces = state
+        .workable
+        .get(&kube, &state.config.namespaces)
+        .await?
+        .to_vec();
     let guards = namespaces
         .iter()
         .map(|ns| (ns.clone(), state.guards.describe(ns)))

@@ -42,6 +42,8 @@ pub struct Inner {
     pub rotation: RotationPolicy,
     /// Recent "may get secrets here?" answers for the list's ages.
     pub may_get: crate::domain::secrets::age::MayGetCache,
+    /// Recent answers of "where may this person list secrets?" (`/me`).
+    pub workable: crate::domain::auth::namespaces::WorkableCache,
     /// Recent namespace certificate scans, per user and namespace.
     pub cert_scans: crate::domain::secrets::certs::scan::ScanCache,
     /// Where the sealed-secrets controller serves its certificate, and the

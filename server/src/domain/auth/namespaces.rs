@@ -2,8 +2,10 @@
 
 use futures::{StreamExt, stream};
 
+use std::{sync::Arc, time::Duration};
+
 use crate::{
-    domain::KubeFailure,
+    domain::{KubeFailure, recent::Recent},
     infra::cluster::{KubeError, UserKube},
 };
 
@@ -11,6 +13,44 @@ use crate::{
 /// a cluster with thousands of namespaces gets a steady trickle from
 /// Strongroom, not a burst its flow control answers with 429.
 const REVIEWS_IN_FLIGHT: usize = 16;
+
+/// Recent answers of [`workable_namespaces`], per user and groups: every
+/// page asks `/api/v1/me`, and within [`WorkableCache::TTL`] the API server
+/// is not asked again. A namespace opened or closed to someone shows in
+/// their picker within that time; what they may do there is decided by the
+/// API server on each call, as always.
+pub struct WorkableCache {
+    answers: Recent<Arc<Vec<String>>>,
+}
+
+impl Default for WorkableCache {
+    fn default() -> Self {
+        WorkableCache {
+            answers: Recent::new(Self::TTL, Self::CAPACITY),
+        }
+    }
+}
+
+impl WorkableCache {
+    pub const TTL: Duration = Duration::from_secs(30);
+    /// People whose answers are kept at once (each a list of names).
+    const CAPACITY: usize = 2_000;
+
+    /// [`workable_namespaces`], or its recent answer for this person.
+    pub async fn get(
+        &self,
+        kube: &UserKube,
+        configured: &[String],
+    ) -> Result<Arc<Vec<String>>, KubeFailure> {
+        let key = Recent::<Arc<Vec<String>>>::key(kube, "workable-namespaces");
+        if let Some(namespaces) = self.answers.get(&key) {
+            return Ok(namespaces);
+        }
+        let namespaces = Arc::new(workable_namespaces(kube, configured).await?);
+        self.answers.put(key, namespaces.clone());
+        Ok(namespaces)
+    }
+}
 
 /// The namespaces among `configured` (or, when none are configured, among
 /// all the user may see) where the user may list secrets, sorted. One

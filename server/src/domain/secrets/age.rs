@@ -148,10 +148,17 @@ pub struct Ages<'a> {
 
 /// Recent answers of the access review the list's ages need, per user,
 /// groups and namespace, for [`MayGetCache::TTL`]: paging through a list
-/// asks once, not once a page. Bounded; the oldest answers go first.
-#[derive(Default)]
+/// asks once, not once a page. Bounded.
 pub struct MayGetCache {
-    answers: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, bool)>>,
+    answers: crate::domain::recent::Recent<bool>,
+}
+
+impl Default for MayGetCache {
+    fn default() -> Self {
+        MayGetCache {
+            answers: crate::domain::recent::Recent::new(Self::TTL, Self::CAPACITY),
+        }
+    }
 }
 
 impl MayGetCache {
@@ -160,18 +167,9 @@ impl MayGetCache {
     const CAPACITY: usize = 10_000;
 
     async fn may_get(&self, kube: &crate::infra::cluster::UserKube, ns: &str) -> bool {
-        let user = kube.user();
-        // Identity values hold no control characters, and a namespace is a
-        // DNS label: newlines keep the parts apart.
-        let key = format!("{}\n{}\n{ns}", user.username, user.groups.join("\n"));
-        if let Some((at, answer)) = self
-            .answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            && at.elapsed() < Self::TTL
-        {
-            return *answer;
+        let key = crate::domain::recent::Recent::<bool>::key(kube, ns);
+        if let Some(answer) = self.answers.get(&key) {
+            return answer;
         }
         let answer = match kube.can_i("get", "secrets", ns).await {
             Ok(allowed) => allowed,
@@ -180,13 +178,7 @@ impl MayGetCache {
                 return false;
             }
         };
-        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-        if answers.len() >= Self::CAPACITY {
-            answers.retain(|_, (at, _)| at.elapsed() < Self::TTL);
-        }
-        if answers.len() < Self::CAPACITY {
-            answers.insert(key, (std::time::Instant::now(), answer));
-        }
+        self.answers.put(key, answer);
         answer
     }
 }
