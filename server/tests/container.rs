@@ -13,15 +13,15 @@ mod common;
 
 use std::{
     os::unix::fs::{MetadataExt, PermissionsExt},
-    path::{Path, PathBuf},
+    path::Path,
     time::{Duration, Instant},
 };
 
 use common::{
     ApiSession, Stack,
     podman::{
-        PodFiles, UID, image, podman, podman_ok, process_ids, ready, run_image,
-        sign_in_create_list_reveal_audit,
+        PodFiles, UID, image, logs, podman, podman_ok, process_ids, ready, run_image,
+        sign_in_create_list_reveal_audit, state, walk,
     },
 };
 use serde_json::{Value, json};
@@ -124,7 +124,7 @@ async fn the_image_is_minimal_and_runs_as_a_pod_would() {
         created.as_secs_f64() * 1000.0,
         until_ready.as_secs_f64() * 1000.0
     );
-    let (uid, gid, caps, no_new_privs) = process_ids(&container);
+    let (uid, gid, caps, no_new_privs) = process_ids(&container.name);
     assert_eq!((uid.as_str(), gid.as_str()), ("65532", "65532"));
     assert_eq!(caps, "0000000000000000", "every capability dropped");
     assert_eq!(no_new_privs, "1", "no-new-privileges");
@@ -272,29 +272,13 @@ async fn two_containers_share_one_postgres_over_tls_and_one_chain() {
     let c = run_image("strongroom-pg-untrusted", &files, pc, &pg);
     let start = Instant::now();
     loop {
-        let state = podman_ok(&["inspect", "-f", "{{.State.Status}}", &c.name]);
+        let state = state(&c.name);
         if state == "exited" {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "still {state}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let logs = podman(&["logs", &c.name]);
-    let logs =
-        String::from_utf8_lossy(&logs.stderr).to_string() + &String::from_utf8_lossy(&logs.stdout);
+    let logs = logs(&c.name);
     assert!(logs.contains("cannot open the database"), "{logs}");
-}
-
-/// Every file (not directory) under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() && !p.is_symlink() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

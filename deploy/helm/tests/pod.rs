@@ -13,7 +13,6 @@
 use std::{
     collections::BTreeMap,
     os::unix::fs::{MetadataExt, PermissionsExt, chown},
-    path::Path,
     time::Duration,
 };
 
@@ -23,8 +22,8 @@ use crate::{
     common::{
         Stack,
         podman::{
-            Container, PodFiles, UID, api_server, image, podman, podman_ok, process_ids,
-            sign_in_create_list_reveal_audit,
+            PodFiles, UID, api_server, image, logs, podman, podman_ok, process_ids,
+            sign_in_create_list_reveal_audit, state, walk,
         },
         test_port,
     },
@@ -234,22 +233,17 @@ async fn forward(from: u16, to: u16) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// `podman kube down` of the played file when dropped.
+/// `podman kube down` of the played file when dropped (the log of its
+/// container `name` printed first if the test failed).
 struct Played {
     file: std::path::PathBuf,
-    container: Container,
+    name: String,
 }
 
 impl Drop for Played {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let out = podman(&["logs", &self.container.name]);
-            eprintln!(
-                "--- logs of {} ---\n{}{}",
-                self.container.name,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            eprintln!("--- logs of {} ---\n{}", self.name, logs(&self.name));
         }
         podman(&["kube", "down", &self.file.display().to_string()]);
     }
@@ -311,9 +305,7 @@ async fn play_the_chart(tag: &str, values: &[&str], refused: Option<&str>) {
     podman_ok(&["kube", "play", &file.display().to_string()]);
     let played = Played {
         file: file.clone(),
-        container: Container {
-            name: format!("{pod_name}-{}", container["name"].as_str().unwrap()),
-        },
+        name: format!("{pod_name}-{}", container["name"].as_str().unwrap()),
     };
 
     if let Some(text) = refused {
@@ -322,12 +314,7 @@ async fn play_the_chart(tag: &str, values: &[&str], refused: Option<&str>) {
         let start = std::time::Instant::now();
         let http = port(&container, &json!("http"));
         loop {
-            let out = podman(&["logs", &played.container.name]);
-            let logs = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let logs = logs(&played.name);
             if logs.contains(text) {
                 break;
             }
@@ -365,8 +352,11 @@ async fn play_the_chart(tag: &str, values: &[&str], refused: Option<&str>) {
             {
                 break;
             }
-            let state = podman_ok(&["inspect", "-f", "{{.State.Status}}", &played.container.name]);
-            assert_eq!(state, "running", "the container stopped; {kind} {url}");
+            assert_eq!(
+                state(&played.name),
+                "running",
+                "the container stopped; {kind} {url}"
+            );
             assert!(
                 start.elapsed() < Duration::from_secs(60),
                 "{kind} {url} never succeeded"
@@ -386,7 +376,7 @@ async fn play_the_chart(tag: &str, values: &[&str], refused: Option<&str>) {
         .as_u64()
         .or(pod_sc["runAsUser"].as_u64())
         .unwrap();
-    let (uid, _gid, caps, no_new_privs) = process_ids(&played.container);
+    let (uid, _gid, caps, no_new_privs) = process_ids(&played.name);
     assert_eq!(uid, want_uid.to_string());
     assert_eq!(caps, "0000000000000000");
     assert_eq!(sc["allowPrivilegeEscalation"], false);
@@ -396,7 +386,7 @@ async fn play_the_chart(tag: &str, values: &[&str], refused: Option<&str>) {
         "inspect",
         "-f",
         "{{.HostConfig.ReadonlyRootfs}}",
-        &played.container.name,
+        &played.name,
     ]);
     assert_eq!(ro, "true", "kube play kept readOnlyRootFilesystem");
 
@@ -439,19 +429,6 @@ async fn play_the_chart(tag: &str, values: &[&str], refused: Option<&str>) {
         }
     }
     drop(played);
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[tokio::test]

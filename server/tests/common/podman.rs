@@ -57,16 +57,40 @@ pub struct Container {
 impl Drop for Container {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let out = podman(&["logs", &self.name]);
-            eprintln!(
-                "--- logs of {} ---\n{}{}",
-                self.name,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            eprintln!("--- logs of {} ---\n{}", self.name, logs(&self.name));
         }
         podman(&["rm", "-f", "-t", "2", &self.name]);
     }
+}
+
+/// What container `name` printed (stdout, then stderr).
+pub fn logs(name: &str) -> String {
+    let out = podman(&["logs", name]);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Container `name`'s state (`running`, `exited`, ...).
+pub fn state(name: &str) -> String {
+    podman_ok(&["inspect", "-f", "{{.State.Status}}", name])
+}
+
+/// Every file (not directory) under `dir`, symbolic links included as
+/// files.
+pub fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// What a pod gets from its Secrets and its ServiceAccount, as files in
@@ -216,8 +240,8 @@ pub async fn ready(url: &str, container: &Container) -> Duration {
 
 /// How the container's main process runs, from the host's
 /// `/proc/PID/status`: (uid, gid, effective capabilities, no_new_privs).
-pub fn process_ids(container: &Container) -> (String, String, String, String) {
-    let pid = podman_ok(&["inspect", "-f", "{{.State.Pid}}", &container.name]);
+pub fn process_ids(name: &str) -> (String, String, String, String) {
+    let pid = podman_ok(&["inspect", "-f", "{{.State.Pid}}", name]);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| {
         status
