@@ -98,6 +98,23 @@ pub struct SecretPage {
     pub continue_token: Option<String>,
     /// Secrets on this page hidden by the default filter (Helm releases, service-account tokens).
     pub hidden: usize,
+    /// For a name search: how much of the namespace this answer read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub searched: Option<Searched>,
+}
+
+/// How far one answer to a name search read. The API server cannot match
+/// part of a name, so a search reads the namespace's list in order for a
+/// bounded time and answers with what it found; `continue` reads on.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Searched {
+    /// Secrets this answer compared with the name.
+    pub read: u64,
+    /// Secrets after the last one read, when the API server says (it does
+    /// not under a label or type filter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
 }
 
 /// A key of a secret and the size of its value.

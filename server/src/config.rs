@@ -134,6 +134,12 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
 
+    /// How long one answer to a name search reads the namespace's list
+    /// before answering with what it found and how far it read (at least
+    /// one page of 2,000 is always read; `continue` reads on).
+    #[arg(long, env = "STRONGROOM_SEARCH_BUDGET", default_value = "800ms", value_parser = humantime::parse_duration)]
+    pub search_budget: Duration,
+
     /// Timeout for each request to the Kubernetes API.
     #[arg(long, env = "STRONGROOM_KUBE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub kube_timeout: Duration,

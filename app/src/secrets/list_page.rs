@@ -21,8 +21,9 @@ pub fn SecretListPage() -> impl IntoView {
     let ns = move || params.read().get("ns").unwrap_or_default();
     let (filter, set_filter) = signal(String::new());
     let (show_all, set_show_all) = signal(false);
-    // Continue tokens of the pages before the current one, and the current one.
-    let (cursor, set_cursor) = signal(Vec::<String>::new());
+    // Continue tokens of the pages before the current one, and the current
+    // one, each with how many secrets a name search had read before it.
+    let (cursor, set_cursor) = signal(Vec::<(String, u64)>::new());
     let page = LocalResource::new(move || {
         let ns = ns();
         let mut query = format!("limit=100&all={}", show_all.get());
@@ -30,7 +31,7 @@ pub fn SecretListPage() -> impl IntoView {
         if !name.is_empty() {
             query.push_str(&format!("&name={}", urlencode(&name)));
         }
-        if let Some(c) = cursor.get().last() {
+        if let Some((c, _)) = cursor.get().last() {
             query.push_str(&format!("&continue={}", urlencode(c)));
         }
         async move { client::secrets::list(&ns, &query).await }
@@ -85,8 +86,26 @@ pub fn SecretListPage() -> impl IntoView {
                     Ok(page) => {
                         let next = page.continue_token.clone();
                         let hidden = page.hidden;
+                        // A name search says how far it has read, in all.
+                        let before = cursor.get_untracked().last().map_or(0, |c| c.1);
+                        let read = before + page.searched.map_or(0, |s| s.read);
+                        let progress = page.searched.map(|s| searched_text(read, s.remaining, next.is_some()));
+                        let push_next = {
+                            let next = next.clone();
+                            move || if let Some(n) = next.clone() { set_cursor.update(|c| c.push((n, read))) }
+                        };
+                        let keep_searching = push_next.clone();
                         view! {
-                            {if page.items.is_empty() && !filter.get_untracked().is_empty() {
+                            {progress.map(|text| view! { <p class="muted" role="status" data-testid="searched">{text}</p> })}
+                            {if page.items.is_empty() && page.searched.is_some() && next.is_some() {
+                                view! {
+                                    <div class="empty" data-testid="no-secrets">
+                                        <h2>"No match for " <q>{filter.get_untracked()}</q> " yet"</h2>
+                                        <p>"The API server cannot search names, so Strongroom reads the list in order and stops after a moment. "
+                                            <button type="button" class="button" data-testid="keep-searching" on:click=move |_| keep_searching()>"Keep searching"</button></p>
+                                    </div>
+                                }.into_any()
+                            } else if page.items.is_empty() && !filter.get_untracked().is_empty() {
                                 view! {
                                     <div class="empty" data-testid="no-secrets">
                                         <h2>"No secret matches " <q>{filter.get_untracked()}</q></h2>
@@ -109,7 +128,7 @@ pub fn SecretListPage() -> impl IntoView {
                                 <button type="button" class="button ghost" disabled=move || cursor.get().is_empty()
                                     on:click=move |_| set_cursor.update(|c| { c.pop(); })>"Previous page"</button>
                                 <button type="button" class="button ghost" data-testid="next-page" disabled=next.is_none()
-                                    on:click=move |_| if let Some(n) = next.clone() { set_cursor.update(|c| c.push(n)) }>"Next page"</button>
+                                    on:click=move |_| push_next()>"Next page"</button>
                             </div>
                         }.into_any()
                     }
@@ -117,6 +136,16 @@ pub fn SecretListPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// "Searched 32,000 of 100,000 secrets", from a search's progress.
+fn searched_text(read: u64, remaining: Option<u64>, more: bool) -> String {
+    let n = format::count;
+    match (more, remaining) {
+        (false, _) => format!("Searched all {} secrets", n(read)),
+        (true, Some(r)) => format!("Searched {} of {} secrets", n(read), n(read + r)),
+        (true, None) => format!("Searched {} secrets so far", n(read)),
     }
 }
 

@@ -33,6 +33,19 @@ fn seconds_since(rfc3339: &str) -> Option<i64> {
     }
 }
 
+/// A count with thousands separated: `100000` is "100,000".
+pub fn count(v: u64) -> String {
+    let digits = v.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "1.2 KiB"-style size.
 pub fn bytes(n: usize) -> String {
     if n < 1024 {
@@ -56,6 +69,15 @@ pub fn hex_preview(data: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_have_thousands_separated() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(100_000), "100,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn sizes_read_naturally() {

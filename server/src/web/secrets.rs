@@ -157,6 +157,7 @@ pub async fn list(
         label: q.label,
         type_: q.type_,
         all: q.all,
+        search_budget: Some(state.config.search_budget),
     };
     let kube = state.kube.for_user(user.identity());
     Ok(Json(list::list(&kube, state.ages(), &ns, &request).await?))

@@ -4,7 +4,9 @@
 //! objects (what `kubectl get secrets` shows: name, type, key count, age),
 //! so values never even reach Strongroom for a list.
 
-use strongroom_app::api::{SecretDetail, SecretPage, SecretSummary};
+use std::time::{Duration, Instant};
+
+use strongroom_app::api::{Searched, SecretDetail, SecretPage, SecretSummary};
 
 use super::{SecretsError, age::Ages, check_path, view::describe};
 use crate::{
@@ -15,8 +17,16 @@ use crate::{
     },
 };
 
-/// How many pages of 500 a name filter reads at most per answer.
-const MAX_FILTER_FETCHES: usize = 40;
+/// A name search reads the list in pages this large.
+const SEARCH_PAGE: usize = 2_000;
+
+/// How long a name search reads on before answering, unless configured.
+pub const SEARCH_BUDGET: Duration = Duration::from_millis(800);
+
+/// The `continue` of a search answer that stopped inside one of the API
+/// server's pages: this prefix, how many of that page's rows were read, a
+/// colon, and the API server's token for the page (empty for the first).
+const SEARCH_TOKEN: &str = "strongroom-search.v1:";
 
 /// Types hidden unless asked for: machinery, not what people manage here.
 const HIDDEN_TYPES: &[&str] = &["helm.sh/release.v1", "kubernetes.io/service-account-token"];
@@ -36,6 +46,34 @@ pub struct ListRequest {
     pub type_: Option<String>,
     /// Show Helm release and service-account-token secrets too.
     pub all: bool,
+    /// How long a name search reads before answering ([`SEARCH_BUDGET`]
+    /// when not given). It always reads at least one page.
+    pub search_budget: Option<Duration>,
+}
+
+/// Where a list answer starts: the API server's token, and for a search
+/// answer that stopped inside a page, how many of its rows were read.
+fn resume(token: Option<&str>, searching: bool) -> Result<(Option<String>, usize), SecretsError> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok((None, 0));
+    };
+    let Some(rest) = token.strip_prefix(SEARCH_TOKEN) else {
+        return Ok((Some(token.to_string()), 0));
+    };
+    let bad =
+        || SecretsError::invalid("continue", "this continue token is not one Strongroom gave");
+    if !searching {
+        return Err(SecretsError::invalid(
+            "continue",
+            "this continue token continues a name search: pass the same name",
+        ));
+    }
+    let (skip, api) = rest.split_once(':').ok_or_else(bad)?;
+    let skip: usize = skip.parse().map_err(|_| bad())?;
+    if skip == 0 || skip >= SEARCH_PAGE {
+        return Err(bad());
+    }
+    Ok(((!api.is_empty()).then(|| api.to_string()), skip))
 }
 
 /// One page of `ns`'s secrets, as the user may see them.
@@ -58,19 +96,20 @@ pub async fn list(
         }
     };
     let needle = q.name.as_deref().unwrap_or("").to_lowercase();
-    // The API server cannot filter by part of a name, so a name filter reads
-    // on through the list until a page is full (or the list ends), rather
-    // than answering with one mostly empty page.
-    let (fetch, max_fetches) = if needle.is_empty() {
-        (limit, 1)
-    } else {
-        (500, MAX_FILTER_FETCHES)
-    };
+    let searching = !needle.is_empty();
+    // The API server cannot match part of a name, so a search reads on
+    // through the list until the page is full, the list ends or its time is
+    // up, and says how far it got; `continue` reads on from there.
+    let fetch = if searching { SEARCH_PAGE } else { limit };
+    let budget = q.search_budget.unwrap_or(SEARCH_BUDGET);
+    let started = Instant::now();
+    let (mut token, mut skip) = resume(q.continue_token.as_deref(), searching)?;
     let api = kube.secrets(ns);
     let mut items = Vec::new();
     let mut hidden = 0;
-    let mut token = q.continue_token.clone().filter(|c| !c.is_empty());
-    for _ in 0..max_fetches {
+    let mut read = 0u64;
+    let mut remaining;
+    let next = loop {
         let params = ListParams {
             limit: fetch,
             continue_token: token.clone(),
@@ -81,48 +120,68 @@ pub async fn list(
             KubeError::Api { code: 410, .. } => SecretsError::ListExpired,
             e => KubeFailure::new(e, &kube.user().username, "list", "secrets", Some(ns)).into(),
         })?;
-        for row in table.rows {
+        let rows = table.rows.len();
+        let mut stopped = None;
+        for (i, row) in table.rows.into_iter().enumerate().skip(skip) {
+            read += 1;
             let meta = row.metadata;
-            let name = meta.name.unwrap_or_default();
             let type_ = row.type_.unwrap_or_else(|| "Opaque".to_string());
             if !q.all && HIDDEN_TYPES.contains(&type_.as_str()) {
                 hidden += 1;
                 continue;
             }
-            if !needle.is_empty() && !name.to_lowercase().contains(&needle) {
+            if searching && !meta.name.contains(&needle) {
                 continue;
             }
-            let labels = meta.labels.unwrap_or_default();
-            let annotations = meta.annotations.unwrap_or_default();
             let owner = super::owner::owner_of(
-                meta.owner_references.as_deref().unwrap_or_default(),
-                &labels,
-                &annotations,
+                &meta.owner_references,
+                &meta.labels,
+                &meta.annotations,
                 &type_,
             );
             items.push((
                 SecretSummary {
-                    name,
+                    name: meta.name,
                     type_,
                     keys: row.keys,
                     created: meta.creation_timestamp.map(|t| t.0.to_string()),
-                    labels,
+                    labels: meta.labels,
                     age: Default::default(),
                     owner,
                 },
-                annotations,
+                meta.annotations,
             ));
+            if searching && items.len() >= limit {
+                stopped = Some(i + 1);
+                break;
+            }
+        }
+        skip = 0;
+        if let Some(at) = stopped.filter(|&at| at < rows) {
+            // The page is full inside the API server's page: the next
+            // answer reads that page again from the row after this one.
+            remaining = table.remaining.map(|r| r + (rows - at) as u64);
+            break Some(format!("{SEARCH_TOKEN}{at}:{}", token.unwrap_or_default()));
+        }
+        remaining = match &table.continue_token {
+            None => Some(0),
+            Some(_) => table.remaining,
+        };
+        if table.continue_token.is_none()
+            || !searching
+            || items.len() >= limit
+            || started.elapsed() >= budget
+        {
+            break table.continue_token;
         }
         token = table.continue_token;
-        if token.is_none() || items.len() >= limit {
-            break;
-        }
-    }
+    };
     ages.fill(kube, ns, &mut items).await;
     Ok(SecretPage {
         items: items.into_iter().map(|(summary, _)| summary).collect(),
-        continue_token: token,
+        continue_token: next,
         hidden,
+        searched: searching.then_some(Searched { read, remaining }),
     })
 }
 

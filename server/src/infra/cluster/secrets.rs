@@ -7,8 +7,11 @@
 //! exception is `list_with_values`, for the certificate scan, whose values
 //! are parsed on the server and never sent on.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::{
-    api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta as KubeMeta,
+    api::core::v1::Secret,
+    apimachinery::pkg::apis::meta::v1::{OwnerReference, Time},
 };
 use kube::api::{DeleteParams, PostParams, Preconditions};
 use serde::Deserialize;
@@ -34,10 +37,27 @@ pub struct ListParams {
     pub type_: Option<String>,
 }
 
+/// The metadata a list row shows. Read from the row's object without its
+/// `managedFields`, which are most of each row's bytes and which nothing
+/// here uses: a long search parses thousands of rows per answer.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowMeta {
+    #[serde(default)]
+    pub name: String,
+    pub creation_timestamp: Option<Time>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub owner_references: Vec<OwnerReference>,
+}
+
 /// One row of the Table: a secret's metadata and key count.
 #[derive(Clone, Debug)]
 pub struct SecretRow {
-    pub metadata: KubeMeta,
+    pub metadata: RowMeta,
     /// The `type`, as the Table shows it.
     pub type_: Option<String>,
     /// How many keys it has.
@@ -50,6 +70,9 @@ pub struct SecretTable {
     pub rows: Vec<SecretRow>,
     /// The token for the next page; `None` at the end.
     pub continue_token: Option<String>,
+    /// How many secrets come after this page, when the API server says
+    /// (it does not for a label or field selector).
+    pub remaining: Option<u64>,
 }
 
 /// One page of a list with values.
@@ -87,6 +110,8 @@ struct Column {
 struct TableMeta {
     #[serde(rename = "continue")]
     continue_token: Option<String>,
+    #[serde(rename = "remainingItemCount")]
+    remaining: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +122,7 @@ struct Row {
 
 #[derive(Deserialize)]
 struct RowObject {
-    metadata: KubeMeta,
+    metadata: RowMeta,
 }
 
 impl UserKube {
@@ -183,6 +208,7 @@ impl SecretsApi<'_> {
         Ok(SecretTable {
             rows,
             continue_token: table.metadata.continue_token.filter(|c| !c.is_empty()),
+            remaining: table.metadata.remaining.and_then(|n| u64::try_from(n).ok()),
         })
     }
 
