@@ -56,6 +56,28 @@ pub struct Me {
     /// The guards of the namespaces that have any, by namespace.
     #[serde(default)]
     pub guards: BTreeMap<String, guards::NamespaceGuards>,
+    /// Namespaces the user may see but that were not checked up front
+    /// (too many): `namespaces` is empty, and `GET /api/v1/namespaces?name=`
+    /// finds them.
+    #[serde(default)]
+    pub unchecked_namespaces: usize,
+}
+
+/// `GET /api/v1/namespaces?name=`: namespaces whose name contains a part,
+/// where the user may list secrets.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceSearch {
+    /// Matching namespaces where the user may list secrets, in name order.
+    pub namespaces: Vec<String>,
+    /// The guards of those that have any.
+    #[serde(default)]
+    pub guards: BTreeMap<String, guards::NamespaceGuards>,
+    /// Namespaces whose name matches.
+    pub matching: usize,
+    /// How many of those were checked (a search checks a bounded number;
+    /// a longer name narrows it).
+    pub checked: usize,
 }
 
 fn default_clipboard_clear() -> u64 {

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
 
     let api = Router::new()
         .route("/me", get(me::get_me))
+        .route("/namespaces", get(me::find_namespaces))
         .merge(secrets::router())
         .merge(usage::router())
         .merge(certs::router())

@@ -29,6 +29,7 @@ use super::AppState;
     ),
     paths(
         super::me::get_me,
+        super::me::find_namespaces,
         super::secrets::list,
         super::secrets::create,
         super::secrets::detail,

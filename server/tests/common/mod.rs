@@ -126,13 +126,14 @@ impl TestServer {
             stack.var("OIDC_CLIENT_SECRET"),
             "--kubeconfig".into(),
             stack.var("BACKEND_KUBECONFIG"),
-            "--namespaces".into(),
-            "team-a,team-b".into(),
             "--data-dir".into(),
             data_dir.display().to_string(),
             "--cookie-secure".into(),
             "false".into(),
         ];
+        if !extra.contains(&"--namespaces") {
+            args.extend(["--namespaces", "team-a,team-b"].map(String::from));
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         if extra.contains(&"--database-url") {
             // Replicas on PostgreSQL share configured audit keys (the same

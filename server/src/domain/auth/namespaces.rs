@@ -14,86 +14,211 @@ use crate::{
 /// Strongroom, not a burst its flow control answers with 429.
 const REVIEWS_IN_FLIGHT: usize = 16;
 
-/// Recent answers of [`workable_namespaces`], per user and groups: every
+/// With more candidate namespaces than this (and no right to list secrets
+/// in all of them at once), none is checked up front: the picker asks about
+/// those a person searches for, [`FIND_CHECKS`] at most per search.
+pub const EAGER_CHECKS: usize = 200;
+
+/// A namespace search checks at most this many matching candidates.
+pub const FIND_CHECKS: usize = 48;
+
+/// Where a person may work, as `/api/v1/me` tells it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Workable {
+    /// Namespaces where they may list secrets, sorted.
+    pub namespaces: Vec<String>,
+    /// Candidate namespaces not checked up front (more than
+    /// [`EAGER_CHECKS`]); [`WorkableCache::find`] checks them on demand.
+    pub unchecked: usize,
+}
+
+/// What a namespace search found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    /// Matching namespaces where the person may list secrets, sorted.
+    pub namespaces: Vec<String>,
+    /// Candidates whose name matches.
+    pub matching: usize,
+    /// How many of those were checked (at most [`FIND_CHECKS`] per search).
+    pub checked: usize,
+}
+
+/// Recent answers about where people may work, per user and groups: every
 /// page asks `/api/v1/me`, and within [`WorkableCache::TTL`] the API server
 /// is not asked again. A namespace opened or closed to someone shows in
 /// their picker within that time; what they may do there is decided by the
-/// API server on each call, as always.
+/// API server on each call, as always. Bounded: [`Self::CAPACITY`] people,
+/// and [`Self::CHECKS`] per-namespace answers in all.
 pub struct WorkableCache {
-    answers: Recent<Arc<Vec<String>>>,
+    answers: Recent<Arc<Workable>>,
+    candidates: Recent<Arc<Vec<String>>>,
+    checks: Recent<bool>,
 }
 
 impl Default for WorkableCache {
     fn default() -> Self {
         WorkableCache {
             answers: Recent::new(Self::TTL, Self::CAPACITY),
+            candidates: Recent::new(Self::TTL, Self::CAPACITY),
+            checks: Recent::new(Self::TTL, Self::CHECKS),
         }
     }
 }
 
 impl WorkableCache {
     pub const TTL: Duration = Duration::from_secs(30);
-    /// People whose answers are kept at once (each a list of names).
+    /// People whose answers are kept at once.
     const CAPACITY: usize = 2_000;
+    /// Per-namespace answers kept at once, all people together.
+    const CHECKS: usize = 20_000;
 
-    /// [`workable_namespaces`], or its recent answer for this person.
+    /// Where this person may work: every candidate when they may list
+    /// secrets in all namespaces (one access review), else each candidate
+    /// checked, unless there are more than [`EAGER_CHECKS`]. Recent answers
+    /// are reused.
     pub async fn get(
         &self,
         kube: &UserKube,
         configured: &[String],
-    ) -> Result<Arc<Vec<String>>, KubeFailure> {
-        let key = Recent::<Arc<Vec<String>>>::key(kube, "workable-namespaces");
-        if let Some(namespaces) = self.answers.get(&key) {
-            return Ok(namespaces);
+    ) -> Result<Arc<Workable>, KubeFailure> {
+        let key = Recent::<Arc<Workable>>::key(kube, "workable-namespaces");
+        if let Some(workable) = self.answers.get(&key) {
+            return Ok(workable);
         }
-        let namespaces = Arc::new(workable_namespaces(kube, configured).await?);
-        self.answers.put(key, namespaces.clone());
-        Ok(namespaces)
+        let candidates = self.candidates(kube, configured).await?;
+        let workable = Arc::new(if self.may_list(kube, "").await? {
+            Workable {
+                namespaces: candidates.to_vec(),
+                unchecked: 0,
+            }
+        } else if candidates.len() > EAGER_CHECKS {
+            Workable {
+                namespaces: Vec::new(),
+                unchecked: candidates.len(),
+            }
+        } else {
+            Workable {
+                namespaces: self.check(kube, &candidates, usize::MAX).await?,
+                unchecked: 0,
+            }
+        });
+        self.answers.put(key, workable.clone());
+        Ok(workable)
     }
-}
 
-/// The namespaces among `configured` (or, when none are configured, among
-/// all the user may see) where the user may list secrets, sorted. One
-/// SelfSubjectAccessReview made as the user asks about every namespace at
-/// once (a ClusterRole binding answers for all); only when that is refused
-/// is each candidate checked, [`REVIEWS_IN_FLIGHT`] at a time.
-pub async fn workable_namespaces(
-    kube: &UserKube,
-    configured: &[String],
-) -> Result<Vec<String>, KubeFailure> {
-    let user = &kube.user().username;
-    let candidates = if configured.is_empty() {
-        match kube.namespace_names().await {
-            Ok(names) => names,
-            Err(KubeError::Api { code: 403, .. }) => Vec::new(),
-            Err(e) => return Err(KubeFailure::new(e, user, "list", "namespaces", None)),
+    /// The candidate namespaces whose name contains `part` where this
+    /// person may list secrets: at most `limit`, checking at most
+    /// [`FIND_CHECKS`] candidates, in name order.
+    pub async fn find(
+        &self,
+        kube: &UserKube,
+        configured: &[String],
+        part: &str,
+        limit: usize,
+    ) -> Result<Found, KubeFailure> {
+        let part = part.to_lowercase();
+        let candidates = self.candidates(kube, configured).await?;
+        let matching: Vec<String> = candidates
+            .iter()
+            .filter(|ns| ns.contains(&part))
+            .cloned()
+            .collect();
+        if self.may_list(kube, "").await? {
+            let namespaces: Vec<String> = matching.iter().take(limit).cloned().collect();
+            return Ok(Found {
+                checked: namespaces.len(),
+                matching: matching.len(),
+                namespaces,
+            });
         }
-    } else {
-        configured.to_vec()
-    };
-    let refused = |e| KubeFailure::new(e, user, "create", "selfsubjectaccessreviews", None);
-    // An empty namespace asks about all of them.
-    if kube.can_i("list", "secrets", "").await.map_err(refused)? {
-        let mut namespaces = candidates;
-        namespaces.sort();
-        return Ok(namespaces);
+        let to_check = &matching[..matching.len().min(FIND_CHECKS)];
+        let namespaces = self.check(kube, to_check, limit).await?;
+        Ok(Found {
+            namespaces,
+            matching: matching.len(),
+            checked: to_check.len(),
+        })
     }
-    // Owned names: a closure over `&String` trips the compiler's
-    // higher-ranked lifetime check when the handler future must be Send.
-    let reviews = candidates
-        .iter()
-        .cloned()
-        .map(|ns| async move { kube.can_i("list", "secrets", &ns).await });
-    let answers: Vec<_> = stream::iter(reviews)
-        .buffered(REVIEWS_IN_FLIGHT)
-        .collect()
-        .await;
-    let mut namespaces = Vec::new();
-    for (ns, allowed) in candidates.iter().zip(answers) {
-        if allowed.map_err(refused)? {
-            namespaces.push(ns.clone());
+
+    /// The namespaces the person may see, sorted: the configured ones, or
+    /// those the API server lists for them (none when it refuses).
+    async fn candidates(
+        &self,
+        kube: &UserKube,
+        configured: &[String],
+    ) -> Result<Arc<Vec<String>>, KubeFailure> {
+        let key = Recent::<Arc<Vec<String>>>::key(kube, "namespace-candidates");
+        if let Some(candidates) = self.candidates.get(&key) {
+            return Ok(candidates);
         }
+        let user = &kube.user().username;
+        // An empty setting (`STRONGROOM_NAMESPACES=""`) configures none.
+        let configured: Vec<String> = configured
+            .iter()
+            .map(|ns| ns.trim())
+            .filter(|ns| !ns.is_empty())
+            .map(str::to_string)
+            .collect();
+        let mut candidates = if configured.is_empty() {
+            match kube.namespace_names().await {
+                Ok(names) => names,
+                Err(KubeError::Api { code: 403, .. }) => Vec::new(),
+                Err(e) => return Err(KubeFailure::new(e, user, "list", "namespaces", None)),
+            }
+        } else {
+            configured
+        };
+        candidates.sort();
+        candidates.dedup();
+        let candidates = Arc::new(candidates);
+        self.candidates.put(key, candidates.clone());
+        Ok(candidates)
     }
-    namespaces.sort();
-    Ok(namespaces)
+
+    /// Whether the person may list secrets in `ns` (all namespaces for
+    /// ""), remembered.
+    async fn may_list(&self, kube: &UserKube, ns: &str) -> Result<bool, KubeFailure> {
+        let key = Recent::<bool>::key(kube, &format!("list-secrets\n{ns}"));
+        if let Some(answer) = self.checks.get(&key) {
+            return Ok(answer);
+        }
+        let answer = kube.can_i("list", "secrets", ns).await.map_err(|e| {
+            KubeFailure::new(
+                e,
+                &kube.user().username,
+                "create",
+                "selfsubjectaccessreviews",
+                None,
+            )
+        })?;
+        self.checks.put(key, answer);
+        Ok(answer)
+    }
+
+    /// Those of `namespaces` (sorted) where the person may list secrets,
+    /// the first `limit` of them, asking [`REVIEWS_IN_FLIGHT`] at a time.
+    async fn check(
+        &self,
+        kube: &UserKube,
+        namespaces: &[String],
+        limit: usize,
+    ) -> Result<Vec<String>, KubeFailure> {
+        // Owned names: a closure over `&String` trips the compiler's
+        // higher-ranked lifetime check when the handler future must be Send.
+        let reviews = namespaces.iter().cloned().map(|ns| async move {
+            let allowed = self.may_list(kube, &ns).await;
+            (ns, allowed)
+        });
+        let mut answers = stream::iter(reviews).buffered(REVIEWS_IN_FLIGHT);
+        let mut found = Vec::new();
+        while let Some((ns, allowed)) = answers.next().await {
+            if allowed? {
+                found.push(ns);
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
 }
