@@ -38,29 +38,74 @@ impl Direct {
     /// The whole namespace as metadata-only Table pages (what Strongroom asks
     /// the API server for), returning the number of rows.
     pub(crate) async fn list_all(&self) -> usize {
+        self.list_all_in(LIST_NS, LIST_PAGE).await
+    }
+
+    /// Every row of `ns` in metadata-only Table pages of `page`.
+    pub(crate) async fn list_all_in(&self, ns: &str, page: usize) -> usize {
         let mut n = 0;
         let mut token: Option<String> = None;
         loop {
-            let mut uri = format!("/api/v1/namespaces/{LIST_NS}/secrets?limit={LIST_PAGE}");
-            if let Some(t) = &token {
-                uri.push_str(&format!("&continue={}", common::urlencode(t)));
-            }
-            let req = http::Request::get(uri)
-                .header(
-                    "accept",
-                    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
-                )
-                .body(Vec::new())
-                .unwrap();
-            let table: Value = self.client.request(req).await.expect("direct list");
-            n += table["rows"].as_array().map_or(0, |r| r.len());
-            token = table["metadata"]["continue"]
-                .as_str()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
+            let (names, next) = self.list_page(ns, page, token.as_deref()).await;
+            n += names.len();
+            token = next;
             if token.is_none() {
                 return n;
             }
+        }
+    }
+
+    /// One metadata-only Table page of `ns`: its names and the next token.
+    pub(crate) async fn list_page(
+        &self,
+        ns: &str,
+        limit: usize,
+        token: Option<&str>,
+    ) -> (Vec<String>, Option<String>) {
+        let mut uri =
+            format!("/api/v1/namespaces/{ns}/secrets?limit={limit}&includeObject=Metadata");
+        if let Some(t) = token {
+            uri.push_str(&format!("&continue={}", common::urlencode(t)));
+        }
+        let req = http::Request::get(uri)
+            .header(
+                "accept",
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+            )
+            .body(Vec::new())
+            .unwrap();
+        let table: Value = self.client.request(req).await.expect("direct list");
+        let names = table["rows"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|r| r["object"]["metadata"]["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let next = table["metadata"]["continue"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        (names, next)
+    }
+
+    /// A GET of `ns/name` that must carry `key` = `value`.
+    pub(crate) async fn get_value(
+        &self,
+        ns: &str,
+        name: &str,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), String> {
+        let req = http::Request::get(format!("/api/v1/namespaces/{ns}/secrets/{name}"))
+            .body(Vec::new())
+            .unwrap();
+        let secret: Value = self.client.request(req).await.map_err(|e| e.to_string())?;
+        if secret["data"][key].as_str() == Some(b64(value).as_str()) {
+            Ok(())
+        } else {
+            Err("direct GET without the value".into())
         }
     }
 

@@ -15,6 +15,7 @@ mod frontend;
 mod load;
 mod report;
 mod requests;
+mod scale;
 mod server;
 mod soak;
 mod stack;
@@ -63,6 +64,10 @@ async fn main() {
         return soak(&bin, &site, Duration::from_secs(minutes * 60)).await;
     }
     let mut table = Table::default();
+    if std::env::var("STRONGROOM_BENCH_ONLY").as_deref() == Ok("scale") {
+        scale::scale(&mut table, &bin, &site, quick).await;
+        return finish(&table);
+    }
 
     // 7. Start-up to ready, SQLite and PostgreSQL (median of 5 starts each).
     let stack = Stack::get();
@@ -284,6 +289,12 @@ async fn main() {
     );
     server.stop();
 
+    // How it grows: 1,000 to 100,000 secrets, 100 to 10,000 namespaces.
+    scale::scale(&mut table, &bin, &site, quick).await;
+    finish(&table);
+}
+
+fn finish(table: &Table) {
     table.print();
     if let Ok(out) = std::env::var("STRONGROOM_BENCH_OUT") {
         std::fs::write(&out, table.markdown()).expect("write the Markdown table");

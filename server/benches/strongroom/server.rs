@@ -20,6 +20,21 @@ pub(crate) struct Server {
 impl Server {
     /// Starts the release binary and waits for `/readyz`.
     pub(crate) fn spawn(bin: &Path, site: &Path, database: Option<&str>, fresh: bool) -> Server {
+        Self::start(bin, site, database, fresh, &[])
+    }
+
+    /// A fresh server on SQLite with these settings added.
+    pub(crate) fn spawn_with(bin: &Path, site: &Path, settings: &[(&str, &str)]) -> Server {
+        Self::start(bin, site, None, true, settings)
+    }
+
+    fn start(
+        bin: &Path,
+        site: &Path,
+        database: Option<&str>,
+        fresh: bool,
+        settings: &[(&str, &str)],
+    ) -> Server {
         let url = format!("http://127.0.0.1:{PORT}");
         let data_dir = std::env::temp_dir().join(format!("strongroom-bench-{PORT}"));
         if fresh || !data_dir.exists() {
@@ -30,7 +45,8 @@ impl Server {
         let mut cmd = common::server_command(bin, PORT, &data_dir);
         cmd.env("STRONGROOM_SITE_ROOT", site)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::inherit())
+            .envs(settings.iter().copied());
         if let Some(db) = database {
             // Replicas on PostgreSQL need configured audit keys (the same
             // ones the integration tests use on this database).

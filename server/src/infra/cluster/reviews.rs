@@ -49,18 +49,42 @@ impl UserKube {
         Ok(answer.status.is_some_and(|s| s.allowed))
     }
 
-    /// Names of all namespaces, if the user may list them.
+    /// Names of all namespaces, if the user may list them: metadata-only
+    /// pages of 500, of which only the names are read (a namespace's
+    /// metadata is mostly `managedFields`; ten thousand of them in one
+    /// answer would be megabytes held at once).
     pub async fn namespace_names(&self) -> Result<Vec<String>, KubeError> {
-        use k8s_openapi::api::core::v1::Namespace;
-        use kube::core::{ObjectList, PartialObjectMeta};
-        let request = kube::core::Request::new("/api/v1/namespaces")
-            .list_metadata(&kube::api::ListParams::default())
-            .map_err(|e| KubeError::Config(e.to_string()))?;
-        let list: ObjectList<PartialObjectMeta<Namespace>> = self.call(request).await?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|i| i.metadata.name)
-            .collect())
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            items: Vec<Item>,
+            #[serde(default)]
+            metadata: kube::core::ListMeta,
+        }
+        #[derive(serde::Deserialize)]
+        struct Item {
+            metadata: Name,
+        }
+        #[derive(serde::Deserialize)]
+        struct Name {
+            name: Option<String>,
+        }
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut params = kube::api::ListParams::default().limit(500);
+            if let Some(t) = token.take() {
+                params = params.continue_token(&t);
+            }
+            let request = kube::core::Request::new("/api/v1/namespaces")
+                .list_metadata(&params)
+                .map_err(|e| KubeError::Config(e.to_string()))?;
+            let page: Page = self.call(request).await?;
+            names.extend(page.items.into_iter().filter_map(|i| i.metadata.name));
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(next) => token = Some(next),
+                None => return Ok(names),
+            }
+        }
     }
 }
