@@ -55,7 +55,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     rm -rf target/site \
- && cargo leptos build --release \
+ && cargo leptos build --release --split \
  && target/release/strongroom-server precompress target/site \
  && deploy/image/collect.sh target/release/strongroom-server target/site /out
 

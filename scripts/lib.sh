@@ -111,8 +111,11 @@ ensure_node_deps() {
 
 # Builds the server binary and the site (wasm, js, css) in release mode.
 build_site() {
-  say "building Strongroom (cargo leptos build --release)"
-  (cd "$ROOT" && cargo leptos build --release >&2)
+  say "building Strongroom (cargo leptos build --release --split)"
+  # --split: each lazy route (app/src/lib.rs) becomes a wasm module of its
+  # own, loaded when first visited. Stale modules of earlier builds go.
+  rm -rf "$SITE_ROOT/pkg"
+  (cd "$ROOT" && cargo leptos build --release --split >&2)
   # Brotli and gzip copies for /pkg, served instead of compressing per request.
   "$SERVER_BIN" precompress "$SITE_ROOT" >/dev/null
 }

@@ -18,6 +18,7 @@ pub mod ui;
 use leptos::prelude::*;
 use leptos_meta::{Title, provide_meta_context};
 use leptos_router::{
+    Lazy,
     components::{Route, Router, Routes},
     path,
 };
@@ -81,6 +82,42 @@ fn set_page_security_headers() {
     );
 }
 
+/// A route whose code is loaded when it is first visited: with
+/// `cargo leptos build --split`, its page is a wasm module of its own, and
+/// the first download carries only the shell and the namespace picker.
+macro_rules! lazy_page {
+    ($route:ident, $page:ident) => {
+        struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    };
+}
+
+use audit::pages::AuditPageView;
+use auth::pages::MePage;
+use guards::pages::ApprovalsPage;
+use secrets::{
+    certs_page::ExpiringCertificatesPage, create_page::CreateSecretPage,
+    detail_page::SecretDetailPage, list_page::SecretListPage,
+};
+
+lazy_page!(MeRoute, MePage);
+lazy_page!(AuditRoute, AuditPageView);
+lazy_page!(ApprovalsRoute, ApprovalsPage);
+lazy_page!(ListRoute, SecretListPage);
+lazy_page!(CreateRoute, CreateSecretPage);
+lazy_page!(DetailRoute, SecretDetailPage);
+lazy_page!(CertificatesRoute, ExpiringCertificatesPage);
+
 /// The application: layout and routes.
 #[component]
 pub fn App() -> impl IntoView {
@@ -97,13 +134,13 @@ pub fn App() -> impl IntoView {
             <ui::layout::Layout>
                 <Routes fallback=ui::layout::NotFound>
                     <Route path=path!("/") view=auth::pages::HomePage />
-                    <Route path=path!("/me") view=auth::pages::MePage />
-                    <Route path=path!("/audit") view=audit::pages::AuditPageView />
-                    <Route path=path!("/approvals") view=guards::pages::ApprovalsPage />
-                    <Route path=path!("/ns/:ns") view=secrets::list_page::SecretListPage />
-                    <Route path=path!("/ns/:ns/new") view=secrets::create_page::CreateSecretPage />
-                    <Route path=path!("/ns/:ns/secrets/:name") view=secrets::detail_page::SecretDetailPage />
-                    <Route path=path!("/ns/:ns/certificates") view=secrets::certs_page::ExpiringCertificatesPage />
+                    <Route path=path!("/me") view={Lazy::<MeRoute>::new()} />
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
+                    <Route path=path!("/approvals") view={Lazy::<ApprovalsRoute>::new()} />
+                    <Route path=path!("/ns/:ns") view={Lazy::<ListRoute>::new()} />
+                    <Route path=path!("/ns/:ns/new") view={Lazy::<CreateRoute>::new()} />
+                    <Route path=path!("/ns/:ns/secrets/:name") view={Lazy::<DetailRoute>::new()} />
+                    <Route path=path!("/ns/:ns/certificates") view={Lazy::<CertificatesRoute>::new()} />
                 </Routes>
             </ui::layout::Layout>
         </Router>

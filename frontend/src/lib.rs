@@ -3,5 +3,7 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(strongroom_app::App);
+    // hydrate_lazy: the lazy routes (app/src/lib.rs) load their modules
+    // before they hydrate.
+    leptos::mount::hydrate_lazy(strongroom_app::App);
 }

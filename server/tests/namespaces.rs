@@ -126,3 +126,35 @@ async fn with_many_namespaces_me_checks_none_and_the_search_checks_a_bounded_num
     assert_eq!(status, 422, "{body}");
     server.stop();
 }
+
+/// Configured namespaces are the operator's: someone who may work in none
+/// of them learns neither their names nor their number.
+#[tokio::test]
+async fn configured_namespaces_are_not_counted_for_someone_who_works_in_none() {
+    let _serial = SERIAL.lock().await;
+    let configured: Vec<String> = (0..250).map(|i| format!("many-{i:03}")).collect();
+    let configured = format!("team-a,{}", configured.join(","));
+    let server = TestServer::start(&["--namespaces", &configured]).await;
+    let eve = ApiSession::new(&server.url, "eve").await;
+    let (_, me) = eve.get("/me").await;
+    assert_eq!(me["namespaces"], json!([]));
+    assert_eq!(me["unchecked_namespaces"], json!(0), "{me}");
+    for part in ["", "many", "team"] {
+        let (status, found) = eve.get(&format!("/namespaces?name={part}")).await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(
+            found,
+            json!({"namespaces": [], "guards": {}, "matching": 0, "checked": 0}),
+            "{part}"
+        );
+    }
+    // alice works in team-a: it is found, and only it is counted.
+    let alice = ApiSession::new(&server.url, "alice").await;
+    let (_, found) = alice.get("/namespaces?name=a").await;
+    assert_eq!(found["namespaces"], json!(["team-a"]));
+    assert_eq!(
+        (found["matching"].clone(), found["checked"].clone()),
+        (json!(1), json!(1))
+    );
+    server.stop();
+}

@@ -11,6 +11,10 @@ use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 
 const NS: &str = "search-scale";
+
+/// Tests that count the namespace's secrets, and the one that changes
+/// them, take turns.
+static COUNTED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const SECRETS: usize = 4_500;
 
 /// `search-scale` with 4,500 secrets `row-0000`…`row-4499` that alice's
@@ -77,6 +81,7 @@ fn names(page: &Value) -> Vec<String> {
 #[tokio::test]
 async fn a_search_reads_on_until_it_finds_a_name_at_the_end_and_says_how_far_it_read() {
     seed().await;
+    let _turn = COUNTED.lock().await;
     // A budget this short makes every answer read exactly one page of
     // 2,000: the last name is in the third answer.
     let server = TestServer::start(&["--search-budget", "1ms"]).await;
@@ -144,13 +149,54 @@ async fn a_full_page_stops_inside_the_api_servers_page_and_the_next_answer_resum
 }
 
 #[tokio::test]
+async fn a_search_resumes_after_the_last_name_even_when_secrets_come_and_go() {
+    seed().await;
+    let _turn = COUNTED.lock().await;
+    let server = TestServer::start(&[]).await;
+    let alice = ApiSession::new(&server.url, "alice").await;
+    let page = search(&alice, "row-00", 5, None).await;
+    assert_eq!(
+        names(&page),
+        ["row-0000", "row-0001", "row-0002", "row-0003", "row-0004"]
+    );
+    // Secrets created before, and deleted from, what was answered.
+    let _ = kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "row-0000a",
+        "-n",
+        NS,
+        "--from-literal=k=v",
+    ]);
+    let _ = kubectl(&["delete", "secret", "row-0001", "-n", NS]);
+    let next = search(&alice, "row-00", 5, page["continue"].as_str()).await;
+    let _ = kubectl(&["delete", "secret", "row-0000a", "-n", NS]);
+    let _ = kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "row-0001",
+        "-n",
+        NS,
+        "--from-literal=k=v",
+    ]);
+    assert_eq!(
+        names(&next),
+        ["row-0005", "row-0006", "row-0007", "row-0008", "row-0009"],
+        "nothing repeated, nothing skipped"
+    );
+}
+
+#[tokio::test]
 async fn a_forged_or_misused_search_token_is_a_clear_error() {
     seed().await;
     let server = TestServer::start(&[]).await;
     let alice = ApiSession::new(&server.url, "alice").await;
     let page = search(&alice, "row-", 10, None).await;
     let token = page["continue"].as_str().unwrap().to_string();
-    assert!(token.starts_with("strongroom-search.v1:10:"), "{token}");
+    // The last name answered, and the API server's token of the first page.
+    assert_eq!(token, "strongroom-search.v2:row-0009:");
 
     // The same token without the name it belongs to.
     let (status, body) = alice
@@ -162,11 +208,12 @@ async fn a_forged_or_misused_search_token_is_a_clear_error() {
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("pass the same name"), "{body}");
     for forged in [
-        "strongroom-search.v1:",
-        "strongroom-search.v1:0:",
-        "strongroom-search.v1:2000:",
-        "strongroom-search.v1:-1:",
-        "strongroom-search.v1:abc:",
+        "strongroom-search.v2:",
+        "strongroom-search.v2::",
+        "strongroom-search.v2:Row-1:",
+        "strongroom-search.v2:row_1:",
+        "strongroom-search.v2:row 1:",
+        "strongroom-search.v2:row-1",
     ] {
         let (status, body) = alice
             .get(&format!(

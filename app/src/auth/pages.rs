@@ -73,9 +73,12 @@ fn NamespaceFinder(total: usize) -> impl IntoView {
             </label>
             <Suspense fallback=|| view! { <p class="loading">"Checking…"</p> }>
                 {move || found.get().flatten().map(|result| match result {
+                    Ok(found) if found.matching == 0 => view! {
+                        <p class="muted" role="status" data-testid="namespace-search-status">"No namespace matches."</p>
+                    }.into_any(),
                     Ok(found) if found.namespaces.is_empty() => view! {
                         <p class="muted" role="status" data-testid="namespace-search-status">
-                            {format!("None of the {} matching namespaces checked lets you list secrets.", format::count(found.checked as u64))}
+                            {format!("None of the {} matching namespaces checked lets you list secrets; type more of the name to check others.", format::count(found.checked as u64))}
                         </p>
                     }.into_any(),
                     Ok(found) => view! {

@@ -19,13 +19,18 @@ pub(crate) struct FirstLoad {
 }
 
 /// Downloads the first page after sign-in and everything it loads, as the
-/// browser would, counting the bytes on the wire for each encoding.
-pub(crate) async fn first_load(s: &ApiSession) -> FirstLoad {
+/// browser would, counting the bytes on the wire for each encoding. The
+/// files are those headless Chromium fetched (`seen`); without them, those
+/// the page names.
+pub(crate) async fn first_load(s: &ApiSession, seen: Option<&[String]>) -> FirstLoad {
     let html = s.get_text("/").await;
-    let mut assets: Vec<String> = Vec::new();
+    let mut assets: Vec<String> = seen.map(<[String]>::to_vec).unwrap_or_default();
     for attr in [
         "href=\"", "src=\"", "from '", "import('", "init('", "path: '",
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| seen.is_none())
+    {
         for piece in html.split(attr).skip(1) {
             let end = piece.find(['"', '\'']).unwrap_or(0);
             let link = &piece[..end];
@@ -62,9 +67,30 @@ pub(crate) async fn first_load(s: &ApiSession) -> FirstLoad {
                 _ => path.clone(),
             }
         };
-        load.parts.push((name, br));
+        match load.parts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += br,
+            None => load.parts.push((name, br)),
+        }
     }
     load
+}
+
+/// Brotli bytes on the wire for these files.
+pub(crate) async fn brotli_bytes(s: &ApiSession, files: &[String]) -> u64 {
+    let mut total = 0;
+    for f in files {
+        total += wire_bytes(s, f, "br").await;
+    }
+    total
+}
+
+/// What headless Chromium measured: time to interactive (empty cache, warm
+/// cache), the files of the first load, and each later route's extra files.
+pub(crate) struct Browser {
+    pub(crate) cold: Duration,
+    pub(crate) warm: Duration,
+    pub(crate) first: Vec<String>,
+    pub(crate) later: Vec<(String, Vec<String>)>,
 }
 
 /// Bytes of the body as sent for `Accept-Encoding: encoding` (this client
@@ -91,14 +117,16 @@ async fn wire_bytes(s: &ApiSession, path: &str, encoding: &str) -> u64 {
     r.bytes().await.unwrap().len() as u64
 }
 
-/// Time to interactive through Playwright: (empty cache, warm cache) medians.
-pub(crate) fn tti(url: &str, runs: usize) -> Result<(Duration, Duration), String> {
+/// Time to interactive through Playwright (medians), and the downloads of
+/// the first page and of each of `routes` reached from it.
+pub(crate) fn tti(url: &str, runs: usize, routes: &[&str]) -> Result<Browser, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end");
     let out = Command::new("node")
         .arg("bench/tti.mjs")
         .current_dir(&root)
         .env("STRONGROOM_E2E_URL", url)
         .env("STRONGROOM_TTI_RUNS", runs.to_string())
+        .env("STRONGROOM_TTI_ROUTES", routes.join(","))
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run node: {e}"))?;
@@ -111,5 +139,22 @@ pub(crate) fn tti(url: &str, runs: usize) -> Result<(Duration, Duration), String
             .map(|ms| Duration::from_secs_f64(ms / 1000.0))
             .ok_or_else(|| format!("no {k} in the script's answer"))
     };
-    Ok((get("cold_ms")?, get("warm_ms")?))
+    let files = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Browser {
+        cold: get("cold_ms")?,
+        warm: get("warm_ms")?,
+        first: files(&v["first"]),
+        later: routes
+            .iter()
+            .map(|r| (r.to_string(), files(&v["later"][*r])))
+            .collect(),
+    })
 }

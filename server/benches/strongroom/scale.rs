@@ -24,21 +24,14 @@ const SECRETS: [usize; 3] = [1_000, 10_000, 100_000];
 const NAMESPACES: usize = 10_000;
 
 fn count(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    strongroom_app::ui::format::count(n as u64)
 }
 
 pub(crate) async fn scale(table: &mut Table, bin: &Path, site: &Path, quick: bool) {
     let stack = Stack::get();
+    let only_namespaces = std::env::var("STRONGROOM_BENCH_ONLY").as_deref() == Ok("namespaces");
     for n in SECRETS {
-        if quick && n > 10_000 {
+        if (quick && n > 10_000) || only_namespaces {
             continue;
         }
         let ns = format!("bench-{}k", n / 1000);

@@ -51,8 +51,16 @@ pub struct Found {
 /// and [`Self::CHECKS`] per-namespace answers in all.
 pub struct WorkableCache {
     answers: Recent<Arc<Workable>>,
-    candidates: Recent<Arc<Vec<String>>>,
+    candidates: Recent<Arc<Candidates>>,
     checks: Recent<bool>,
+}
+
+/// The namespaces a person may be offered, sorted.
+struct Candidates {
+    names: Vec<String>,
+    /// Listed by the API server for them (they may list namespaces), as
+    /// opposed to configured: only then may counts of them be told.
+    listed: bool,
 }
 
 impl Default for WorkableCache {
@@ -88,17 +96,20 @@ impl WorkableCache {
         let candidates = self.candidates(kube, configured).await?;
         let workable = Arc::new(if self.may_list(kube, "").await? {
             Workable {
-                namespaces: candidates.to_vec(),
+                namespaces: candidates.names.clone(),
                 unchecked: 0,
             }
-        } else if candidates.len() > EAGER_CHECKS {
+        } else if candidates.listed && candidates.names.len() > EAGER_CHECKS {
+            // Configured namespaces are always checked (the operator
+            // bounds them): their names and number are not told to people
+            // who may not work there.
             Workable {
                 namespaces: Vec::new(),
-                unchecked: candidates.len(),
+                unchecked: candidates.names.len(),
             }
         } else {
             Workable {
-                namespaces: self.check(kube, &candidates, usize::MAX).await?,
+                namespaces: self.check(kube, &candidates.names, usize::MAX).await?,
                 unchecked: 0,
             }
         });
@@ -118,7 +129,24 @@ impl WorkableCache {
     ) -> Result<Found, KubeFailure> {
         let part = part.to_lowercase();
         let candidates = self.candidates(kube, configured).await?;
+        if !candidates.listed {
+            // Configured: the namespaces they may work in, all checked.
+            let workable = self.get(kube, configured).await?;
+            let namespaces: Vec<String> = workable
+                .namespaces
+                .iter()
+                .filter(|ns| ns.contains(&part))
+                .cloned()
+                .collect();
+            let n = namespaces.len();
+            return Ok(Found {
+                namespaces: namespaces.into_iter().take(limit).collect(),
+                matching: n,
+                checked: n,
+            });
+        }
         let matching: Vec<String> = candidates
+            .names
             .iter()
             .filter(|ns| ns.contains(&part))
             .cloned()
@@ -146,8 +174,8 @@ impl WorkableCache {
         &self,
         kube: &UserKube,
         configured: &[String],
-    ) -> Result<Arc<Vec<String>>, KubeFailure> {
-        let key = Recent::<Arc<Vec<String>>>::key(kube, "namespace-candidates");
+    ) -> Result<Arc<Candidates>, KubeFailure> {
+        let key = Recent::<Arc<Candidates>>::key(kube, "namespace-candidates");
         if let Some(candidates) = self.candidates.get(&key) {
             return Ok(candidates);
         }
@@ -159,7 +187,8 @@ impl WorkableCache {
             .filter(|ns| !ns.is_empty())
             .map(str::to_string)
             .collect();
-        let mut candidates = if configured.is_empty() {
+        let listed = configured.is_empty();
+        let mut names = if listed {
             match kube.namespace_names().await {
                 Ok(names) => names,
                 Err(KubeError::Api { code: 403, .. }) => Vec::new(),
@@ -168,9 +197,9 @@ impl WorkableCache {
         } else {
             configured
         };
-        candidates.sort();
-        candidates.dedup();
-        let candidates = Arc::new(candidates);
+        names.sort();
+        names.dedup();
+        let candidates = Arc::new(Candidates { names, listed });
         self.candidates.put(key, candidates.clone());
         Ok(candidates)
     }

@@ -24,9 +24,15 @@ const SEARCH_PAGE: usize = 2_000;
 pub const SEARCH_BUDGET: Duration = Duration::from_millis(800);
 
 /// The `continue` of a search answer that stopped inside one of the API
-/// server's pages: this prefix, how many of that page's rows were read, a
-/// colon, and the API server's token for the page (empty for the first).
-const SEARCH_TOKEN: &str = "strongroom-search.v1:";
+/// server's pages: this prefix, the last name it answered with, a colon,
+/// and the API server's token for that page (empty for the first). The
+/// next answer reads that page again and starts after the name: rows come
+/// in name order, so a secret created or deleted meanwhile shifts nothing.
+const SEARCH_TOKEN: &str = "strongroom-search.v2:";
+
+/// Name searches running at once, server-wide: each holds a page of up to
+/// 2,000 rows' metadata; the others wait their turn.
+static SEARCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// Types hidden unless asked for: machinery, not what people manage here.
 const HIDDEN_TYPES: &[&str] = &["helm.sh/release.v1", "kubernetes.io/service-account-token"];
@@ -52,13 +58,16 @@ pub struct ListRequest {
 }
 
 /// Where a list answer starts: the API server's token, and for a search
-/// answer that stopped inside a page, how many of its rows were read.
-fn resume(token: Option<&str>, searching: bool) -> Result<(Option<String>, usize), SecretsError> {
+/// answer that stopped inside a page, the last name it answered with.
+fn resume(
+    token: Option<&str>,
+    searching: bool,
+) -> Result<(Option<String>, Option<String>), SecretsError> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Ok((None, 0));
+        return Ok((None, None));
     };
     let Some(rest) = token.strip_prefix(SEARCH_TOKEN) else {
-        return Ok((Some(token.to_string()), 0));
+        return Ok((Some(token.to_string()), None));
     };
     let bad =
         || SecretsError::invalid("continue", "this continue token is not one Strongroom gave");
@@ -68,12 +77,15 @@ fn resume(token: Option<&str>, searching: bool) -> Result<(Option<String>, usize
             "this continue token continues a name search: pass the same name",
         ));
     }
-    let (skip, api) = rest.split_once(':').ok_or_else(bad)?;
-    let skip: usize = skip.parse().map_err(|_| bad())?;
-    if skip == 0 || skip >= SEARCH_PAGE {
+    let (after, api) = rest.split_once(':').ok_or_else(bad)?;
+    let name_chars = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    if after.is_empty() || after.len() > 253 || !after.chars().all(name_chars) {
         return Err(bad());
     }
-    Ok(((!api.is_empty()).then(|| api.to_string()), skip))
+    Ok((
+        (!api.is_empty()).then(|| api.to_string()),
+        Some(after.to_string()),
+    ))
 }
 
 /// One page of `ns`'s secrets, as the user may see them.
@@ -102,8 +114,13 @@ pub async fn list(
     // up, and says how far it got; `continue` reads on from there.
     let fetch = if searching { SEARCH_PAGE } else { limit };
     let budget = q.search_budget.unwrap_or(SEARCH_BUDGET);
+    let (mut token, mut after) = resume(q.continue_token.as_deref(), searching)?;
+    // The semaphore is never closed: a permit always comes.
+    let _turn = match searching {
+        true => SEARCHES.acquire().await.ok(),
+        false => None,
+    };
     let started = Instant::now();
-    let (mut token, mut skip) = resume(q.continue_token.as_deref(), searching)?;
     let api = kube.secrets(ns);
     let mut items = Vec::new();
     let mut hidden = 0;
@@ -122,9 +139,15 @@ pub async fn list(
         })?;
         let rows = table.rows.len();
         let mut stopped = None;
-        for (i, row) in table.rows.into_iter().enumerate().skip(skip) {
-            read += 1;
+        for (i, row) in table.rows.into_iter().enumerate() {
             let meta = row.metadata;
+            if after
+                .as_deref()
+                .is_some_and(|after| meta.name.as_str() <= after)
+            {
+                continue;
+            }
+            read += 1;
             let type_ = row.type_.unwrap_or_else(|| "Opaque".to_string());
             if !q.all && HIDDEN_TYPES.contains(&type_.as_str()) {
                 hidden += 1;
@@ -156,12 +179,20 @@ pub async fn list(
                 break;
             }
         }
-        skip = 0;
+        after = None;
         if let Some(at) = stopped.filter(|&at| at < rows) {
             // The page is full inside the API server's page: the next
-            // answer reads that page again from the row after this one.
-            remaining = table.remaining.map(|r| r + (rows - at) as u64);
-            break Some(format!("{SEARCH_TOKEN}{at}:{}", token.unwrap_or_default()));
+            // answer reads that page again, after the last name here.
+            let unread = (rows - at) as u64;
+            remaining = match &table.continue_token {
+                None => Some(unread),
+                Some(_) => table.remaining.map(|r| r + unread),
+            };
+            let last = &items.last().expect("a full page").0.name;
+            break Some(format!(
+                "{SEARCH_TOKEN}{last}:{}",
+                token.unwrap_or_default()
+            ));
         }
         remaining = match &table.continue_token {
             None => Some(0),

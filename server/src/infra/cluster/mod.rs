@@ -72,6 +72,10 @@ pub const AUDIT_EXTRA_KEY: &str = "strongroom.dev/audit-id";
 /// How a call that ran out of time begins its error (and is told apart
 /// from an unreachable API server in the metrics).
 const NO_ANSWER: &str = "no answer within";
+/// The largest answer read from the API server: a page of a metadata-only
+/// list of huge annotations, say, is refused rather than held in memory.
+/// (A Secret is at most 1 MiB; the certificate scan reads pages of them.)
+const MAX_ANSWER: usize = 64 << 20;
 
 const IMPERSONATE_USER: HeaderName = HeaderName::from_static("impersonate-user");
 const IMPERSONATE_GROUP: HeaderName = HeaderName::from_static("impersonate-group");
@@ -283,10 +287,20 @@ impl UserKube {
             .map_err(|_| KubeError::Unreachable(format!("{NO_ANSWER} {:?}", self.timeout)))?
             .map_err(|e| KubeError::Unreachable(e.to_string()))?;
         let (parts, body) = response.into_parts();
+        let body = http_body_util::Limited::new(body, MAX_ANSWER);
         let body = tokio::time::timeout_at(deadline, body.collect())
             .await
             .map_err(|_| KubeError::Unreachable(format!("{NO_ANSWER} {:?}", self.timeout)))?
-            .map_err(|e| KubeError::Unreachable(e.to_string()))?
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    KubeError::Decode(format!(
+                        "the Kubernetes API's answer is larger than {} MiB",
+                        MAX_ANSWER >> 20
+                    ))
+                } else {
+                    KubeError::Unreachable(e.to_string())
+                }
+            })?
             .to_bytes();
         Ok((parts.status, parts.headers, body))
     }

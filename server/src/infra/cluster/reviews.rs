@@ -50,7 +50,7 @@ impl UserKube {
     }
 
     /// Names of all namespaces, if the user may list them: metadata-only
-    /// pages of 500, of which only the names are read (a namespace's
+    /// pages of 1,000, of which only the names are read (a namespace's
     /// metadata is mostly `managedFields`; ten thousand of them in one
     /// answer would be megabytes held at once).
     pub async fn namespace_names(&self) -> Result<Vec<String>, KubeError> {
@@ -72,7 +72,7 @@ impl UserKube {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut params = kube::api::ListParams::default().limit(500);
+            let mut params = kube::api::ListParams::default().limit(1_000);
             if let Some(t) = token.take() {
                 params = params.continue_token(&t);
             }

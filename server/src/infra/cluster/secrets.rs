@@ -48,10 +48,52 @@ pub struct RowMeta {
     pub creation_timestamp: Option<Time>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
+    /// Only the annotations a list uses ([`LIST_ANNOTATIONS`]): others
+    /// are skipped unread, among them `kubectl apply`'s
+    /// `last-applied-configuration`, which holds the values.
+    #[serde(default, deserialize_with = "list_annotations")]
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub owner_references: Vec<OwnerReference>,
+}
+
+/// The annotations a list row keeps: the rotation period, and what tells
+/// who owns a secret (Helm, cert-manager, a ServiceAccount).
+pub const LIST_ANNOTATIONS: &[&str] = &[
+    "strongroom.dev/rotate-every",
+    "meta.helm.sh/release-name",
+    "cert-manager.io/certificate-name",
+    "kubernetes.io/service-account.name",
+];
+
+fn list_annotations<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Keep;
+    impl<'de> serde::de::Visitor<'de> for Keep {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of annotations")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut kept = BTreeMap::new();
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if LIST_ANNOTATIONS.contains(&key.as_ref()) {
+                    kept.insert(key.into_owned(), map.next_value::<String>()?);
+                } else {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            Ok(kept)
+        }
+    }
+    deserializer.deserialize_any(Keep)
 }
 
 /// One row of the Table: a secret's metadata and key count.
@@ -175,7 +217,9 @@ impl SecretsApi<'_> {
         let request = http::Request::get(format!("{}?{}", self.path(), query.join("&")))
             .header(
                 http::header::ACCEPT,
-                "application/json;as=Table;v=v1;g=meta.k8s.io, application/json",
+                // No plain-JSON fallback: an answer that is not a Table (which
+                // would carry values) is refused by the API server instead.
+                "application/json;as=Table;v=v1;g=meta.k8s.io",
             )
             .body(Vec::new())
             .map_err(config)?;
@@ -278,4 +322,34 @@ impl SecretsApi<'_> {
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_row_keeps_only_the_annotations_a_list_uses() {
+        let meta: RowMeta = serde_json::from_value(serde_json::json!({
+            "name": "db",
+            "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}",
+                "strongroom.dev/rotate-every": "30d",
+                "meta.helm.sh/release-name": "db",
+                "team": "payments"
+            },
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:data": {}}}]
+        }))
+        .unwrap();
+        assert_eq!(
+            meta.annotations,
+            BTreeMap::from([
+                ("meta.helm.sh/release-name".to_string(), "db".to_string()),
+                ("strongroom.dev/rotate-every".to_string(), "30d".to_string()),
+            ])
+        );
+        let none: RowMeta =
+            serde_json::from_value(serde_json::json!({"name": "x", "annotations": null})).unwrap();
+        assert!(none.annotations.is_empty());
+    }
 }

@@ -39,8 +39,9 @@ use crate::{
     infra::cluster::{KubeError, UserKube},
 };
 
-/// Secrets asked for per page.
-pub const PAGE: usize = 100;
+/// Secrets asked for per page: at most 1 MiB each, so a page stays
+/// within the largest answer read from the API server (64 MiB).
+pub const PAGE: usize = 40;
 
 /// The most secrets one scan reads.
 pub const MAX_SECRETS: usize = 5000;
