@@ -105,6 +105,13 @@ async fn main() {
         None,
         None,
     );
+    table.row(
+        "  of which anonymous (heap, stacks)",
+        mib(server.rss_anon()),
+        "—",
+        None,
+        None,
+    );
 
     // 3. Time to interactive in headless Chromium (median of at least 10),
     // and which files the first page and each later route download.
@@ -263,6 +270,20 @@ async fn main() {
             budget.then_some(ratio >= 0.7),
         );
     }
+    // One HTTP/2 connection carries every request to the API server.
+    let api_port = stack
+        .var("KUBE_API_URL")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("KUBE_API_URL has a port");
+    table.row(
+        "Connections to the API server after the reveals (HTTP/2)",
+        server.connections_to(api_port).to_string(),
+        "—",
+        None,
+        None,
+    );
     let after = audit_reveals(&server.data_dir).await;
     assert_eq!(
         after - before,
@@ -326,6 +347,13 @@ async fn main() {
         "≤ 40 MiB",
         None,
         Some(steady <= 40 * 1024 * 1024),
+    );
+    table.row(
+        "  of which anonymous (heap, stacks; the rest is the binary's pages)",
+        mib(server.rss_anon()),
+        "—",
+        None,
+        None,
     );
     table.row(
         "Server memory, peak (VmHWM)",

@@ -95,6 +95,43 @@ impl Server {
         self.status_field("VmRSS:")
     }
 
+    /// RSS of anonymous memory (heap, stacks): what the server allocated,
+    /// without the binary's pages that the kernel may drop and reload.
+    pub(crate) fn rss_anon(&self) -> u64 {
+        self.status_field("RssAnon:")
+    }
+
+    /// The server's established TCP connections to `port` on this machine
+    /// (its sockets in /proc/PID/fd, matched against /proc/PID/net/tcp*).
+    pub(crate) fn connections_to(&self, port: u16) -> usize {
+        let pid = self.child.id();
+        let inodes: std::collections::HashSet<String> =
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .expect("read /proc/PID/fd (Linux)")
+                .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+                })
+                .collect();
+        let remote = format!(":{port:04X}");
+        ["tcp", "tcp6"]
+            .iter()
+            .filter_map(|t| std::fs::read_to_string(format!("/proc/{pid}/net/{t}")).ok())
+            .flat_map(|table| {
+                table
+                    .lines()
+                    .skip(1)
+                    .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            })
+            // local, remote, state ("01" = established), …, inode (10th).
+            .filter(|f| {
+                f.len() > 9 && f[2].ends_with(&remote) && f[3] == "01" && inodes.contains(&f[9])
+            })
+            .count()
+    }
+
     pub(crate) fn hwm(&self) -> u64 {
         self.status_field("VmHWM:")
     }

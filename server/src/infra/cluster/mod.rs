@@ -23,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt;
-use kube::client::{Body, ClientBuilder};
+use kube::client::Body;
 use serde::de::DeserializeOwned;
 use tower::{Layer, Service};
 
@@ -119,10 +119,7 @@ impl KubeAccess {
         // kube's own retry layer would retry writes too (and wait up to
         // 1000 s); reads are retried here, under `ReadRetry`'s rules.
         config.default_retry = false;
-        let client = ClientBuilder::try_from(config)
-            .map_err(|e| KubeError::Config(e.to_string()))?
-            .with_layer(&RequireImpersonationLayer)
-            .build();
+        let client = shared_client(config, timeout)?;
         Ok(Self {
             client,
             timeout,
@@ -162,6 +159,63 @@ impl KubeAccess {
             audit_id: None,
         }
     }
+}
+
+/// How many idle connections to the API server are kept. With HTTP/2
+/// (what every API server offers) one connection carries every request, so
+/// this only bounds an HTTP/1 server's pool: each idle TLS connection keeps
+/// its buffers, which is most of what the server's memory grows by.
+const MAX_IDLE_CONNECTIONS: usize = 4;
+/// How long an idle connection to the API server is kept.
+const IDLE_CONNECTION: Duration = Duration::from_secs(30);
+
+/// The shared client: kube's layers (base URI, the backend's credentials,
+/// extra headers) over a hyper client that offers HTTP/2 by ALPN, behind
+/// the impersonation guard. kube's own builder speaks HTTP/1.1 only, and
+/// under concurrent load opens a TLS connection per request in flight.
+/// Time limits are applied per call ([`UserKube::call_raw`]), so only the
+/// connect has its own.
+fn shared_client(config: kube::Config, timeout: Duration) -> Result<kube::Client, KubeError> {
+    use hyper_util::client::legacy::{Client, connect::HttpConnector};
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
+    use kube::client::ConfigExt;
+
+    let config_error = |e: kube::Error| KubeError::Config(e.to_string());
+    let tls = config.rustls_client_config().map_err(config_error)?;
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(timeout));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    let https = match &config.tls_server_name {
+        Some(name) => https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(
+            name.clone().try_into().map_err(|_| {
+                KubeError::Config(format!(
+                    "tls-server-name {name:?} is not a valid server name"
+                ))
+            })?,
+        )),
+        None => https,
+    };
+    let https = https.enable_http1().enable_http2().wrap_connector(tcp);
+    let transport = Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(IDLE_CONNECTION)
+        .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
+        .http2_keep_alive_interval(IDLE_CONNECTION)
+        .http2_keep_alive_timeout(timeout)
+        .build::<_, Body>(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(RequireImpersonationLayer)
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer().map_err(config_error)?)
+        .layer(config.extra_headers_layer().map_err(config_error)?)
+        .map_err(tower::BoxError::from)
+        .service(transport);
+    Ok(kube::Client::new(service, config.default_namespace))
 }
 
 /// Kubernetes access as one signed-in user.

@@ -6,7 +6,8 @@
 //! not): someone with `list` alone could read the values with kubectl, but
 //! Strongroom shows certificate data only to those it would show a
 //! secret's page to. The scan then lists the secrets as the user, values
-//! included, page by page ([`PAGE`] at a time, at most [`MAX_SECRETS`]),
+//! included, page by page (pages sized to about [`PAGE_BYTES`] of values,
+//! at most [`PAGE`] secrets each; at most [`MAX_SECRETS`] in all),
 //! and parses `tls.crt` of TLS secrets and values that are PEM
 //! certificates; the values never leave this module.
 //!
@@ -39,9 +40,28 @@ use crate::{
     infra::cluster::{KubeError, UserKube},
 };
 
-/// Secrets asked for per page: at most 1 MiB each, so a page stays
-/// within the largest answer read from the API server (64 MiB).
+/// Secrets asked for per page at most: a Secret is at most 1 MiB, so a
+/// page stays within the largest answer read from the API server (64 MiB).
 pub const PAGE: usize = 40;
+
+/// Secrets asked for on the first page, before their sizes are known.
+const FIRST_PAGE: usize = 8;
+
+/// The bytes of values a page aims at: the next page asks for as many
+/// secrets as fit at the mean size seen so far (between 1 and [`PAGE`]), so
+/// a namespace of small secrets is read in few requests and one of large
+/// ones holds little in memory at a time.
+const PAGE_BYTES: usize = 1 << 20;
+
+/// How many secrets the next page asks for, after `secrets` secrets that
+/// held `bytes` bytes of values.
+fn next_page(secrets: usize, bytes: usize) -> usize {
+    if secrets == 0 {
+        return FIRST_PAGE;
+    }
+    let mean = (bytes / secrets).max(1);
+    (PAGE_BYTES / mean).clamp(1, PAGE)
+}
 
 /// The most secrets one scan reads.
 pub const MAX_SECRETS: usize = 5000;
@@ -294,10 +314,12 @@ async fn scan_namespace(
     };
     let mut found = Vec::new();
     let mut scanned = 0;
+    let mut value_bytes = 0;
     let mut token: Option<String> = None;
     let mut note = None;
     loop {
-        let page = match api.list_with_values(PAGE, token.as_deref()).await {
+        let limit = next_page(scanned, value_bytes);
+        let page = match api.list_with_values(limit, token.as_deref()).await {
             Ok(page) => page,
             // The list changed too much while paging: what was read stands.
             Err(KubeError::Api { code: 410, .. }) if scanned > 0 => {
@@ -323,6 +345,7 @@ async fn scan_namespace(
             let name = secret.metadata.name.clone().unwrap_or_default();
             let type_ = secret.type_.clone().unwrap_or_default();
             let data = secret.data.unwrap_or_default();
+            value_bytes += data.values().map(|v| v.0.len()).sum::<usize>();
             for report in parse::certificates_of(Selection::Scan, &type_, &data, clock) {
                 for cert in report.certificates {
                     if found.len() >= MAX_FOUND {
@@ -439,6 +462,19 @@ fn answer(ns: &str, scan: &Scan, within_days: u32, now: DateTime<Utc>) -> Namesp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_follow_the_size_of_the_values_read() {
+        assert_eq!(next_page(0, 0), FIRST_PAGE);
+        // Small secrets: the largest page.
+        assert_eq!(next_page(8, 8 * 2_000), PAGE);
+        // 100 KiB each: ten to a page.
+        assert_eq!(next_page(8, 8 * 100 * 1024), 10);
+        // 1 MiB each (the most a Secret holds): one at a time.
+        assert_eq!(next_page(8, 8 << 20), 1);
+        // Secrets without values.
+        assert_eq!(next_page(40, 0), PAGE);
+    }
 
     fn found(secret: &str, not_after: i64) -> Found {
         Found {
