@@ -7,6 +7,10 @@ use std::{num::NonZeroU32, time::Duration};
 
 use crate::infra::db::Db;
 
+/// How many users the in-memory limiter holds before it forgets those whose
+/// allowance is whole again (checked on each reveal past this size).
+const FORGET_FROM: usize = 1024;
+
 /// The most reveals one user may make in a period.
 pub struct RevealLimit {
     count: u32,
@@ -84,17 +88,34 @@ impl RevealLimit {
     }
 
     /// Takes `keys` reveals from `user`'s allowance, or says why not.
+    fn take_in_memory(
+        limiter: &governor::DefaultKeyedRateLimiter<String>,
+        user: &str,
+        n: NonZeroU32,
+        period: Duration,
+    ) -> Result<(), OverLimit> {
+        match limiter.check_key_n(&user.to_string(), n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(OverLimit::Wait(not_until.wait_time_from(
+                governor::clock::Clock::now(&governor::clock::DefaultClock::default()),
+            ))),
+            // More keys than a whole period allows.
+            Err(_) => Err(OverLimit::Wait(period)),
+        }
+    }
+
     pub async fn take(&self, user: &str, keys: u32) -> Result<(), OverLimit> {
         let n = NonZeroU32::new(keys.max(1)).expect("at least one");
         match &self.counter {
-            Counter::Memory(limiter) => match limiter.check_key_n(&user.to_string(), n) {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(not_until)) => Err(OverLimit::Wait(not_until.wait_time_from(
-                    governor::clock::Clock::now(&governor::clock::DefaultClock::default()),
-                ))),
-                // More keys than a whole period allows.
-                Err(_) => Err(OverLimit::Wait(self.period)),
-            },
+            Counter::Memory(limiter) => {
+                // Users whose allowance is whole again are forgotten, so
+                // the limiter holds only those who revealed within a period.
+                if limiter.len() >= FORGET_FROM {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+                Self::take_in_memory(limiter, user, n, self.period)
+            }
             Counter::Shared(db) => {
                 let now = chrono::Utc::now().timestamp_millis();
                 let period = self.period.as_millis() as i64;
@@ -148,5 +169,37 @@ mod tests {
             limit.take("carol", 5).await,
             Err(OverLimit::Wait(_))
         ));
+    }
+
+    fn users_held(limit: &RevealLimit) -> usize {
+        match &limit.counter {
+            Counter::Memory(l) => l.len(),
+            Counter::Shared(_) => unreachable!("in memory"),
+        }
+    }
+
+    #[tokio::test]
+    async fn users_whose_allowance_is_whole_are_forgotten() {
+        let limit = RevealLimit::in_memory(2, Duration::from_millis(50)).unwrap();
+        for i in 0..FORGET_FROM + 100 {
+            limit.take(&format!("user-{i}"), 1).await.unwrap();
+        }
+        assert_eq!(users_held(&limit), FORGET_FROM + 100);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        limit.take("late", 1).await.unwrap();
+        assert_eq!(users_held(&limit), 1, "only the user of the last reveal");
+    }
+
+    #[tokio::test]
+    async fn a_limited_user_is_not_forgotten() {
+        let limit = RevealLimit::in_memory(1, Duration::from_secs(3600)).unwrap();
+        limit.take("bob", 1).await.unwrap();
+        for i in 0..FORGET_FROM + 10 {
+            limit.take(&format!("user-{i}"), 1).await.unwrap();
+        }
+        assert!(
+            matches!(limit.take("bob", 1).await, Err(OverLimit::Wait(_))),
+            "bob's used allowance survives the clean-up"
+        );
     }
 }

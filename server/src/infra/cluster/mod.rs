@@ -76,6 +76,16 @@ const NO_ANSWER: &str = "no answer within";
 /// list of huge annotations, say, is refused rather than held in memory.
 /// (A Secret is at most 1 MiB; the certificate scan reads pages of them.)
 const MAX_ANSWER: usize = 64 << 20;
+/// How an answer over [`MAX_ANSWER`] begins its error.
+const TOO_LARGE: &str = "the Kubernetes API's answer is larger than";
+
+impl KubeError {
+    /// Whether the API server's answer was refused for its size
+    /// ([`MAX_ANSWER`]): a smaller page may be asked for instead.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, KubeError::Decode(why) if why.starts_with(TOO_LARGE))
+    }
+}
 
 const IMPERSONATE_USER: HeaderName = HeaderName::from_static("impersonate-user");
 const IMPERSONATE_GROUP: HeaderName = HeaderName::from_static("impersonate-group");
@@ -113,12 +123,14 @@ impl KubeAccess {
         };
         config.auth_info.impersonate = None;
         config.auth_info.impersonate_groups = None;
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
-        config.connect_timeout = Some(timeout);
-        // kube's own retry layer would retry writes too (and wait up to
-        // 1000 s); reads are retried here, under `ReadRetry`'s rules.
-        config.default_retry = false;
+        config.auth_info.impersonate_uid = None;
+        config.auth_info.impersonate_user_extra = None;
+        config.headers.clear();
+        if let Some(proxy) = &config.proxy_url {
+            return Err(KubeError::Config(format!(
+                "the kubeconfig's proxy-url ({proxy}) is not supported: Strongroom connects to the API server directly"
+            )));
+        }
         let client = shared_client(config, timeout)?;
         Ok(Self {
             client,
@@ -169,12 +181,20 @@ const MAX_IDLE_CONNECTIONS: usize = 4;
 /// How long an idle connection to the API server is kept.
 const IDLE_CONNECTION: Duration = Duration::from_secs(30);
 
+/// How often a connection to the API server is pinged (HTTP/2), and how
+/// long the answer may take: a connection that died without closing (a
+/// lost node, a load balancer's failover) is given up within seconds,
+/// not after the pool's idle time.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+
 /// The shared client: kube's layers (base URI, the backend's credentials,
-/// extra headers) over a hyper client that offers HTTP/2 by ALPN, behind
-/// the impersonation guard. kube's own builder speaks HTTP/1.1 only, and
-/// under concurrent load opens a TLS connection per request in flight.
-/// Time limits are applied per call ([`UserKube::call_raw`]), so only the
-/// connect has its own.
+/// extra headers) over a hyper client that offers HTTP/2 by ALPN, with the
+/// impersonation guard last before the wire, so it sees every header sent.
+/// kube's own builder speaks HTTP/1.1 only, and under concurrent load opens
+/// a TLS connection per request in flight. Each call has its own deadline
+/// ([`UserKube::call_raw`]); a connect (TCP and TLS) has `timeout` too.
+/// kube's retry layer is left out (it would retry writes); reads are
+/// retried under [`ReadRetry`]'s rules.
 fn shared_client(config: kube::Config, timeout: Duration) -> Result<kube::Client, KubeError> {
     use hyper_util::client::legacy::{Client, connect::HttpConnector};
     use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -186,6 +206,7 @@ fn shared_client(config: kube::Config, timeout: Duration) -> Result<kube::Client
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(timeout));
+    tcp.set_keepalive(Some(IDLE_CONNECTION));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
@@ -200,19 +221,23 @@ fn shared_client(config: kube::Config, timeout: Duration) -> Result<kube::Client
         None => https,
     };
     let https = https.enable_http1().enable_http2().wrap_connector(tcp);
+    // The TLS handshake within the connect's time too.
+    let mut https = hyper_timeout::TimeoutConnector::new(https);
+    https.set_connect_timeout(Some(timeout));
     let transport = Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(IDLE_CONNECTION)
         .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
-        .http2_keep_alive_interval(IDLE_CONNECTION)
-        .http2_keep_alive_timeout(timeout)
+        .http2_keep_alive_interval(KEEP_ALIVE)
+        .http2_keep_alive_timeout(KEEP_ALIVE)
+        .http2_keep_alive_while_idle(true)
         .build::<_, Body>(https);
     let service = tower::ServiceBuilder::new()
-        .layer(RequireImpersonationLayer)
         .layer(config.base_uri_layer())
         .option_layer(config.auth_layer().map_err(config_error)?)
         .layer(config.extra_headers_layer().map_err(config_error)?)
+        .layer(RequireImpersonationLayer)
         .map_err(tower::BoxError::from)
         .service(transport);
     Ok(kube::Client::new(service, config.default_namespace))
@@ -347,10 +372,7 @@ impl UserKube {
             .map_err(|_| KubeError::Unreachable(format!("{NO_ANSWER} {:?}", self.timeout)))?
             .map_err(|e| {
                 if e.is::<http_body_util::LengthLimitError>() {
-                    KubeError::Decode(format!(
-                        "the Kubernetes API's answer is larger than {} MiB",
-                        MAX_ANSWER >> 20
-                    ))
+                    KubeError::Decode(format!("{TOO_LARGE} {} MiB", MAX_ANSWER >> 20))
                 } else {
                     KubeError::Unreachable(e.to_string())
                 }

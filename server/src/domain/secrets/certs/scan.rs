@@ -47,8 +47,9 @@ pub const PAGE: usize = 40;
 /// Secrets asked for on the first page, before their sizes are known.
 const FIRST_PAGE: usize = 8;
 
-/// The bytes of values a page aims at: the next page asks for as many
-/// secrets as fit at the mean size seen so far (between 1 and [`PAGE`]), so
+/// The bytes a page aims at: the next page asks for as many secrets as fit
+/// at the mean size seen so far (values as base64, labels and annotations;
+/// between 1 and [`PAGE`]), so
 /// a namespace of small secrets is read in few requests and one of large
 /// ones holds little in memory at a time.
 const PAGE_BYTES: usize = 1 << 20;
@@ -317,10 +318,24 @@ async fn scan_namespace(
     let mut value_bytes = 0;
     let mut token: Option<String> = None;
     let mut note = None;
+    // After an answer too large to read, pages stay at most this size.
+    let mut ceiling = PAGE;
+    let mut requests = 0;
     loop {
-        let limit = next_page(scanned, value_bytes);
+        let mut limit = next_page(scanned, value_bytes)
+            .min(ceiling)
+            .min(MAX_SECRETS - scanned)
+            .max(1);
+        requests += 1;
         let page = match api.list_with_values(limit, token.as_deref()).await {
             Ok(page) => page,
+            // Larger than the API answers read (64 MiB): the same page, at
+            // half the size. A single secret is at most 1 MiB, so this ends.
+            Err(e) if e.is_too_large() && limit > 1 => {
+                limit /= 2;
+                ceiling = limit;
+                continue;
+            }
             // The list changed too much while paging: what was read stands.
             Err(KubeError::Api { code: 410, .. }) if scanned > 0 => {
                 note = Some(format!(
@@ -344,8 +359,15 @@ async fn scan_namespace(
             scanned += 1;
             let name = secret.metadata.name.clone().unwrap_or_default();
             let type_ = secret.type_.clone().unwrap_or_default();
+            // What the secret weighed in the answer: values as base64, and
+            // the labels and annotations beside them.
+            let metadata: usize = [&secret.metadata.labels, &secret.metadata.annotations]
+                .into_iter()
+                .flatten()
+                .flat_map(|m| m.iter().map(|(k, v)| k.len() + v.len()))
+                .sum();
             let data = secret.data.unwrap_or_default();
-            value_bytes += data.values().map(|v| v.0.len()).sum::<usize>();
+            value_bytes += data.values().map(|v| v.0.len() * 4 / 3).sum::<usize>() + metadata;
             for report in parse::certificates_of(Selection::Scan, &type_, &data, clock) {
                 for cert in report.certificates {
                     if found.len() >= MAX_FOUND {
@@ -374,7 +396,9 @@ async fn scan_namespace(
         if token.is_none() || found.len() >= MAX_FOUND {
             break;
         }
-        if scanned >= MAX_SECRETS {
+        // An API server that answers empty pages with a token does not
+        // keep a scan going for ever.
+        if scanned >= MAX_SECRETS || requests >= MAX_SECRETS {
             note = Some(format!(
                 "the namespace has more secrets: first {MAX_SECRETS} scanned"
             ));
