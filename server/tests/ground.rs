@@ -111,6 +111,61 @@ async fn alice_creates_and_reads_a_secret_in_team_a_and_bob_is_forbidden() {
     alice.call_raw(del).await.expect("alice may delete");
 }
 
+/// The backend's kubeconfig with `edit` applied to its user and cluster,
+/// written to a file of its own.
+fn edited_kubeconfig(
+    label: &str,
+    edit: impl FnOnce(&mut kube::config::AuthInfo, &mut kube::config::Cluster),
+) -> std::path::PathBuf {
+    let stack = Stack::get();
+    let mut kc = kube::config::Kubeconfig::read_from(stack.var("BACKEND_KUBECONFIG")).unwrap();
+    let user = kc.auth_infos[0].auth_info.as_mut().unwrap();
+    let cluster = kc.clusters[0].cluster.as_mut().unwrap();
+    edit(user, cluster);
+    let path = std::env::temp_dir().join(format!("{}.kubeconfig", unique(label)));
+    std::fs::write(&path, serde_norway::to_string(&kc).unwrap()).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn impersonation_settings_in_the_backends_kubeconfig_are_never_sent() {
+    // Were any of these sent, the API server would refuse: the backend may
+    // impersonate no such uid or extra, and never mallory's groups.
+    let path = edited_kubeconfig("as-settings", |user, _| {
+        user.impersonate = Some("oidc:mallory@example.com".into());
+        user.impersonate_groups = Some(vec!["oidc:team-b-editors".into()]);
+        user.impersonate_uid = Some("kubeconfig-uid".into());
+        user.impersonate_user_extra =
+            Some([("example.com/extra".to_string(), vec!["x".to_string()])].into());
+    });
+    let kube = KubeAccess::connect(Some(&path), std::time::Duration::from_secs(10))
+        .await
+        .expect("connects");
+    let alice = kube.for_user(user("alice", &["oidc:team-a-editors"]).identity());
+    let list = kube::core::Request::new("/api/v1/namespaces/team-a/secrets")
+        .list(&Default::default())
+        .unwrap();
+    let listed: serde_json::Value = alice
+        .call(list)
+        .await
+        .expect("alice lists team-a as herself alone");
+    assert_eq!(listed["kind"], "SecretList");
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn a_proxy_in_the_backends_kubeconfig_is_refused_at_start_up() {
+    let path = edited_kubeconfig("proxy", |_, cluster| {
+        cluster.proxy_url = Some("http://127.0.0.1:9".into());
+    });
+    match KubeAccess::connect(Some(&path), std::time::Duration::from_secs(10)).await {
+        Err(KubeError::Config(why)) => assert!(why.contains("proxy-url"), "{why}"),
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a proxy must be refused, not silently skipped"),
+    }
+    let _ = std::fs::remove_file(path);
+}
+
 #[tokio::test]
 async fn the_backend_identity_itself_cannot_read_secrets() {
     let stack = Stack::get();
