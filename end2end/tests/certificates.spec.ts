@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expectAccessible, signIn } from "./helpers";
+import { expectAccessible, signIn, waitForHydration } from "./helpers";
 
 // Certificates in secrets: the secret page's certificate view, the list's
 // badges and the namespace's expiring view. Certificates are made with
@@ -96,6 +96,8 @@ test("the list marks expiring and expired certificates and the namespace view li
   }
 
   await page.goto("/ns/team-a");
+  // The filter reacts once the page has hydrated.
+  await waitForHydration(page);
   await page.getByTestId("filter").fill(prefix);
   const table = page.getByTestId("secret-table");
   await expect(table.locator(`tr[data-secret="${past}"]`).getByTestId("cert-status")).toHaveText("expired");

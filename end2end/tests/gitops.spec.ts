@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSecret, expectAccessible, kubectl, signIn } from "./helpers";
+import { createSecret, expectAccessible, kubectl, signIn, waitForHydration } from "./helpers";
 
 // Secrets that belong in Git (issue 16) in the browser: alice seals a new
 // secret from the create form and the real sealed-secrets controller
@@ -65,6 +65,8 @@ test("alice seals a new secret for Git, the controller unseals it, and its page 
 
   // The list row says so too.
   await page.goto("/ns/team-a");
+  // The filter reacts once the page has hydrated.
+  await waitForHydration(page);
   await page.getByTestId("filter").fill(name);
   await expect(page.getByTestId("owner").first()).toHaveText(`SealedSecret ${name}`);
 });

@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { createSecret, signIn } from "./helpers";
+import { createSecret, signIn, waitForHydration } from "./helpers";
 
 const uniq = (p: string) => `${p}-${Date.now().toString(36)}`;
 
@@ -21,6 +21,8 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
 
   // It is listed.
   await page.goto("/ns/team-a");
+  // The filter reacts once the page has hydrated.
+  await waitForHydration(page);
   await page.getByTestId("filter").fill(name);
   await expect(page.getByTestId("secret-table").getByRole("link", { name })).toBeVisible();
   await page.getByRole("link", { name }).click();
