@@ -187,8 +187,9 @@ const IDLE_CONNECTION: Duration = Duration::from_secs(30);
 /// not after the pool's idle time.
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
-/// The shared client: kube's layers (base URI, the backend's credentials,
-/// extra headers) over a hyper client that offers HTTP/2 by ALPN, with the
+/// The shared client: kube's layers (base URI, the backend's credentials;
+/// not its extra-headers layer, which would only carry the kubeconfig's
+/// impersonation settings that `connect` clears) over a hyper client that offers HTTP/2 by ALPN, with the
 /// impersonation guard last before the wire, so it sees every header sent.
 /// kube's own builder speaks HTTP/1.1 only, and under concurrent load opens
 /// a TLS connection per request in flight. Each call has its own deadline
@@ -205,7 +206,6 @@ fn shared_client(config: kube::Config, timeout: Duration) -> Result<kube::Client
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
-    tcp.set_connect_timeout(Some(timeout));
     tcp.set_keepalive(Some(IDLE_CONNECTION));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
@@ -221,7 +221,7 @@ fn shared_client(config: kube::Config, timeout: Duration) -> Result<kube::Client
         None => https,
     };
     let https = https.enable_http1().enable_http2().wrap_connector(tcp);
-    // The TLS handshake within the connect's time too.
+    // One time limit on the whole connect, TCP and TLS handshake.
     let mut https = hyper_timeout::TimeoutConnector::new(https);
     https.set_connect_timeout(Some(timeout));
     let transport = Client::builder(TokioExecutor::new())
@@ -236,7 +236,6 @@ fn shared_client(config: kube::Config, timeout: Duration) -> Result<kube::Client
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .option_layer(config.auth_layer().map_err(config_error)?)
-        .layer(config.extra_headers_layer().map_err(config_error)?)
         .layer(RequireImpersonationLayer)
         .map_err(tower::BoxError::from)
         .service(transport);
