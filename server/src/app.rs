@@ -59,9 +59,11 @@ impl AppState {
             &config.oidc_client_secret_file,
         )?;
         let db = Db::connect(&config.database_url()?).await?;
-        let store = Store::new(&db).await?;
+        let store = Store::new(&db, config.session_cache).await?;
         store.spawn_expiry_sweeper();
-        let sessions = store.layer(config.cookie_secure, config.session_idle_timeout);
+        let sessions = store
+            .clone()
+            .layer(config.cookie_secure, config.session_idle_timeout);
         let kube = KubeAccess::connect(config.kubeconfig.as_deref(), config.kube_timeout)
             .await?
             .with_read_retry(ReadRetry {
@@ -155,6 +157,7 @@ impl AppState {
             identity,
             db,
             sessions,
+            session_store: store,
             audit,
             reveal_limit,
             cert_scans: crate::domain::secrets::certs::scan::ScanCache::default()

@@ -177,6 +177,14 @@ pub struct ServeArgs {
     #[arg(long, env = "STRONGROOM_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
     pub session_idle_timeout: Duration,
 
+    /// How long a replica remembers a session it read or wrote (in memory,
+    /// sealed as in the database) before reading it from the database
+    /// again. A sign-out on the same replica ends the session at once; on
+    /// another replica, within this time. `0s`: every request reads the
+    /// database. At most a minute.
+    #[arg(long, env = "STRONGROOM_SESSION_CACHE", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub session_cache: Duration,
+
     /// A session ends this long after sign-in, however active.
     #[arg(long, env = "STRONGROOM_SESSION_MAX_LIFETIME", default_value = "12h", value_parser = humantime::parse_duration)]
     pub session_max_lifetime: Duration,
@@ -483,6 +491,13 @@ impl ServeArgs {
             return Err(ConfigError::Invalid {
                 name: "STRONGROOM_SESSION_MAX_LIFETIME",
                 reason: "must be at least the idle timeout, and both above zero".into(),
+            });
+        }
+        if self.session_cache > Duration::from_secs(60) {
+            return Err(ConfigError::Invalid {
+                name: "STRONGROOM_SESSION_CACHE",
+                reason: "at most 1m: it is how long a sign-out may take to reach another replica"
+                    .into(),
             });
         }
         for (name, prefix) in [

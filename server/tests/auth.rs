@@ -458,6 +458,54 @@ async fn two_servers_on_one_postgresql_share_a_session() {
 }
 
 #[tokio::test]
+async fn a_sign_out_reaches_every_replica_within_the_session_cache_time() {
+    let db = Stack::get().var("POSTGRES_URL");
+    let remembering = ["--database-url", &db, "--session-cache", "2s"];
+    let a = TestServer::start(&remembering).await;
+    let b = TestServer::start(&remembering).await;
+    let strict = TestServer::start(&["--database-url", &db, "--session-cache", "0s"]).await;
+    let (alice, session) = common::sign_in_for_cookie(&a.url, "alice").await;
+    // The stolen cookie, sent as is (alice's own jar drops it at sign-out).
+    let stolen = reqwest::Client::new();
+    let with_cookie = |server: &TestServer| {
+        stolen
+            .get(format!("{}/api/v1/me", server.url))
+            .header("cookie", format!("strongroom={session}"))
+            .send()
+    };
+    // Every replica has just read the session (a and b remember it).
+    for server in [&a, &b, &strict] {
+        assert_eq!(with_cookie(server).await.unwrap().status(), 200);
+    }
+    let out = alice
+        .post(format!("{}/auth/logout", a.url))
+        .header("origin", &a.url)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection(), "{}", out.status());
+    assert_eq!(
+        with_cookie(&a).await.unwrap().status(),
+        401,
+        "dead at once on the replica that signed it out, though it remembered it"
+    );
+    assert_eq!(
+        with_cookie(&strict).await.unwrap().status(),
+        401,
+        "dead at once on a replica that remembers nothing"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    assert_eq!(
+        with_cookie(&b).await.unwrap().status(),
+        401,
+        "dead on the other replica once its memory of the session is older than the cache time"
+    );
+    a.stop();
+    b.stop();
+    strict.stop();
+}
+
+#[tokio::test]
 async fn an_absolute_lifetime_ends_a_busy_session() {
     let server = TestServer::start(&[
         "--session-idle-timeout",

@@ -181,6 +181,7 @@ pub async fn require_page_login(
 ) -> Response {
     match session::current_user(
         &session,
+        &state.session_store,
         state.config.session_max_lifetime,
         state.config.session_idle_timeout,
         &state.identity_rules,

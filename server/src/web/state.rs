@@ -35,6 +35,8 @@ pub struct Inner {
     pub identity_rules: String,
     pub db: Db,
     pub sessions: SessionManagerLayer<Store>,
+    /// The store behind `sessions`, for a read that must not come from memory.
+    pub session_store: Store,
     pub audit: AuditStore,
     /// Reveals per user, when limited.
     pub reveal_limit: Option<RevealLimit>,

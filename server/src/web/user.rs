@@ -24,6 +24,7 @@ where
         let app = AppState::from_ref(state);
         session::current_user(
             &session,
+            &app.session_store,
             app.config.session_max_lifetime,
             app.config.session_idle_timeout,
             &app.identity_rules,

@@ -79,6 +79,7 @@ pub struct Revalidator<'a> {
 /// timeout passes, one that ended leaves it.
 pub async fn current_user(
     session: &Session,
+    store: &Store,
     max_lifetime: Duration,
     idle_timeout: Duration,
     mapping: &str,
@@ -88,6 +89,7 @@ pub async fn current_user(
     let id = session.id();
     let user = signed_in_user(
         session,
+        store,
         max_lifetime,
         idle_timeout,
         mapping,
@@ -116,6 +118,7 @@ pub fn signed_out(id: Option<tower_sessions::session::Id>) {
 /// [`current_user`] without the count of active sessions.
 async fn signed_in_user(
     session: &Session,
+    store: &Store,
     max_lifetime: Duration,
     idle_timeout: Duration,
     mapping: &str,
@@ -137,10 +140,32 @@ async fn signed_in_user(
         return Ok(None);
     }
     let now = chrono::Utc::now().timestamp();
+    let revalidation_due = |s: &SessionUser| {
+        revalidator.is_some_and(|rv| {
+            !rv.every.is_zero()
+                && now - s.validated_at.max(s.signed_in_at) >= rv.every.as_secs() as i64
+        })
+    };
+    let renew_every = (idle_timeout.as_secs() / 4).clamp(1, 60) as i64;
+    let renewal_due =
+        |s: &SessionUser| renew && now - s.touched_at.max(s.signed_in_at) >= renew_every;
     let mut stored = stored;
+    // About to change the session: read it from the database, not from this
+    // replica's memory of it, as another replica may have renewed it or been
+    // given new IdP tokens in the last few seconds (a rotated refresh token
+    // written back stale would end the session at the next re-validation).
+    if (revalidation_due(&stored) || renewal_due(&stored))
+        && let Some(id) = session.id()
+    {
+        store.forget(&id);
+        session.load().await?;
+        match session.get(USER_KEY).await? {
+            Some(fresh) => stored = fresh,
+            None => return Ok(None),
+        }
+    }
     if let Some(rv) = revalidator
-        && !rv.every.is_zero()
-        && now - stored.validated_at.max(stored.signed_in_at) >= rv.every.as_secs() as i64
+        && revalidation_due(&stored)
     {
         match rv
             .oidc
@@ -195,8 +220,7 @@ async fn signed_in_user(
             }
         }
     }
-    let renew_every = (idle_timeout.as_secs() / 4).clamp(1, 60) as i64;
-    if renew && now - stored.touched_at.max(stored.signed_in_at) >= renew_every {
+    if renewal_due(&stored) {
         let touched = SessionUser {
             touched_at: now,
             ..stored.clone()

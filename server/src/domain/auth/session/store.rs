@@ -1,8 +1,14 @@
 //! The session store behind the cookie, in Strongroom's database: rows
 //! keyed by the SHA-256 of the session id, data sealed under a key derived
-//! from the id, and saves that never re-create a deleted session.
+//! from the id, saves that never re-create a deleted session, and the rows
+//! this replica used in the last few seconds remembered in memory.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use lru::LruCache;
 
 use tower_sessions::{
     Expiry, SessionManagerLayer, SessionStore,
@@ -25,9 +31,110 @@ use crate::infra::db::Db;
 ///   the session id, never the id (the cookie's value) itself, and a
 ///   session's data (the user, the IdP's tokens) is sealed with AES-256-GCM
 ///   under a key derived from the id: only the cookie's holder can open it.
+///
+/// A request reads its session once; the rows this replica read or wrote in
+/// the last few seconds are remembered ([`Remembered`]), so a burst of
+/// requests (a page's calls, a run of reveals) costs the database one read.
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    recent: Arc<Remembered>,
+}
+
+/// Sessions remembered at most (a few seconds' worth of active sessions;
+/// the least recently used makes room).
+const REMEMBERED_SESSIONS: usize = 1024;
+
+/// The session rows this replica read or wrote within `ttl`, exactly as the
+/// table holds them: sealed, keyed by the id's hash. A sign-out here
+/// forgets the row before it answers, and a read that was under way when a
+/// session was deleted is not remembered, so a signed-out session is never
+/// served from memory on the replica that signed it out. Another replica
+/// may serve it from memory for at most `ttl` (SECURITY.md, "Sessions").
+pub struct Remembered {
+    ttl: Duration,
+    rows: Mutex<Rows>,
+}
+
+struct Rows {
+    /// Unbounded to the crate; [`Remembered::remember`] keeps it within
+    /// [`REMEMBERED_SESSIONS`].
+    by_hash: LruCache<String, Row>,
+    /// Deletions so far: a read remembers its row only if none happened
+    /// while it was under way.
+    deletions: u64,
+}
+
+#[derive(Clone)]
+struct Row {
+    at: Instant,
+    data: String,
+    expiry: i64,
+}
+
+impl std::fmt::Debug for Remembered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remembered")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Remembered {
+    fn new(ttl: Duration) -> Self {
+        Remembered {
+            ttl,
+            rows: Mutex::new(Rows {
+                by_hash: LruCache::unbounded(),
+                deletions: 0,
+            }),
+        }
+    }
+
+    fn rows(&self) -> std::sync::MutexGuard<'_, Rows> {
+        self.rows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Taken before reading or writing the table: [`Self::remember`] with
+    /// it does nothing if a session was deleted meanwhile.
+    fn ticket(&self) -> u64 {
+        self.rows().deletions
+    }
+
+    /// The row of `hash`, if remembered within `ttl`.
+    fn get(&self, hash: &str) -> Option<Row> {
+        let mut rows = self.rows();
+        match rows.by_hash.get(hash) {
+            Some(row) if row.at.elapsed() < self.ttl => Some(row.clone()),
+            Some(_) => {
+                rows.by_hash.pop(hash);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn remember(&self, ticket: u64, hash: String, data: String, expiry: i64) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut rows = self.rows();
+        if rows.deletions != ticket {
+            return;
+        }
+        if !rows.by_hash.contains(&hash) && rows.by_hash.len() >= REMEMBERED_SESSIONS {
+            rows.by_hash.pop_lru();
+        }
+        let at = Instant::now();
+        rows.by_hash.put(hash, Row { at, data, expiry });
+    }
+
+    /// Forgets `hash`, and any read under way.
+    fn forget(&self, hash: &str) {
+        let mut rows = self.rows();
+        rows.deletions = rows.deletions.wrapping_add(1);
+        rows.by_hash.pop(hash);
+    }
 }
 
 const SESSION_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS strongroom_sessions (
@@ -47,15 +154,26 @@ fn backend(e: sqlx::Error) -> session_store::Error {
 }
 
 impl Store {
-    /// A store in the given database, with its table created if missing.
+    /// A store in the given database, with its table created if missing,
+    /// that remembers the rows it used for `remember` (zero: never).
     /// (Sessions of the tower-sessions table older versions used are left
     /// behind: everyone signs in once more after the upgrade.)
-    pub async fn new(db: &Db) -> Result<Self, sqlx::Error> {
+    pub async fn new(db: &Db, remember: Duration) -> Result<Self, sqlx::Error> {
         match db {
             Db::Sqlite(p) => sqlx::query(SESSION_SCHEMA).execute(p).await.map(drop)?,
             Db::Postgres(p) => sqlx::query(SESSION_SCHEMA).execute(p).await.map(drop)?,
         }
-        Ok(Store { db: db.clone() })
+        Ok(Store {
+            db: db.clone(),
+            recent: Arc::new(Remembered::new(remember)),
+        })
+    }
+
+    /// Makes the next load of session `id` read the table, not memory:
+    /// before a change to a session that another replica may have changed
+    /// in the last few seconds (a renewal, new IdP tokens).
+    pub fn forget(&self, id: &Id) {
+        self.recent.forget(&id_hash(id));
     }
 
     async fn execute(&self, sql: &str, binds: &[SqlValue<'_>]) -> Result<u64, sqlx::Error> {
@@ -188,6 +306,25 @@ fn decode(
     serde_json::from_slice(plain).map_err(|e| session_store::Error::Decode(e.to_string()))
 }
 
+/// The session `id` of a stored row: `None` if its data does not open for
+/// that id (not sealed for it, or tampered with).
+fn opened(id: &Id, data: &str, expiry: i64) -> session_store::Result<Option<Record>> {
+    Ok(Some(Record {
+        id: *id,
+        data: match decode(id, data) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored session does not open; treated as none");
+                return Ok(None);
+            }
+        },
+        expiry_date: time::OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(expiry) * 1_000_000,
+        )
+        .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+    }))
+}
+
 #[async_trait::async_trait]
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
@@ -196,6 +333,7 @@ impl SessionStore for Store {
         loop {
             let data = encode(record)?;
             let hash = id_hash(&record.id);
+            let ticket = self.recent.ticket();
             let inserted = self
                 .execute(
                     "INSERT INTO strongroom_sessions (id_hash, data, expiry_date) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO NOTHING",
@@ -208,6 +346,8 @@ impl SessionStore for Store {
                 .await
                 .map_err(backend)?;
             if inserted == 1 {
+                self.recent
+                    .remember(ticket, hash, data, millis(record.expiry_date));
                 return Ok(());
             }
             record.id = Id::default();
@@ -217,6 +357,7 @@ impl SessionStore for Store {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = encode(record)?;
         let hash = id_hash(&record.id);
+        let ticket = self.recent.ticket();
         let updated = self
             .execute(
                 "UPDATE strongroom_sessions SET data = $1, expiry_date = $2 WHERE id_hash = $3",
@@ -231,6 +372,10 @@ impl SessionStore for Store {
         if updated == 0 {
             // Deleted meanwhile (sign-out, expiry): it stays deleted.
             tracing::debug!("a save for a session that no longer exists was dropped");
+            self.recent.forget(&hash);
+        } else {
+            self.recent
+                .remember(ticket, hash, data, millis(record.expiry_date));
         }
         Ok(())
     }
@@ -238,6 +383,12 @@ impl SessionStore for Store {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let hash = id_hash(id);
         let now = millis(time::OffsetDateTime::now_utc());
+        if let Some(row) = self.recent.get(&hash)
+            && row.expiry > now
+        {
+            return opened(id, &row.data, row.expiry);
+        }
+        let ticket = self.recent.ticket();
         macro_rules! fetch {
             ($pool:expr) => {
                 sqlx::query_as::<_, (String, i64)>(
@@ -257,31 +408,25 @@ impl SessionStore for Store {
         let Some((data, expiry)) = row else {
             return Ok(None);
         };
-        Ok(Some(Record {
-            id: *id,
-            data: match decode(id, &data) {
-                Ok(d) => d,
-                // Not sealed for this id (or tampered with): no session.
-                Err(e) => {
-                    tracing::warn!(error = %e, "a stored session does not open; treated as none");
-                    return Ok(None);
-                }
-            },
-            expiry_date: time::OffsetDateTime::from_unix_timestamp_nanos(
-                i128::from(expiry) * 1_000_000,
-            )
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?,
-        }))
+        let record = opened(id, &data, expiry)?;
+        if record.is_some() {
+            self.recent.remember(ticket, hash, data, expiry);
+        }
+        Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let hash = id_hash(id);
-        self.execute(
-            "DELETE FROM strongroom_sessions WHERE id_hash = $1",
-            &[SqlValue::Text(&hash)],
-        )
-        .await
-        .map_err(backend)?;
+        let deleted = self
+            .execute(
+                "DELETE FROM strongroom_sessions WHERE id_hash = $1",
+                &[SqlValue::Text(&hash)],
+            )
+            .await;
+        // After the row is gone (or the attempt failed, when memory must
+        // not outlast the table either): forgotten, with reads under way.
+        self.recent.forget(&hash);
+        deleted.map_err(backend)?;
         Ok(())
     }
 }
@@ -289,6 +434,39 @@ impl SessionStore for Store {
 #[cfg(test)]
 mod sealing_tests {
     use super::*;
+
+    #[test]
+    fn remembered_rows_expire_and_a_deletion_voids_reads_under_way() {
+        let recent = Remembered::new(Duration::from_millis(60));
+        let ticket = recent.ticket();
+        recent.remember(ticket, "a".into(), "sealed-a".into(), 1);
+        assert_eq!(recent.get("a").map(|r| r.data), Some("sealed-a".into()));
+        // A read of "b" began, then some session was deleted: "b" is not
+        // remembered (it may be the deleted one).
+        let before = recent.ticket();
+        recent.forget("a");
+        recent.remember(before, "b".into(), "sealed-b".into(), 1);
+        assert!(recent.get("a").is_none(), "forgotten at once");
+        assert!(recent.get("b").is_none(), "a read under way is void");
+        recent.remember(recent.ticket(), "b".into(), "sealed-b".into(), 1);
+        assert!(recent.get("b").is_some());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(recent.get("b").is_none(), "past its time");
+        let never = Remembered::new(Duration::ZERO);
+        never.remember(never.ticket(), "a".into(), "sealed".into(), 1);
+        assert!(never.get("a").is_none(), "zero remembers nothing");
+    }
+
+    #[test]
+    fn remembered_rows_are_bounded_and_their_debug_shows_no_data() {
+        let recent = Remembered::new(Duration::from_secs(60));
+        for i in 0..REMEMBERED_SESSIONS + 10 {
+            recent.remember(recent.ticket(), format!("{i}"), "sealed".into(), 1);
+        }
+        assert_eq!(recent.rows().by_hash.len(), REMEMBERED_SESSIONS);
+        assert!(recent.get("0").is_none(), "the least recently used left");
+        assert!(!format!("{recent:?}").contains("sealed"));
+    }
 
     #[test]
     fn session_data_opens_only_for_its_own_id() {
