@@ -37,7 +37,9 @@ struct LoginQuery {
 /// which browsers read as `//host`), no control characters.
 pub fn safe_next(next: Option<&str>) -> String {
     let Some(next) = next else { return "/".into() };
-    let ok = next.starts_with('/')
+    // A page's address, not a payload: what the pending login keeps stays small.
+    let ok = next.len() <= MAX_NEXT
+        && next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')
         && !next.chars().any(|c| c.is_control())
@@ -45,11 +47,20 @@ pub fn safe_next(next: Option<&str>) -> String {
     if ok { next.to_string() } else { "/".into() }
 }
 
+/// The longest return path kept across a sign-in.
+const MAX_NEXT: usize = 2048;
+
 async fn login(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<LoginQuery>,
 ) -> Response {
+    // The pending login is added to the session as the database holds it,
+    // not to this replica's memory of it (which may predate another
+    // replica's change, such as new IdP tokens).
+    if let Some(id) = session.id() {
+        state.session_store.forget(&id);
+    }
     let next = safe_next(q.next.as_deref());
     // A step-up asks the IdP for a new authentication (`max_age=0`) and
     // accepts one at most a minute old (less when the guard asks for less),
@@ -88,6 +99,10 @@ async fn callback(
     session: Session,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
+    // As in `login`: the pending login is read from the database.
+    if let Some(id) = session.id() {
+        state.session_store.forget(&id);
+    }
     // The pending login is single-use: taken out before anything else, so a
     // replayed callback finds nothing.
     let pending: Option<PendingLogin> = match session.remove(PENDING_LOGIN_KEY).await {
@@ -244,7 +259,7 @@ fn sign_in_error(e: OidcError) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{MAX_NEXT, safe_next};
 
     #[test]
     fn relative_paths_are_kept() {
@@ -260,6 +275,7 @@ mod tests {
             "evil",
             "/\tx",
             "/auth/login",
+            &format!("/{}", "a".repeat(MAX_NEXT)),
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }

@@ -45,12 +45,17 @@ pub struct Store {
 /// the least recently used makes room).
 const REMEMBERED_SESSIONS: usize = 1024;
 
+/// The largest sealed row remembered (a signed-in session with its IdP
+/// tokens is a few KiB): at most 16 MiB in all.
+const REMEMBERED_BYTES: usize = 16 * 1024;
+
 /// The session rows this replica read or wrote within `ttl`, exactly as the
 /// table holds them: sealed, keyed by the id's hash. A sign-out here
 /// forgets the row before it answers, and a read that was under way when a
 /// session was deleted is not remembered, so a signed-out session is never
 /// served from memory on the replica that signed it out. Another replica
-/// may serve it from memory for at most `ttl` (SECURITY.md, "Sessions").
+/// may serve it from memory for at most `ttl` after it read it (SECURITY.md,
+/// "Remembered answers"). Only signed-in sessions are remembered.
 pub struct Remembered {
     ttl: Duration,
     rows: Mutex<Rows>,
@@ -65,8 +70,17 @@ struct Rows {
     deletions: u64,
 }
 
+/// Taken before a read or write of the table: when it began, and the
+/// deletions before it.
+#[derive(Clone, Copy)]
+struct Ticket {
+    at: Instant,
+    deletions: u64,
+}
+
 #[derive(Clone)]
 struct Row {
+    /// When the read or write that gave it began.
     at: Instant,
     data: String,
     expiry: i64,
@@ -97,8 +111,11 @@ impl Remembered {
 
     /// Taken before reading or writing the table: [`Self::remember`] with
     /// it does nothing if a session was deleted meanwhile.
-    fn ticket(&self) -> u64 {
-        self.rows().deletions
+    fn ticket(&self) -> Ticket {
+        Ticket {
+            at: Instant::now(),
+            deletions: self.rows().deletions,
+        }
     }
 
     /// The row of `hash`, if remembered within `ttl`.
@@ -114,23 +131,40 @@ impl Remembered {
         }
     }
 
-    fn remember(&self, ticket: u64, hash: String, data: String, expiry: i64) {
-        if self.ttl.is_zero() {
+    /// Remembers the row of `hash` as a read or write that began at
+    /// `ticket` found or left it: not if a session was deleted since, nor
+    /// a row of more than [`REMEMBERED_BYTES`]. Rows past their time are
+    /// dropped first.
+    fn remember(&self, ticket: Ticket, hash: String, data: String, expiry: i64) {
+        if self.ttl.is_zero() || data.len() > REMEMBERED_BYTES {
             return;
         }
         let mut rows = self.rows();
-        if rows.deletions != ticket {
+        if rows.deletions != ticket.deletions {
             return;
+        }
+        while rows
+            .by_hash
+            .peek_lru()
+            .is_some_and(|(_, row)| row.at.elapsed() >= self.ttl)
+        {
+            rows.by_hash.pop_lru();
         }
         if !rows.by_hash.contains(&hash) && rows.by_hash.len() >= REMEMBERED_SESSIONS {
             rows.by_hash.pop_lru();
         }
-        let at = Instant::now();
+        let at = ticket.at;
         rows.by_hash.put(hash, Row { at, data, expiry });
     }
 
-    /// Forgets `hash`, and any read under way.
+    /// Forgets `hash`: its next read goes to the table.
     fn forget(&self, hash: &str) {
+        self.rows().by_hash.pop(hash);
+    }
+
+    /// Forgets `hash`, which was just deleted, and voids every read under
+    /// way (it may be a read of that row).
+    fn deleted(&self, hash: &str) {
         let mut rows = self.rows();
         rows.deletions = rows.deletions.wrapping_add(1);
         rows.by_hash.pop(hash);
@@ -306,6 +340,12 @@ fn decode(
     serde_json::from_slice(plain).map_err(|e| session_store::Error::Decode(e.to_string()))
 }
 
+/// Whether `record` is a signed-in session (the only kind remembered: a
+/// sign-in under way is read once or twice).
+fn signed_in(record: &Record) -> bool {
+    record.data.contains_key(super::USER_KEY)
+}
+
 /// The session `id` of a stored row: `None` if its data does not open for
 /// that id (not sealed for it, or tampered with).
 fn opened(id: &Id, data: &str, expiry: i64) -> session_store::Result<Option<Record>> {
@@ -346,8 +386,10 @@ impl SessionStore for Store {
                 .await
                 .map_err(backend)?;
             if inserted == 1 {
-                self.recent
-                    .remember(ticket, hash, data, millis(record.expiry_date));
+                if signed_in(record) {
+                    self.recent
+                        .remember(ticket, hash, data, millis(record.expiry_date));
+                }
                 return Ok(());
             }
             record.id = Id::default();
@@ -373,9 +415,11 @@ impl SessionStore for Store {
             // Deleted meanwhile (sign-out, expiry): it stays deleted.
             tracing::debug!("a save for a session that no longer exists was dropped");
             self.recent.forget(&hash);
-        } else {
+        } else if signed_in(record) {
             self.recent
                 .remember(ticket, hash, data, millis(record.expiry_date));
+        } else {
+            self.recent.forget(&hash);
         }
         Ok(())
     }
@@ -409,7 +453,7 @@ impl SessionStore for Store {
             return Ok(None);
         };
         let record = opened(id, &data, expiry)?;
-        if record.is_some() {
+        if record.as_ref().is_some_and(signed_in) {
             self.recent.remember(ticket, hash, data, expiry);
         }
         Ok(record)
@@ -423,9 +467,12 @@ impl SessionStore for Store {
                 &[SqlValue::Text(&hash)],
             )
             .await;
-        // After the row is gone (or the attempt failed, when memory must
-        // not outlast the table either): forgotten, with reads under way.
-        self.recent.forget(&hash);
+        // After the row is gone: forgotten, with the reads under way. When
+        // there was no row (a stranger's cookie), nothing else is voided.
+        match deleted {
+            Ok(0) => self.recent.forget(&hash),
+            _ => self.recent.deleted(&hash),
+        }
         deleted.map_err(backend)?;
         Ok(())
     }
@@ -444,7 +491,11 @@ mod sealing_tests {
         // A read of "b" began, then some session was deleted: "b" is not
         // remembered (it may be the deleted one).
         let before = recent.ticket();
-        recent.forget("a");
+        recent.forget("c");
+        recent.remember(before, "c".into(), "sealed-c".into(), 1);
+        assert!(recent.get("c").is_some(), "forgetting alone voids no read");
+        let before = recent.ticket();
+        recent.deleted("a");
         recent.remember(before, "b".into(), "sealed-b".into(), 1);
         assert!(recent.get("a").is_none(), "forgotten at once");
         assert!(recent.get("b").is_none(), "a read under way is void");
@@ -452,6 +503,12 @@ mod sealing_tests {
         assert!(recent.get("b").is_some());
         std::thread::sleep(Duration::from_millis(80));
         assert!(recent.get("b").is_none(), "past its time");
+        // A row past its time makes room for the next.
+        recent.remember(recent.ticket(), "d".into(), "sealed-d".into(), 1);
+        assert_eq!(recent.rows().by_hash.len(), 1, "only d is left");
+        let big = "x".repeat(REMEMBERED_BYTES + 1);
+        recent.remember(recent.ticket(), "e".into(), big, 1);
+        assert!(recent.get("e").is_none(), "too big to remember");
         let never = Remembered::new(Duration::ZERO);
         never.remember(never.ticket(), "a".into(), "sealed".into(), 1);
         assert!(never.get("a").is_none(), "zero remembers nothing");
