@@ -96,6 +96,7 @@ macro_rules! lazy_page {
             }
 
             fn view(_this: Self) -> AnyView {
+                ui::layout::mark_hydrated();
                 view! { <$page /> }.into_any()
             }
         }

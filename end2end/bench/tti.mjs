@@ -1,7 +1,7 @@
 // Time to interactive for scripts/bench: signs in as alice through the real
 // IdP, then loads the first page STRONGROOM_TTI_RUNS times in headless
 // Chromium and prints the medians (JSON on stdout) of navigation start to
-// hydrated (the app sets <html data-hydrated=true> once hydrate() has run),
+// hydrated (the app sets <html data-hydrated=true> once the page has hydrated),
 // with an empty cache and with a warm one. It also lists the /pkg/ files
 // the first page fetches before it is interactive, and those each later
 // route fetches on top when reached by a link (lazy routes' modules), for

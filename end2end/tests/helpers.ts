@@ -15,7 +15,8 @@ export async function signIn(page: Page, login: string, path = "/") {
   await waitForHydration(page);
 }
 
-/** Waits until the page has hydrated (the app marks the document). */
+/** Waits until the page has hydrated: the app marks the document once the
+ * page itself is (a lazy route's page hydrates after the frame). */
 export async function waitForHydration(page: Page) {
   await expect(page.locator("html[data-hydrated=true]")).toHaveCount(1);
 }

@@ -11,6 +11,7 @@ use crate::{
 /// The landing page after sign-in: the namespaces the user may work in.
 #[component]
 pub fn HomePage() -> impl IntoView {
+    crate::ui::layout::mark_hydrated();
     let me = LocalResource::new(client::me);
     view! {
         <section class="page">

@@ -26,17 +26,6 @@ pub fn Layout(children: Children) -> impl IntoView {
     provide_context(SharedMe(me));
     super::toast::provide_toasts();
     keyboard_shortcuts();
-    // Effects run only in the browser: this marks the document as hydrated so
-    // people (and tests) can tell the page is interactive.
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-        {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -214,10 +203,28 @@ pub fn ErrorPanel(
 /// The page shown for an unknown path.
 #[component]
 pub fn NotFound() -> impl IntoView {
+    mark_hydrated();
     view! {
         <section class="page">
             <h1>"Page not found"</h1>
             <p><a href="/">"Back to your namespaces"</a></p>
         </section>
     }
+}
+
+/// Marks the document as hydrated (`<html data-hydrated=true>`) once the
+/// page that calls it is: people (and tests) can then tell the page is
+/// interactive. Each page calls it, not the frame: a page whose code is
+/// loaded on its own (a lazy route) hydrates after the frame, and what is
+/// typed into it before then would be lost. Effects run only in the browser.
+pub fn mark_hydrated() {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }
