@@ -22,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         registry.with(fmt::layer()).init();
     }
+    strongroom_server::infra::memory::tune_allocator();
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.serve).await,
@@ -57,6 +58,7 @@ async fn serve(config: strongroom_server::config::ServeArgs) -> anyhow::Result<(
         state.audit.clone(),
         state.config.audit_anchor_every,
     );
+    strongroom_server::infra::memory::spawn_idle_trim();
     let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -48,6 +48,9 @@ const REVEAL_NS: &str = "team-a";
 const REVEAL_SECRET: &str = "bench-reveal";
 /// The benchmark server's metrics listener.
 const METRICS: &str = "127.0.0.1:24039";
+/// How long the memory reading waits after a burst: the server gives free
+/// heap pages back after a second without requests.
+const SETTLE: Duration = Duration::from_secs(2);
 
 #[tokio::main]
 async fn main() {
@@ -340,9 +343,24 @@ async fn main() {
         None,
         None,
     );
+    // Right after the last answer, and once the server has been quiet for
+    // a moment (it gives the burst's free heap pages back then:
+    // infra/memory.rs).
+    let (at_once, at_once_anon) = (server.rss(), server.rss_anon());
+    tokio::time::sleep(SETTLE).await;
     let steady = server.rss();
     table.row(
-        format!("Server memory after {total} mixed requests (RSS)"),
+        format!("Server memory right after {total} mixed requests (RSS)"),
+        format!("{} ({} anonymous)", mib(at_once), mib(at_once_anon)),
+        "—",
+        None,
+        None,
+    );
+    table.row(
+        format!(
+            "Server memory after {total} mixed requests, {} s later (RSS)",
+            SETTLE.as_secs()
+        ),
         mib(steady),
         "≤ 40 MiB",
         None,

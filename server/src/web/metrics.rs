@@ -36,6 +36,7 @@ async fn render() -> impl IntoResponse {
 /// never the path itself: paths hold namespace and secret names, and would
 /// make one series per secret.
 pub async fn track(request: Request, next: Next) -> Response {
+    crate::infra::memory::note_request();
     let started = Instant::now();
     let method = request.method().clone();
     let route = match request.extensions().get::<MatchedPath>() {
