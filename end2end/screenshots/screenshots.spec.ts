@@ -2,7 +2,7 @@ import { test, expect, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { signIn } from "../tests/helpers";
+import { openSection, signIn } from "../tests/helpers";
 
 // The README's pictures of the main pages, light and dark, from fixed data:
 // team-a holds only the demo secrets below, the audit store is fresh
@@ -164,6 +164,9 @@ test("screenshots of the life of a secret", async ({ page }) => {
   await page.locator('tr[data-key="password"]').getByTestId("reveal").click();
   await expect(page.getByTestId("revealed-value")).toBeVisible();
   await page.getByTestId("hide-all").click();
+  await openSection(page, "Used by");
+  await openSection(page, "Keys over time");
+  await openSection(page, "Change");
   const form = page.getByTestId("set-key-form");
   await form.locator("input[name=key]").fill("password");
   await form.locator("textarea[name=value]").fill("staple-horse-battery-correct");

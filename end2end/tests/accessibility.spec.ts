@@ -1,5 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
-import { createSecret, expectAccessible, signIn, waitForHydration } from "./helpers";
+import { createSecret, expectAccessible, openAllSections, openSection, signIn, waitForHydration } from "./helpers";
 
 test("every page and state has no serious or critical axe violations", async ({ page, browser }) => {
   // About thirty axe runs, light and dark: more than the default minute on a
@@ -11,6 +11,8 @@ test("every page and state has no serious or critical axe violations", async ({ 
 
   const name = await createSecret(page, "a11y", { token: "s3cr3t-a11y" });
   await expectAccessible(page, "detail");
+  await openAllSections(page);
+  await expectAccessible(page, "detail, every section open");
   await page.locator('tr[data-key="token"]').getByTestId("reveal").click();
   await expect(page.getByTestId("revealed-value")).toBeVisible();
   await expectAccessible(page, "detail with a value revealed");
@@ -94,6 +96,7 @@ test("keyboard: / focuses the filter, Escape closes dialogs, Enter submits, focu
   // Escape closes the delete dialog without deleting.
   await page.getByTestId("secret-table").getByRole("link", { name }).click();
   await expect(page.getByTestId("secret-name")).toHaveText(name);
+  await openSection(page, "Change");
   await page.getByTestId("delete-open").focus();
   await page.keyboard.press("Enter");
   await expect(page.getByRole("dialog")).toBeVisible();

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expectAccessible, signIn, waitForHydration } from "./helpers";
+import { expectAccessible, openSection, signIn, waitForHydration } from "./helpers";
 
 // Certificates in secrets: the secret page's certificate view, the list's
 // badges and the namespace's expiring view. Certificates are made with
@@ -82,6 +82,7 @@ test("alice sees a TLS secret's chain, dates and key match, never its private ke
   // The inspection is in the secret's access history.
   await page.reload();
   await expect(page.getByTestId("certificates").getByTestId("certificate")).toHaveCount(2);
+  await openSection(page, "Access history");
   await expect(page.getByTestId("audit-table")).toContainText("inspect");
 });
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSecret, expectAccessible, kubectl, signIn, waitForHydration } from "./helpers";
+import { createSecret, expectAccessible, kubectl, openSection, signIn, waitForHydration } from "./helpers";
 
 // Secrets that belong in Git (issue 16) in the browser: alice seals a new
 // secret from the create form and the real sealed-secrets controller
@@ -52,6 +52,9 @@ test("alice seals a new secret for Git, the controller unseals it, and its page 
 
   await page.goto(`/ns/team-a/secrets/${name}`);
   await expect(page.getByTestId("owner-badge")).toHaveText(`Managed by SealedSecret ${name}`);
+  // A SealedSecret writes it: the Git section opens with the page.
+  await expect(page.getByTestId("git-panel")).toHaveAttribute("open", "");
+  await openSection(page, "Change");
   await expect(page.getByTestId("change-owner-warning")).toContainText("so an edit made here is reverted");
   await page.getByTestId("show-source").click();
   await expect(page.getByTestId("source-facts")).toContainText("strict");
@@ -104,5 +107,6 @@ test("alice exports an existing secret for SOPS and the real sops decrypts the d
   await expectAccessible(page, "SOPS export");
 
   // The export is in the secret's access history.
+  await openSection(page, "Access history");
   await expect(page.getByTestId("audit-table").last()).toContainText("export");
 });

@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { expectAccessible, kubectl, signIn, waitForHydration } from "./helpers";
+import { expectAccessible, kubectl, openSection, signIn, waitForHydration } from "./helpers";
 
 // Guarded namespaces (issue 18) in the browser: payments asks for a fresh
 // sign-in and a second person's approval (scripts/lib.sh DEMO_GUARDS).
@@ -53,6 +53,7 @@ test("alice asks for access in payments, grace approves, and alice reveals the a
   await expect(alice.getByTestId("approval-required")).toBeVisible();
   await expect(alice.locator('tr[data-key="merchant"]').getByTestId("revealed-value")).toHaveCount(0);
   // The secret's history shows the request and the approval.
+  await openSection(alice, "Access history");
   const history = alice.getByTestId("audit-table");
   await expect(history).toContainText("request");
   await expect(history).toContainText("approve");

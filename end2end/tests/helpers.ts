@@ -47,6 +47,23 @@ export async function createSecret(page: Page, prefix: string, data: Record<stri
   return name;
 }
 
+/** Opens the section of a secret's page headed `title` (it is closed until
+ * opened, and only then loads) and returns it. */
+export async function openSection(page: Page, title: string) {
+  const section = page.locator("details.section", { has: page.getByRole("heading", { name: title, exact: true }) });
+  if (!(await section.evaluate((d: HTMLDetailsElement) => d.open))) await section.locator("summary").click();
+  await expect(section).toHaveAttribute("open", "");
+  return section;
+}
+
+/** Opens every section of a secret's page. */
+export async function openAllSections(page: Page) {
+  const closed = page.locator("details.section:not([open]) > summary");
+  while ((await closed.count()) > 0) await closed.first().click();
+  await expect(page.locator("details.section:not([open])")).toHaveCount(0);
+  await expect(page.locator("details.section .loading")).toHaveCount(0);
+}
+
 /** axe-core on the page as it is, light and dark: zero serious or critical
  * violations of WCAG 2.1 A/AA. */
 export async function expectAccessible(page: Page, state: string) {

@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { createSecret, signIn, waitForHydration } from "./helpers";
+import { createSecret, openSection, signIn, waitForHydration } from "./helpers";
 
 const uniq = (p: string) => `${p}-${Date.now().toString(36)}`;
 
@@ -43,6 +43,7 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
   await expect(secretRow.getByTestId("revealed-value")).toHaveCount(0);
 
   // Rotate the secret key.
+  await openSection(page, "Change");
   const form = page.getByTestId("set-key-form");
   await form.locator("input[name=key]").fill("AWS_SECRET_ACCESS_KEY");
   await form.locator("textarea[name=value]").fill("rotated-value-2");
@@ -56,6 +57,7 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
   await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
   // Keys over time: who changed which value, and that the rotated value is
   // no longer the one she revealed.
+  await openSection(page, "Keys over time");
   const states = page.getByTestId("key-states");
   await expect(states.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]')).toContainText("changed");
   await expect(states.locator('tr[data-key="AWS_SECRET_ACCESS_KEY"]')).toContainText("oidc:alice@example.com");
@@ -74,10 +76,12 @@ test("alice creates AWS credentials from the template, reveals, decodes, rotates
 
   // Her own reveals show in the access history.
   await page.reload();
+  await openSection(page, "Access history");
   await expect(page.getByTestId("audit-table")).toContainText("oidc:alice@example.com");
   await expect(page.getByTestId("audit-table")).toContainText("reveal");
 
   // Delete, confirming by typing the name.
+  await openSection(page, "Change");
   await page.getByTestId("delete-open").click();
   const del = page.getByTestId("delete-form");
   await expect(del.getByRole("button", { name: "Delete secret" })).toBeDisabled();
@@ -122,6 +126,7 @@ test("bob cannot see team-a at all", async ({ page }) => {
 
 test("a reveal shows up in the secret's access history at once, without a reload", async ({ page }) => {
   const name = await createSecret(page, "history", { token: "history-value" }, "alice");
+  await openSection(page, "Access history");
   const history = page.getByTestId("audit-table");
   await expect(history.locator("tr[data-outcome]")).toHaveCount(1); // the creation
   await page.locator('tr[data-key="token"]').getByTestId("reveal").click();
@@ -130,4 +135,51 @@ test("a reveal shows up in the secret's access history at once, without a reload
   await expect(history.locator("tr[data-outcome]").first()).toContainText("reveal");
   await expect(history).not.toContainText("history-value");
   expect(name).toContain("history");
+});
+
+test("a secret's page asks only for the secret; a section's data loads when it is opened", async ({ page }) => {
+  const name = await createSecret(page, "sections", { token: "sections-value" }, "alice");
+  const api: string[] = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith("/api/v1/")) api.push(path);
+  });
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId("key-table")).toBeVisible();
+  const secret = `/api/v1/namespaces/team-a/secrets/${name}`;
+  // The page's own requests: the secret (and /me, which the frame shares).
+  await expect.poll(() => api.filter((p) => p === secret)).toHaveLength(1);
+  expect(api.filter((p) => p.startsWith(`${secret}/`))).toEqual([]);
+  await expect(page.locator("details.section[open]")).toHaveCount(0);
+
+  // Opening "Used by" fetches its data, once.
+  const usage = await openSection(page, "Used by");
+  await expect(usage.locator(".loading")).toHaveCount(0);
+  await expect.poll(() => api.filter((p) => p === `${secret}/usage`)).toHaveLength(1);
+  expect(api.filter((p) => p.startsWith(`${secret}/`) && p !== `${secret}/usage`)).toEqual([]);
+  // Closed and opened again, it keeps what it loaded.
+  await usage.locator("summary").click();
+  await expect(usage).not.toHaveAttribute("open", "");
+  await usage.locator("summary").click();
+  await expect(usage).toHaveAttribute("open", "");
+  await expect(usage.locator(".usage")).toBeVisible();
+  await page.waitForTimeout(300); // time for a second request, were one made
+  expect(api.filter((p) => p === `${secret}/usage`)).toHaveLength(1);
+
+  // Closed, then a change of values: the redrawn page keeps Change open
+  // and opens Used by to offer restarts.
+  await usage.locator("summary").click();
+  await expect(usage).not.toHaveAttribute("open", "");
+  await openSection(page, "Change");
+  const form = page.getByTestId("set-key-form");
+  await form.locator("input[name=key]").fill("added");
+  await form.locator("textarea[name=value]").fill("another-value");
+  await form.getByRole("button", { name: "Review change…" }).click();
+  await page.getByTestId("change-preview").getByRole("button", { name: "Confirm and save" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
+  await expect(page.locator('tr[data-key="added"]')).toBeVisible();
+  await expect(page.getByTestId("usage-panel")).toHaveAttribute("open", "");
+  await expect(page.getByTestId("set-key-form")).toBeVisible();
+  await expect(page.locator("details.section#keys-over-time")).not.toHaveAttribute("open", "");
 });

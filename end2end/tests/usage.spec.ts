@@ -1,5 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
-import { createSecret, expectAccessible, kubectl } from "./helpers";
+import { createSecret, expectAccessible, kubectl, openSection } from "./helpers";
 
 // "Used by" and "restart after rotation" (issue 17, items 1 and 2): the
 // workloads are made by the admin with the stack's real kubectl (objects
@@ -54,7 +54,8 @@ test("alice rotates a key, is offered the restart of its consumers, restarts the
   await page.reload();
 
   // Used by: all three, with their keys; the missing key is flagged.
-  const panel = page.getByTestId("usage-panel");
+  const panel = await openSection(page, "Used by");
+  await expect(panel).toHaveAttribute("data-testid", "usage-panel");
   await expect(panel.getByRole("heading", { name: "Used by" })).toBeVisible();
   const row = (n: string) => panel.locator(`[data-testid=usage-row][data-name="${n}"]`);
   await expect(row(api)).toContainText("$DB_PASSWORD");
@@ -64,6 +65,7 @@ test("alice rotates a key, is offered the restart of its consumers, restarts the
   await expectAccessible(page, "used by");
 
   // Rotate the password.
+  await openSection(page, "Change");
   const form = page.getByTestId("set-key-form");
   await form.locator("input[name=key]").fill("password");
   await form.locator("textarea[name=value]").fill("second-value");
@@ -77,6 +79,7 @@ test("alice rotates a key, is offered the restart of its consumers, restarts the
   await preview.getByRole("button", { name: "Confirm and save" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
   // The changed key shows who changed it.
+  await openSection(page, "Keys over time");
   await expect(page.getByTestId("key-states").locator('tr[data-key="password"]')).toContainText("changed");
 
   // The offer lists the env consumer (pre-selected) and the file consumer
@@ -110,6 +113,7 @@ test("alice rotates a key, is offered the restart of its consumers, restarts the
   ]);
   expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
   await page.reload();
+  await openSection(page, "Access history");
   await expect(page.getByTestId("audit-table")).toContainText("restart");
 
   kubectl(["delete", "deployment", api, files, other, "-n", "team-a", "--wait=false"]);

@@ -9,8 +9,14 @@
 /// mapping of their own, which goes back to the system when freed) and
 /// `M_TRIM_THRESHOLD` (free memory at the top of a heap beyond this goes
 /// back at once). Setting either turns off glibc's adaptive thresholds,
-/// which otherwise grow up to 32 MiB as large blocks are freed. Returns
-/// whether both were accepted.
+/// which otherwise grow up to 32 MiB as large blocks are freed.
+///
+/// glibc's `mallopt` is not safe while other threads allocate (it writes
+/// settings they read without a lock), so this does it only while the
+/// calling thread is the process's only one, before any runtime starts:
+/// then no other thread can exist or appear during the call. Returns
+/// whether both were set; `false` when other threads exist, a value does
+/// not fit, or glibc refused it.
 pub fn set_thresholds(mmap_bytes: u32, trim_bytes: u32) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -20,11 +26,14 @@ pub fn set_thresholds(mmap_bytes: u32, trim_bytes: u32) -> bool {
         ) else {
             return false;
         };
+        if threads() != Some(1) {
+            return false;
+        }
         #[allow(unsafe_code)]
-        // SAFETY: mallopt(3) only sets the allocator's parameters, under
-        // the allocator's own lock; it reads no memory of ours and may be
-        // called at any time from any thread. Invalid values are refused
-        // (it returns 0), not undefined.
+        // SAFETY: this thread is the only one (checked just above; only it
+        // could start another), so no allocation runs concurrently with
+        // mallopt(3), which glibc requires. mallopt takes plain integers and
+        // refuses values it does not accept (returning 0).
         let accepted = unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, mmap) == 1
                 && libc::mallopt(libc::M_TRIM_THRESHOLD, trim) == 1
@@ -38,16 +47,27 @@ pub fn set_thresholds(mmap_bytes: u32, trim_bytes: u32) -> bool {
     }
 }
 
+/// How many threads the process has (`Threads:` in /proc/self/status).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn threads() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Gives every whole free page of every heap back to the system
 /// (`malloc_trim(0)`). Returns whether any memory was released.
 pub fn trim() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         #[allow(unsafe_code)]
-        // SAFETY: malloc_trim(3) walks the allocator's own free lists under
-        // each arena's lock and only releases pages no allocation uses; it
-        // takes no pointer of ours and may be called at any time from any
-        // thread.
+        // SAFETY: malloc_trim(3) is MT-Safe: it walks each arena's free
+        // lists under that arena's lock and only releases pages no
+        // allocation uses; it takes no pointer of ours.
         let released = unsafe { libc::malloc_trim(0) };
         released == 1
     }
@@ -63,11 +83,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn thresholds_are_refused_once_other_threads_exist() {
+        // The test harness runs tests on threads of its own.
+        assert!(!set_thresholds(128 * 1024, 128 * 1024));
+    }
+
+    #[test]
+    fn thresholds_out_of_range_are_refused() {
+        assert!(!set_thresholds(u32::MAX, 128 * 1024));
+    }
+
+    #[test]
     fn a_freed_burst_goes_back_to_the_system() {
         if !SUPPORTED {
             return;
         }
-        assert!(set_thresholds(128 * 1024, 128 * 1024));
         // 80 MB of small blocks (below the mmap threshold, so in a heap);
         // the newest few stay in use, so the heap's top does too and only
         // malloc_trim can give back the freed space below them.
@@ -79,10 +109,5 @@ mod tests {
             "malloc_trim released nothing after 80 MB were freed"
         );
         assert_eq!(top.len(), 10);
-    }
-
-    #[test]
-    fn thresholds_out_of_range_are_refused() {
-        assert!(!set_thresholds(u32::MAX, 128 * 1024));
     }
 }

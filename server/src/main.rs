@@ -9,8 +9,7 @@ use strongroom_server::{
 };
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_env("STRONGROOM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -22,16 +21,23 @@ async fn main() -> anyhow::Result<()> {
     } else {
         registry.with(fmt::layer()).init();
     }
+    // Before the runtime starts its threads: the allocator's settings may
+    // only change while this is the process's only thread.
     strongroom_server::infra::memory::tune_allocator();
-
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(cli.serve).await,
-        Command::Audit(AuditCommand::Verify {
-            unkeyed_until,
-            anchor,
-        }) => verify(cli.serve, unkeyed_until, anchor).await,
-        Command::Precompress { dir } => precompress(dir.or(cli.serve.site_root)),
-    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(cli.serve).await,
+            Command::Audit(AuditCommand::Verify {
+                unkeyed_until,
+                anchor,
+            }) => verify(cli.serve, unkeyed_until, anchor).await,
+            Command::Precompress { dir } => precompress(dir.or(cli.serve.site_root)),
+        }
+    })
 }
 
 /// `strongroom-server precompress`: brotli and gzip copies of the site's

@@ -90,6 +90,11 @@ pub fn AuditPageView() -> impl IntoView {
     }
 }
 
+/// The *Access history* section of a secret's page, loaded when it opens.
+pub async fn access_history_section(ns: String, name: String, refresh: RwSignal<u32>) -> AnyView {
+    view! { <AccessHistory ns name refresh /> }.into_any()
+}
+
 /// Who revealed or changed one secret.
 #[component]
 pub fn AccessHistory(
@@ -105,7 +110,6 @@ pub fn AccessHistory(
         async move { client::audit::history(&ns, &name, 20).await }
     });
     view! {
-        <h2>"Access history"</h2>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || data.get().map(|r| match r {
                 Ok(page) if page.items.is_empty() => view! { <p class="muted">"Nobody has revealed or changed this secret yet."</p> }.into_any(),

@@ -37,13 +37,25 @@ pub async fn fetch(ns: &str, name: &str) -> Result<SecretCertificates, ClientErr
     .await
 }
 
+/// Whether the secret's page has a *Certificates* section: a TLS secret, or
+/// one with keys named like certificates.
+pub fn may_hold_certificates(detail: &SecretDetail) -> bool {
+    detail.type_ == "kubernetes.io/tls"
+        || detail.keys.iter().any(|k| named_like_certificate(&k.name))
+}
+
+/// The *Certificates* section of a secret's page, loaded when it opens.
+pub async fn certificate_section(detail: SecretDetail) -> AnyView {
+    view! { <CertificatePanel detail /> }.into_any()
+}
+
 /// The certificates the secret holds, when it holds any.
 #[component]
 pub fn CertificatePanel(detail: SecretDetail) -> impl IntoView {
-    let tls = detail.type_ == "kubernetes.io/tls";
-    if !tls && !detail.keys.iter().any(|k| named_like_certificate(&k.name)) {
+    if !may_hold_certificates(&detail) {
         return ().into_any();
     }
+    let tls = detail.type_ == "kubernetes.io/tls";
     let (ns, name) = (detail.namespace.clone(), detail.name.clone());
     let wanted = RwSignal::new(tls);
     let certs = LocalResource::new(move || {
@@ -58,8 +70,7 @@ pub fn CertificatePanel(detail: SecretDetail) -> impl IntoView {
         }
     });
     view! {
-        <section class="panel" data-testid="certificates" aria-labelledby="certificates-heading">
-            <h2 id="certificates-heading">"Certificates"</h2>
+        <div class="certificates">
             <Show when=move || !wanted.get()>
                 <p class="hint">"Some keys look like certificates. Reading them is recorded in the audit trail; only public data (names, dates, fingerprints) is shown."</p>
                 <button type="button" class="button ghost" data-testid="inspect-certificates"
@@ -71,7 +82,7 @@ pub fn CertificatePanel(detail: SecretDetail) -> impl IntoView {
                     Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                 })}
             </Suspense>
-        </section>
+        </div>
     }
     .into_any()
 }

@@ -17,6 +17,18 @@ use crate::{
     ui::layout::ErrorPanel,
 };
 
+/// The *Change* section of a secret's page, loaded when it opens.
+pub async fn change_section(detail: SecretDetail, on_change: Callback<Vec<String>>) -> AnyView {
+    view! { <ChangeForms detail on_change=move |keys| on_change.run(keys) /> }.into_any()
+}
+
+/// Opens the page's Git section (the link then scrolls to it).
+fn open_git() {
+    if let Some(sections) = crate::ui::section::OpenSections::get() {
+        sections.open("git");
+    }
+}
+
 #[component]
 pub fn ChangeForms(
     detail: SecretDetail,
@@ -159,7 +171,7 @@ pub fn ChangeForms(
         view! {
             <p class="panel owner-warning" role="note" data-testid="change-owner-warning">
                 {o.warning()}
-                {reseal.then(|| view! { " " <a href="#git" data-testid="reseal-link">"Re-seal instead"</a> })}
+                {reseal.then(|| view! { " " <a href="#git" data-testid="reseal-link" on:click=move |_| open_git()>"Re-seal instead"</a> })}
             </p>
         }
     });
@@ -167,7 +179,6 @@ pub fn ChangeForms(
         view! { <p class="owner-warning" role="note" data-testid="delete-owner-warning">{o.warning()}</p> }
     });
     view! {
-        <h2>"Change"</h2>
         {owner_warning}
         {move || result.get().map(|r| match r {
             Ok(msg) => view! { <div class="toast ok" role="status" data-testid="change-ok">{msg}</div> }.into_any(),

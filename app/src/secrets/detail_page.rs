@@ -8,21 +8,23 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    cert_panel::CertificatePanel,
-    change_forms::ChangeForms,
-    export::ExportPanel,
-    gitops::{GitPanel, OwnerNote},
-    key_history::KeyHistoryPanel,
-    usage_panel::UsagePanel,
+    cert_panel::{certificate_section, may_hold_certificates},
+    change_forms::change_section,
+    export::export_section,
+    gitops::{OwnerNote, git_first, git_section},
+    key_history::key_history_section,
+    usage_panel::usage_section,
 };
 use crate::{
     api::{RevealRequest, RevealedValue, SecretDetail},
+    audit::pages::access_history_section,
     client::{self, ClientError},
     guards::{GuardNotice, MyRequests, RequestAccess, StepUpPanel},
     ui::{
         clipboard::{Timers, copy_to_clipboard, timers},
         format,
-        layout::ErrorPanel,
+        layout::{ErrorPanel, SharedMe},
+        section::{LazySection, OpenSections},
     },
 };
 
@@ -35,7 +37,17 @@ pub fn SecretDetailPage() -> impl IntoView {
     // The keys whose values the last change on this page set or removed:
     // the "Used by" panel offers to restart their consumers.
     let changed = RwSignal::new(Vec::<String>::new());
-    let me = LocalResource::new(client::me);
+    let me = SharedMe::get();
+    // Kept across the redraw after a change: what was open stays open;
+    // another secret starts afresh.
+    let sections = OpenSections::provide();
+    Effect::new(move |before: Option<(String, String)>| {
+        let now = (ns(), name());
+        if before.is_some_and(|b| b != now) {
+            sections.reset();
+        }
+        now
+    });
     let timers_signal = RwSignal::new(None::<Timers>);
     Effect::new(move |_| {
         if let Some(Ok(m)) = me.get() {
@@ -64,6 +76,10 @@ pub fn SecretDetailPage() -> impl IntoView {
                             provide_context(t);
                         }
                         let on_change = move |keys: Vec<String>| {
+                            // Values changed: offer to restart their consumers.
+                            if !keys.is_empty() {
+                                sections.open_next("usage");
+                            }
                             changed.set(keys);
                             set_reload.update(|n| *n += 1);
                         };
@@ -204,14 +220,36 @@ fn SecretView(
                 }}</pre>
             </details>
         </Show>
-        <ExportPanel detail=detail.clone() revealed=revealed />
-        <GitPanel detail=detail.clone() refresh=history />
-        <KeyHistoryPanel detail=detail.clone() refresh=history />
-        <CertificatePanel detail=detail.clone() />
-        <UsagePanel detail=detail.clone() changed=changed />
         <Metadata detail=detail.clone() />
-        <crate::audit::pages::AccessHistory ns=detail.namespace.clone() name=detail.name.clone() refresh=history />
-        <ChangeForms detail=detail on_change=on_change />
+        {
+            let detail = detail.clone();
+            let on_change = Callback::new(on_change);
+            view! { <LazySection title="Change" id="change" load=move || change_section(detail, on_change) /> }
+        }
+        {
+            let detail = detail.clone();
+            view! { <LazySection title="Used by" id="usage" testid="usage-panel" load=move || usage_section(detail, changed) /> }
+        }
+        {
+            let detail = detail.clone();
+            view! { <LazySection title="Keys over time" id="keys-over-time" load=move || key_history_section(detail, history) /> }
+        }
+        {
+            let (ns, name) = (detail.namespace.clone(), detail.name.clone());
+            view! { <LazySection title="Access history" id="access-history" load=move || access_history_section(ns, name, history) /> }
+        }
+        {may_hold_certificates(&detail).then(|| {
+            let detail = detail.clone();
+            // A TLS secret's page is about its certificate: open from the start.
+            let open = detail.type_ == "kubernetes.io/tls";
+            view! { <LazySection title="Certificates" id="certificates" testid="certificates" open=open load=move || certificate_section(detail) /> }
+        })}
+        {
+            let open = git_first(&detail);
+            let detail = detail.clone();
+            view! { <LazySection title="Seal for Git or export for SOPS" id="git" testid="git-panel" open=open load=move || git_section(detail, history) /> }
+        }
+        <LazySection title="Export" id="export" load=move || export_section(detail, revealed) />
     }
 }
 

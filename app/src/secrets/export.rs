@@ -21,15 +21,20 @@ pub fn ExportPanel(
     let command = move || d.with_value(kubectl_command);
     let yaml = move || d.with_value(|d| revealed.with(|r| secret_yaml(d, r)));
     view! {
-        <details class="panel">
-            <summary>"Export"</summary>
-            <h3>"kubectl command (values as placeholders)"</h3>
-            <pre class="mono" data-testid="export-command">{command}</pre>
-            <button type="button" class="button ghost" on:click=move |_| copy_to_clipboard(&command(), timers().clipboard_clear)>"Copy command"</button>
-            <h3>"YAML (values redacted unless revealed)"</h3>
-            <pre class="mono" data-testid="export-yaml">{yaml}</pre>
-        </details>
+        <h3>"kubectl command (values as placeholders)"</h3>
+        <pre class="mono" data-testid="export-command">{command}</pre>
+        <button type="button" class="button ghost" on:click=move |_| copy_to_clipboard(&command(), timers().clipboard_clear)>"Copy command"</button>
+        <h3>"YAML (values redacted unless revealed)"</h3>
+        <pre class="mono" data-testid="export-yaml">{yaml}</pre>
     }
+}
+
+/// The *Export* section of a secret's page, loaded when it opens.
+pub async fn export_section(
+    detail: SecretDetail,
+    revealed: RwSignal<BTreeMap<String, RevealedValue>>,
+) -> AnyView {
+    view! { <ExportPanel detail revealed /> }.into_any()
 }
 
 /// One shell word, quoted for a POSIX shell whenever it needs it, so that

@@ -239,6 +239,21 @@ fn copy_ciphertext(text: &str) {
     let _ = text;
 }
 
+/// Whether the Git section opens with the page: for a secret a
+/// SealedSecret writes, re-sealing is how it changes.
+pub fn git_first(detail: &SecretDetail) -> bool {
+    detail
+        .owner
+        .as_ref()
+        .is_some_and(|o| o.kind == OwnerKind::SealedSecret)
+}
+
+/// The *Seal for Git or export for SOPS* section of a secret's page, loaded
+/// when it opens.
+pub async fn git_section(detail: SecretDetail, refresh: RwSignal<u32>) -> AnyView {
+    view! { <GitPanel detail refresh /> }.into_any()
+}
+
 /// A secret's page: "Seal for Git" and "Export for SOPS" of its current
 /// values (each recorded like a reveal; `refresh` is bumped after each, so
 /// the access history shows it).
@@ -284,46 +299,39 @@ pub fn GitPanel(detail: SecretDetail, refresh: RwSignal<u32>) -> impl IntoView {
             refresh.update(|n| *n += 1);
         }
     });
-    let open = detail
-        .owner
-        .as_ref()
-        .is_some_and(|o| o.kind == OwnerKind::SealedSecret);
     let file = name.clone();
     view! {
-        <details class="panel" data-testid="git-panel" id="git" open=open>
-            <summary>"Seal for Git or export for SOPS"</summary>
-            <p class="hint">"The values are encrypted on the server and only ciphertext comes back, safe to commit. Each seal or export is recorded like a reveal."</p>
-            {move || error.get().map(|e| view! { <ErrorPanel error=e /> })}
-            <label class="field reason">
-                <span>"Reason (recorded; some namespaces require one)"</span>
-                <input name="git-reason" autocomplete="off" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev)) />
-            </label>
-            <h3>"Seal for Git (Sealed Secrets)"</h3>
-            <form class="form" on:submit=move |ev| { ev.prevent_default(); seal.dispatch(()); }>
-                <SealFields options=options />
-                <div class="actions">
-                    <button type="submit" class="button" data-testid="seal-submit" disabled=move || seal.pending().get()>"Seal"</button>
-                </div>
-            </form>
-            {
-                let file = file.clone();
-                move || sealed.get().map(|s| view! {
-                    <GitOutput yaml=s.yaml file_name=format!("{file}.sealedsecret.yaml") testid="sealed-yaml"
-                        note=format!("SealedSecret, {} scope, keys {}; sealed to {}.", s.scope.as_str(), s.keys.join(", "), s.certificate.fingerprint) />
-                })
-            }
-            <h3>"Export for SOPS"</h3>
-            <form class="form" on:submit=move |ev| { ev.prevent_default(); export.dispatch(()); }>
-                <RecipientsField value=recipients_text />
-                <div class="actions">
-                    <button type="submit" class="button" data-testid="sops-submit" disabled=move || export.pending().get()>"Export"</button>
-                </div>
-            </form>
-            {move || exported.get().map(|x| view! {
-                <GitOutput yaml=x.yaml file_name=format!("{file}.sops.yaml") testid="sops-yaml"
-                    note=format!("Secret manifest for SOPS, keys {}; decrypts with sops --decrypt and the identity of {}.", x.keys.join(", "), x.recipients.join(", ")) />
-            })}
-        </details>
+        <p class="hint">"The values are encrypted on the server and only ciphertext comes back, safe to commit. Each seal or export is recorded like a reveal."</p>
+        {move || error.get().map(|e| view! { <ErrorPanel error=e /> })}
+        <label class="field reason">
+            <span>"Reason (recorded; some namespaces require one)"</span>
+            <input name="git-reason" autocomplete="off" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev)) />
+        </label>
+        <h3>"Seal for Git (Sealed Secrets)"</h3>
+        <form class="form" on:submit=move |ev| { ev.prevent_default(); seal.dispatch(()); }>
+            <SealFields options=options />
+            <div class="actions">
+                <button type="submit" class="button" data-testid="seal-submit" disabled=move || seal.pending().get()>"Seal"</button>
+            </div>
+        </form>
+        {
+            let file = file.clone();
+            move || sealed.get().map(|s| view! {
+                <GitOutput yaml=s.yaml file_name=format!("{file}.sealedsecret.yaml") testid="sealed-yaml"
+                    note=format!("SealedSecret, {} scope, keys {}; sealed to {}.", s.scope.as_str(), s.keys.join(", "), s.certificate.fingerprint) />
+            })
+        }
+        <h3>"Export for SOPS"</h3>
+        <form class="form" on:submit=move |ev| { ev.prevent_default(); export.dispatch(()); }>
+            <RecipientsField value=recipients_text />
+            <div class="actions">
+                <button type="submit" class="button" data-testid="sops-submit" disabled=move || export.pending().get()>"Export"</button>
+            </div>
+        </form>
+        {move || exported.get().map(|x| view! {
+            <GitOutput yaml=x.yaml file_name=format!("{file}.sops.yaml") testid="sops-yaml"
+                note=format!("Secret manifest for SOPS, keys {}; decrypts with sops --decrypt and the identity of {}.", x.keys.join(", "), x.recipients.join(", ")) />
+        })}
     }
 }
 

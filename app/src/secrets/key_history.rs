@@ -25,6 +25,11 @@ async fn load(ns: &str, name: &str) -> Result<KeyHistory, ClientError> {
     .await
 }
 
+/// The *Keys over time* section of a secret's page, loaded when it opens.
+pub async fn key_history_section(detail: SecretDetail, refresh: RwSignal<u32>) -> AnyView {
+    view! { <KeyHistoryPanel detail refresh /> }.into_any()
+}
+
 /// Keys over time; reloaded whenever `refresh` changes (after a reveal).
 #[component]
 pub fn KeyHistoryPanel(detail: SecretDetail, refresh: RwSignal<u32>) -> impl IntoView {
@@ -35,7 +40,6 @@ pub fn KeyHistoryPanel(detail: SecretDetail, refresh: RwSignal<u32>) -> impl Int
         async move { load(&ns, &name).await }
     });
     view! {
-        <h2 id="keys-over-time">"Keys over time"</h2>
         <p class="hint">"From the audit trail's fingerprints of the values Strongroom has seen: never the values themselves."</p>
         <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
             {move || history.get().map(|r| match r {

@@ -37,8 +37,7 @@ pub fn UsagePanel(detail: SecretDetail, changed: Signal<Vec<String>>) -> impl In
         }
     });
     view! {
-        <section class="usage" aria-labelledby="usage-heading" data-testid="usage-panel">
-            <h2 id="usage-heading">"Used by"</h2>
+        <div class="usage">
             <Suspense fallback=|| view! { <p class="loading" role="status">"Finding who uses this secret…"</p> }>
                 {move || data.get().map(|r| match r {
                     Ok(usage) => view! {
@@ -47,8 +46,13 @@ pub fn UsagePanel(detail: SecretDetail, changed: Signal<Vec<String>>) -> impl In
                     Err(e) => view! { <ErrorPanel error=e retry=move || data.refetch() /> }.into_any(),
                 })}
             </Suspense>
-        </section>
+        </div>
     }
+}
+
+/// The *Used by* section of a secret's page, loaded when it opens.
+pub async fn usage_section(detail: SecretDetail, changed: Signal<Vec<String>>) -> AnyView {
+    view! { <UsagePanel detail changed /> }.into_any()
 }
 
 /// One use in words: which key (or all), and where it goes.

@@ -4,4 +4,5 @@ pub mod clipboard;
 pub mod draft;
 pub mod format;
 pub mod layout;
+pub mod section;
 pub mod toast;

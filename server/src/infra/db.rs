@@ -143,9 +143,11 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            // 1 MiB of page cache per connection (SQLite's default is 2 MiB):
-            // sessions and the audit trail are written far more than re-read.
-            .pragma("cache_size", "-1024");
+            // 512 KiB of page cache per connection (SQLite's default is
+            // 2 MiB): sessions and the audit trail are written far more than
+            // re-read, and a page not cached is a read from the system's
+            // file cache, not the disk.
+            .pragma("cache_size", "-512");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(5))

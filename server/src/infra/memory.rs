@@ -30,13 +30,22 @@ pub fn note_request() {
     REQUESTS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Sets the allocator's thresholds: call once, at start-up.
+/// Sets the allocator's thresholds: call once, at start-up, before any
+/// other thread starts (they are refused otherwise).
 pub fn tune_allocator() {
     if strongroom_malloc::SUPPORTED
         && !strongroom_malloc::set_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
     {
-        tracing::warn!("the C allocator refused its thresholds; memory after bursts may stay high");
+        tracing::warn!(
+            "the C allocator's thresholds were not set (other threads were running); memory after bursts may stay higher"
+        );
     }
+}
+
+/// Whether a request to `route` counts as work for the quiet check:
+/// probes and scrapes do not (an idle pod is probed every few seconds).
+pub fn counts(route: &str) -> bool {
+    !matches!(route, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Gives the heaps' free pages back after each busy spell, once no request
@@ -56,7 +65,9 @@ pub fn spawn_idle_trim() {
             // Requests came since the last trim, and none since the last tick.
             if now != trimmed_at && now == seen {
                 trimmed_at = now;
-                strongroom_malloc::trim();
+                // It holds each arena's lock while it walks it: not on a
+                // runtime thread.
+                let _ = tokio::task::spawn_blocking(strongroom_malloc::trim).await;
             }
             seen = now;
         }

@@ -36,7 +36,6 @@ async fn render() -> impl IntoResponse {
 /// never the path itself: paths hold namespace and secret names, and would
 /// make one series per secret.
 pub async fn track(request: Request, next: Next) -> Response {
-    crate::infra::memory::note_request();
     let started = Instant::now();
     let method = request.method().clone();
     let route = match request.extensions().get::<MatchedPath>() {
@@ -45,6 +44,9 @@ pub async fn track(request: Request, next: Next) -> Response {
         None if request.uri().path().starts_with("/pkg/") => "/pkg/{*file}".to_string(),
         None => UNMATCHED.to_string(),
     };
+    if crate::infra::memory::counts(&route) {
+        crate::infra::memory::note_request();
+    }
     let response = next.run(request).await;
     metrics::http_request(
         &route,
